@@ -1,0 +1,29 @@
+//! The Confrère protocol core: practitioner identity from health card
+//! certificates, certificate path and CRL verification, the node credential,
+//! the Noise session and the wire format.
+//!
+//! This crate does no I/O. It takes bytes and the current time as arguments
+//! and returns bytes, values and events; the `confrere-node` crate drives it.
+
+pub mod certificate;
+pub mod codec;
+pub mod credential;
+pub mod error;
+pub mod identity;
+pub mod keys;
+pub mod signature;
+pub mod signer;
+pub mod time;
+pub mod verify;
+
+pub use certificate::{parse_certificates, parse_crls, Certificate, Crl};
+pub use credential::{
+    issue_credential, verify_credential, CredentialError, NodeCredential, VerifiedPeer,
+};
+pub use error::CertError;
+pub use signer::{CardSigner, Pkcs8Signer, SignatureScheme, SignerError};
+pub use identity::{IdType, NationalId, PractitionerIdentity};
+pub use time::UnixTime;
+pub use verify::{
+    verify_certificate, Purpose, RevocationCheck, TrustStore, VerifiedCertificate, VerifyOptions,
+};

@@ -1,0 +1,105 @@
+//! The real IGC-Santé TEST certificates in `../shared/testdata/ans-test-certs/`:
+//! certificates nobody on the project made.
+
+use std::path::PathBuf;
+
+use confrere_protocol::{
+    parse_certificates, verify_certificate, CertError, IdType, Purpose, RevocationCheck,
+    TrustStore, UnixTime, VerifyOptions,
+};
+
+fn testdata(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/testdata/ans-test-certs")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+fn one(name: &str) -> confrere_protocol::Certificate {
+    let mut v = parse_certificates(&testdata(name)).expect("parses");
+    assert_eq!(v.len(), 1);
+    v.remove(0)
+}
+
+fn at(s: &str) -> UnixTime {
+    UnixTime::parse_rfc3339(s).expect("rfc3339")
+}
+
+fn opts(t: UnixTime) -> VerifyOptions {
+    VerifyOptions {
+        at: t,
+        revocation: RevocationCheck::Off,
+        purpose: Purpose::Any,
+    }
+}
+
+#[test]
+fn sage_femme_identity_reads_every_attribute_of_the_multi_valued_rdn() {
+    let c = one("sage-femme-elementaire.pem");
+    let id = c.practitioner().expect("identity");
+    assert_eq!(id.national_id.as_str(), "899700075064");
+    assert_eq!(id.national_id.id_type(), IdType::Rpps);
+    assert_eq!(id.given_name, "CECILE");
+    assert_eq!(id.surname, "SAGECH0007506");
+    assert_eq!(id.profession_code, Some(50));
+    assert_eq!(id.profession.as_deref(), Some("Sage-Femme"));
+    assert_eq!(c.title(), Some("Sage-Femme"));
+    assert!(c.key_usage().non_repudiation);
+    assert!(!c.key_usage().digital_signature);
+    assert_eq!(c.not_after().to_rfc3339(), "2022-07-14T13:43:43Z");
+    assert!(c.issuer().contains("TEST AC IGC-SANTE ELEMENTAIRE PERSONNES"));
+}
+
+#[test]
+fn sage_femme_chain_verifies_in_2021_and_is_expired_now() {
+    let leaf = one("sage-femme-elementaire.pem");
+    let inter = one("test-ac-igc-sante-elementaire-personnes.pem");
+    let root = one("test-ac-racine-igc-sante-elementaire.pem");
+    let trust = TrustStore::new(vec![root]);
+    let chain = [inter];
+    let ok = verify_certificate(&leaf, &chain, &trust, &opts(at("2021-01-01T00:00:00Z")))
+        .expect("valid in 2021");
+    assert_eq!(ok.identity().national_id.as_str(), "899700075064");
+    assert_eq!(ok.issuers().len(), 2);
+
+    let err = verify_certificate(&leaf, &chain, &trust, &opts(at("2026-11-23T00:00:00Z")))
+        .expect_err("expired now");
+    assert!(matches!(err, CertError::Expired { .. }), "{err:?}");
+
+    // Without the intermediate there is no path.
+    let err = verify_certificate(&leaf, &[], &trust, &opts(at("2021-01-01T00:00:00Z")))
+        .expect_err("no path");
+    assert!(matches!(err, CertError::UnknownIssuer { .. }), "{err:?}");
+
+    // It is a signature certificate: not for authenticating a node.
+    let mut auth = opts(at("2021-01-01T00:00:00Z"));
+    auth.purpose = Purpose::Authentication;
+    let err = verify_certificate(&leaf, &chain, &trust, &auth).expect_err("nonRepudiation only");
+    assert!(matches!(err, CertError::NotForAuthentication { .. }), "{err:?}");
+
+    // Revocation checking is on by default and no CRL is configured.
+    let mut strict = opts(at("2021-01-01T00:00:00Z"));
+    strict.revocation = RevocationCheck::Required;
+    let err = verify_certificate(&leaf, &chain, &trust, &strict).expect_err("no CRL");
+    assert!(matches!(err, CertError::CrlMissing { .. }), "{err:?}");
+}
+
+#[test]
+fn infirmier_card_is_adeli() {
+    let c = one("infirmier-fort-card.pem");
+    let id = c.practitioner().expect("identity");
+    assert_eq!(id.national_id.as_str(), "00B6087510");
+    assert_eq!(id.national_id.id_type(), IdType::Adeli);
+    assert_eq!(id.given_name, "OLIVIER");
+    assert_eq!(id.surname, "INFIRMCS ADELI8751");
+    assert_eq!(id.profession_code, Some(60));
+}
+
+#[test]
+fn a_trust_anchor_is_not_a_practitioner() {
+    let root = one("test-ac-racine-igc-sante-elementaire.pem");
+    let trust = TrustStore::new(vec![root.clone()]);
+    let err = verify_certificate(&root, &[], &trust, &opts(at("2021-01-01T00:00:00Z")))
+        .expect_err("a CA");
+    assert_eq!(err, CertError::LeafIsCa);
+}
