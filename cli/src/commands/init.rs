@@ -1,0 +1,63 @@
+//! `confrere init`: enroll a node.
+
+use std::process::ExitCode;
+
+use confrere_node::home::{init, HomeError, InitRequest};
+use confrere_protocol::{RevocationCheck, UnixTime};
+use serde_json::json;
+
+use crate::cli::InitArgs;
+use crate::error::{CliError, EXIT_OK};
+
+/// Runs `init`.
+pub fn run(args: &InitArgs, now: UnixTime) -> Result<ExitCode, CliError> {
+    let req = InitRequest {
+        home: args.home.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
+        chain: args.chain.clone(),
+        trust: args.trust.clone(),
+        crls: args.crl.clone(),
+        revocation: if args.no_revocation_check {
+            RevocationCheck::Off
+        } else {
+            RevocationCheck::Required
+        },
+        now,
+    };
+    let report = init(&req).map_err(to_cli)?;
+    if args.json {
+        let v = json!({
+            "home": report.home.display().to_string(),
+            "national_id": report.identity.national_id.as_str(),
+            "name": report.identity.display_name(),
+            "peer_id": report.peer_id,
+            "credential_not_after": report.credential_not_after.to_rfc3339(),
+        });
+        println!("{v:#}");
+    } else {
+        println!(
+            "Enrolled {} for {} ({}).",
+            report.home.display(),
+            report.identity.display_name(),
+            report.identity.national_id
+        );
+        println!("Peer id     {}", report.peer_id);
+        println!(
+            "Credential  valid until {} (the certificate's end)",
+            report.credential_not_after.to_rfc3339()
+        );
+        println!("The card key was used once and was not copied into the home.");
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+fn to_cli(e: HomeError) -> CliError {
+    let hint = e.hint();
+    match e {
+        HomeError::Read(_) | HomeError::BadInput { .. } | HomeError::NoTrustAnchor => {
+            CliError::input(e, hint)
+        }
+        _ => CliError::refused(e, hint),
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per command; each returns an exit code or a [`CliError`].
+
+pub mod cert;
+pub mod init;
+pub mod pki;

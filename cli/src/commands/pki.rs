@@ -1,0 +1,77 @@
+//! `confrere pki init-test | issue-test | revoke-test`: the TEST PKI.
+
+use std::process::ExitCode;
+
+use confrere_node::testpki::{self, IssueRequest, TestPkiError};
+use confrere_protocol::UnixTime;
+
+use crate::cli::{IssueTestArgs, PkiCommand};
+use crate::error::{CliError, EXIT_OK};
+
+/// Runs a `pki` subcommand.
+pub fn run(cmd: &PkiCommand, now: UnixTime) -> Result<ExitCode, CliError> {
+    let now = time::OffsetDateTime::from_unix_timestamp(now.as_secs())
+        .map_err(|_| CliError::input("the system clock is out of range", "check the clock"))?;
+    match cmd {
+        PkiCommand::InitTest { out } => {
+            testpki::init_test_ca(out, now).map_err(to_cli)?;
+            println!("Made a TEST PKI in {}:", out.display());
+            println!("  root.pem          TEST root CA (the trust anchor: --trust)");
+            println!("  intermediate.pem  TEST intermediate CA (--chain)");
+            println!("  crl.pem           CRLs of both CAs (--crl), valid 30 days");
+            println!("  *.key.pem         CA keys (0600): keep them out of any node's home");
+            println!("Next: confrere pki issue-test --ca {} --national-id … --out …", out.display());
+        }
+        PkiCommand::IssueTest(a) => issue(a, now)?,
+        PkiCommand::RevokeTest { ca, cert } => {
+            testpki::revoke_test(ca, cert, now).map_err(to_cli)?;
+            println!(
+                "Revoked {}; {} now lists it.",
+                cert.display(),
+                ca.join("crl.pem").display()
+            );
+            println!("Nodes see the revocation once they import the new CRL.");
+        }
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+fn issue(a: &IssueTestArgs, now: time::OffsetDateTime) -> Result<(), CliError> {
+    let mut req = IssueRequest::new(
+        a.national_id.clone(),
+        a.given.clone(),
+        a.surname.clone(),
+        a.profession,
+    );
+    req.ecdsa = a.ecdsa;
+    let issued = testpki::issue_test(&a.ca, &req, &a.out, now).map_err(to_cli)?;
+    println!(
+        "Issued a TEST authentication certificate for {} {} ({}), serial {}:",
+        a.given,
+        a.surname,
+        a.national_id,
+        issued.serial_hex()
+    );
+    println!("  cert.pem   certificate (--cert)");
+    println!("  key.pem    card key, PKCS#8, 0600 (--key)");
+    println!("  chain.pem  intermediate CA (--chain)");
+    println!("in {}", a.out.display());
+    Ok(())
+}
+
+fn to_cli(e: TestPkiError) -> CliError {
+    // Bad arguments are usage errors; the rest (existing files, a CA
+    // directory that is not one, a certificate of another CA) are refusals.
+    let code = match e {
+        TestPkiError::InvalidNationalId { .. }
+        | TestPkiError::UnknownProfession { .. }
+        | TestPkiError::InvalidName { .. } => crate::error::EXIT_USAGE,
+        _ => crate::error::EXIT_REFUSED,
+    };
+    // TestPkiError messages already say what to do.
+    CliError {
+        message: e.to_string(),
+        hint: None,
+        code,
+    }
+}

@@ -1,0 +1,59 @@
+//! Command errors: what happened, what to do, and the exit code.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: refused or invalid.
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit code: usage error or unusable input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// An error a command reports to the user.
+#[derive(Debug)]
+pub struct CliError {
+    /// What happened.
+    pub message: String,
+    /// What to do next.
+    pub hint: Option<String>,
+    /// The process exit code.
+    pub code: u8,
+}
+
+impl CliError {
+    /// Refused or invalid (exit 1).
+    pub fn refused(message: impl fmt::Display, hint: impl Into<String>) -> Self {
+        CliError {
+            message: message.to_string(),
+            hint: Some(hint.into()),
+            code: EXIT_REFUSED,
+        }
+    }
+
+    /// Unusable input (exit 2).
+    pub fn input(message: impl fmt::Display, hint: impl Into<String>) -> Self {
+        CliError {
+            message: message.to_string(),
+            hint: Some(hint.into()),
+            code: EXIT_USAGE,
+        }
+    }
+
+    /// Prints the error to stderr, as JSON when asked.
+    pub fn report(&self, json: bool) -> ExitCode {
+        if json {
+            let v = serde_json::json!({
+                "error": self.message,
+                "hint": self.hint,
+                "exit_code": self.code,
+            });
+            println!("{v}");
+        }
+        eprintln!("error: {}", self.message);
+        if let Some(h) = &self.hint {
+            eprintln!("hint: {h}");
+        }
+        ExitCode::from(self.code)
+    }
+}

@@ -1,0 +1,35 @@
+//! The `confrere` binary: parses the command line and hands over to the
+//! node library. No protocol logic lives here.
+
+mod cli;
+mod commands;
+mod error;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use confrere_protocol::UnixTime;
+
+use cli::{CertCommand, Cli, Command};
+
+fn now() -> UnixTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    UnixTime::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let now = now();
+    let (result, json) = match &cli.command {
+        Command::Cert(CertCommand::Inspect(a)) => (commands::cert::inspect(a, now), a.json),
+        Command::Pki(p) => (commands::pki::run(p, now), false),
+        Command::Init(a) => (commands::init::run(a, now), a.json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => e.report(json),
+    }
+}

@@ -1,0 +1,7 @@
+//! The Confrère node: a practice's home directory (keys, credential, trust
+//! material), and the tooling around it. The protocol decisions themselves
+//! live in `confrere-protocol`; this crate drives them and does the I/O.
+
+pub mod files;
+pub mod home;
+pub mod testpki;

@@ -1,0 +1,574 @@
+//! The in-memory TEST CA: a root and an intermediate that issue practitioner certificates
+//! and sign CRLs. No file I/O here (see the parent module for the directory layout).
+
+use std::fmt;
+
+use time::{Duration, OffsetDateTime, UtcOffset};
+use zeroize::Zeroizing;
+
+use super::cert::{self, key_usage_bit, oid, CertSpec, CrlSpec, RevokedEntry};
+use super::der;
+use super::error::TestPkiError;
+use super::keys::{self, RsaSigner, SubjectKey, CA_KEY_BITS};
+use super::parse;
+use super::pem;
+use super::profile;
+
+/// Default validity of a practitioner certificate: three years, like IGC-Santé software
+/// certificates.
+pub const DEFAULT_VALIDITY_DAYS: u32 = 3 * 365;
+
+/// Validity of the TEST root CA, in years from its start.
+const ROOT_YEARS: i64 = 20;
+/// Validity of the TEST intermediate CA, in years from its start.
+const INTERMEDIATE_YEARS: i64 = 10;
+
+/// The single KeyUsage bit of a practitioner certificate.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TestKeyUsage {
+    /// `digitalSignature`, as on the card's authentication certificate (what a node
+    /// credential is signed with).
+    #[default]
+    DigitalSignature,
+    /// `nonRepudiation` only, as on the card's signature certificate.
+    NonRepudiation,
+}
+
+/// What a practitioner certificate should say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRequest {
+    /// National id exactly as it goes in the CN: `8` + RPPS (Luhn) or `0` + ADELI.
+    pub national_id: String,
+    /// Given name (GN).
+    pub given: String,
+    /// Surname (SN).
+    pub surname: String,
+    /// TRE_G15 profession code (see [`super::PROFESSIONS`]).
+    pub profession_code: u32,
+    /// Make an ECDSA P-256 key instead of RSA-2048.
+    pub ecdsa: bool,
+    /// Validity in days from issue, used unless `not_after` is set.
+    pub validity_days: u32,
+    /// The KeyUsage bit.
+    pub key_usage: TestKeyUsage,
+    /// Start of validity; default: one hour before `now` (room for clock skew).
+    /// Set it (with `not_after`) to make a not-yet-valid or expired certificate.
+    pub not_before: Option<OffsetDateTime>,
+    /// End of validity; default: `now` + `validity_days`.
+    pub not_after: Option<OffsetDateTime>,
+}
+
+impl Default for IssueRequest {
+    fn default() -> Self {
+        Self {
+            national_id: String::new(),
+            given: String::new(),
+            surname: String::new(),
+            profession_code: 10,
+            ecdsa: false,
+            validity_days: DEFAULT_VALIDITY_DAYS,
+            key_usage: TestKeyUsage::default(),
+            not_before: None,
+            not_after: None,
+        }
+    }
+}
+
+impl IssueRequest {
+    /// A request with the defaults: RSA-2048, digitalSignature, three years from now.
+    pub fn new(
+        national_id: impl Into<String>,
+        given: impl Into<String>,
+        surname: impl Into<String>,
+        profession_code: u32,
+    ) -> Self {
+        Self {
+            national_id: national_id.into(),
+            given: given.into(),
+            surname: surname.into(),
+            profession_code,
+            ..Self::default()
+        }
+    }
+
+    /// The same request with an explicit validity period (for expired or future certificates).
+    pub fn with_validity(mut self, not_before: OffsetDateTime, not_after: OffsetDateTime) -> Self {
+        self.not_before = Some(not_before);
+        self.not_after = Some(not_after);
+        self
+    }
+
+    /// Checks the identity fields without issuing anything; returns the `title` label.
+    pub fn validate(&self) -> Result<&'static str, TestPkiError> {
+        profile::validate_national_id(&self.national_id)?;
+        profile::validate_name("given name", &self.given)?;
+        profile::validate_name("surname", &self.surname)?;
+        profile::require_profession(self.profession_code)
+    }
+}
+
+/// A certificate just issued, with its private key.
+pub struct IssuedCert {
+    /// The certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// The private key, PKCS#8 DER (wiped from memory when dropped).
+    pub key_pkcs8_der: Zeroizing<Vec<u8>>,
+    /// The serial number, big-endian magnitude.
+    pub serial: Vec<u8>,
+    /// Start of validity as written in the certificate.
+    pub not_before: OffsetDateTime,
+    /// End of validity as written in the certificate.
+    pub not_after: OffsetDateTime,
+}
+
+impl IssuedCert {
+    /// The certificate as PEM.
+    pub fn cert_pem(&self) -> String {
+        pem::encode(pem::CERTIFICATE, &self.cert_der).to_string()
+    }
+
+    /// The private key as PKCS#8 PEM (`PRIVATE KEY`), wiped from memory when dropped.
+    pub fn key_pem(&self) -> Zeroizing<String> {
+        pem::encode(pem::PRIVATE_KEY, &self.key_pkcs8_der)
+    }
+
+    /// The serial number in upper-case hex, as `openssl x509 -serial` shows it.
+    pub fn serial_hex(&self) -> String {
+        hex_upper(&self.serial)
+    }
+}
+
+impl fmt::Debug for IssuedCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedCert")
+            .field("serial", &self.serial_hex())
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .field("cert_der_len", &self.cert_der.len())
+            .field("key_pkcs8_der", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Upper-case hex of `bytes`.
+pub(crate) fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Drops fractions of a second (X.509 times have none) and moves to UTC.
+pub(crate) fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
+    let at = at.to_offset(UtcOffset::UTC);
+    at - Duration::nanoseconds(i64::from(at.nanosecond()))
+}
+
+/// `at + by`, or an error if that leaves the representable range.
+pub(crate) fn shifted(at: OffsetDateTime, by: Duration) -> Result<OffsetDateTime, TestPkiError> {
+    at.checked_add(by)
+        .ok_or_else(|| TestPkiError::InvalidValidity {
+            reason: format!(
+                "{at} shifted by {by} is out of range: use a date between years 1 and 9999"
+            ),
+        })
+}
+
+/// Whole years as days, counting the leap days of a typical span.
+fn years(count: i64) -> Duration {
+    Duration::days(365 * count + count / 4)
+}
+
+/// A TEST root and intermediate CA, with their keys, held in memory.
+pub struct TestCa {
+    root_der: Vec<u8>,
+    root_key: RsaSigner,
+    intermediate_der: Vec<u8>,
+    intermediate_key: RsaSigner,
+    /// The intermediate's subject Name encoding (issuer of what it signs).
+    intermediate_name: Vec<u8>,
+    /// The intermediate's key identifier (AKI of what it signs).
+    intermediate_key_id: Vec<u8>,
+    /// The root's subject Name encoding (issuer of its CRL).
+    root_name: Vec<u8>,
+    /// The root's key identifier.
+    root_key_id: Vec<u8>,
+}
+
+impl fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestCa")
+            .field("root_der_len", &self.root_der.len())
+            .field("intermediate_der_len", &self.intermediate_der.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestCa {
+    /// Makes a new TEST root and intermediate with [`CA_KEY_BITS`]-bit RSA keys. Both start
+    /// one day before `now`; the root lasts 20 years, the intermediate 10.
+    pub fn generate(now: OffsetDateTime) -> Result<Self, TestPkiError> {
+        Self::generate_with_key_bits(now, CA_KEY_BITS)
+    }
+
+    /// Like [`TestCa::generate`] with another RSA size for the two CA keys (2048 to 4096
+    /// bits; 4096 is what IGC-Santé uses, and takes seconds to generate).
+    pub fn generate_with_key_bits(now: OffsetDateTime, bits: usize) -> Result<Self, TestPkiError> {
+        if !(2048..=4096).contains(&bits) {
+            return Err(TestPkiError::Key {
+                what: "cannot generate the TEST CA keys",
+                reason: format!("{bits} bits is not supported: use 2048 to 4096"),
+            });
+        }
+        let start = shifted(whole_seconds(now), Duration::days(-1))?;
+        let (root_key, intermediate_key) = RsaSigner::generate_two(bits)?;
+
+        let root_name = cert::ca_name(cert::ROOT_CN)?;
+        let root_id = keys::key_identifier(root_key.public_key());
+        let root_der = cert::sign_certificate(
+            &CertSpec {
+                serial: &cert::random_serial()?,
+                issuer: &root_name,
+                subject: &root_name,
+                not_before: start,
+                not_after: shifted(start, years(ROOT_YEARS))?,
+                spki: &root_key.spki()?,
+                extensions: ca_extensions(None, &root_id, &root_id)?,
+            },
+            &root_key,
+        )?;
+
+        let intermediate_name = cert::ca_name(cert::INTERMEDIATE_CN)?;
+        let intermediate_id = keys::key_identifier(intermediate_key.public_key());
+        let intermediate_der = cert::sign_certificate(
+            &CertSpec {
+                serial: &cert::random_serial()?,
+                issuer: &root_name,
+                subject: &intermediate_name,
+                not_before: start,
+                not_after: shifted(start, years(INTERMEDIATE_YEARS))?,
+                spki: &intermediate_key.spki()?,
+                extensions: ca_extensions(Some(0), &intermediate_id, &root_id)?,
+            },
+            &root_key,
+        )?;
+
+        Ok(Self {
+            root_der,
+            root_key,
+            intermediate_der,
+            intermediate_key,
+            intermediate_name,
+            intermediate_key_id: intermediate_id,
+            root_name,
+            root_key_id: root_id,
+        })
+    }
+
+    /// Rebuilds a CA from its certificates (DER) and PKCS#8 keys, checking that each key
+    /// matches its certificate and that the intermediate is signed by the root.
+    pub fn from_parts(
+        root_der: Vec<u8>,
+        root_key_pkcs8: Zeroizing<Vec<u8>>,
+        intermediate_der: Vec<u8>,
+        intermediate_key_pkcs8: Zeroizing<Vec<u8>>,
+    ) -> Result<Self, TestPkiError> {
+        let bad = |reason: String| TestPkiError::InconsistentCa { reason };
+        let root_key =
+            RsaSigner::from_pkcs8(root_key_pkcs8).map_err(|e| bad(format!("root key: {e}")))?;
+        let intermediate_key = RsaSigner::from_pkcs8(intermediate_key_pkcs8)
+            .map_err(|e| bad(format!("intermediate key: {e}")))?;
+        let root =
+            parse::certificate(&root_der).map_err(|e| bad(format!("root certificate: {e}")))?;
+        let intermediate = parse::certificate(&intermediate_der)
+            .map_err(|e| bad(format!("intermediate certificate: {e}")))?;
+        let same_key = |spki: &[u8], signer: &RsaSigner| {
+            parse::spki_public_key(spki).ok() == Some(signer.public_key())
+        };
+        if !same_key(root.spki, &root_key) {
+            return Err(bad(
+                "the root key does not belong to the root certificate".to_owned()
+            ));
+        }
+        if !same_key(intermediate.spki, &intermediate_key) {
+            return Err(bad(
+                "the intermediate key does not belong to the intermediate certificate".to_owned(),
+            ));
+        }
+        if intermediate.issuer != root.subject
+            || !keys::verify_rsa_sha256(
+                root_key.public_key(),
+                intermediate.tbs,
+                intermediate.signature,
+            )
+        {
+            return Err(bad(
+                "the intermediate certificate is not signed by the root".to_owned(),
+            ));
+        }
+        let intermediate_name = intermediate.subject.to_vec();
+        let intermediate_key_id = keys::key_identifier(intermediate_key.public_key());
+        let root_name = root.subject.to_vec();
+        let root_key_id = keys::key_identifier(root_key.public_key());
+        Ok(Self {
+            root_der,
+            root_key,
+            intermediate_der,
+            intermediate_key,
+            intermediate_name,
+            intermediate_key_id,
+            root_name,
+            root_key_id,
+        })
+    }
+
+    /// The root certificate (trust anchor), DER.
+    pub fn root_der(&self) -> &[u8] {
+        &self.root_der
+    }
+
+    /// The intermediate (issuing) certificate, DER.
+    pub fn intermediate_der(&self) -> &[u8] {
+        &self.intermediate_der
+    }
+
+    /// The root certificate, PEM.
+    pub fn root_pem(&self) -> String {
+        pem::encode(pem::CERTIFICATE, &self.root_der).to_string()
+    }
+
+    /// The intermediate certificate, PEM.
+    pub fn intermediate_pem(&self) -> String {
+        pem::encode(pem::CERTIFICATE, &self.intermediate_der).to_string()
+    }
+
+    /// The root private key as PKCS#8 PEM.
+    pub(crate) fn root_key_pem(&self) -> Zeroizing<String> {
+        pem::encode(pem::PRIVATE_KEY, self.root_key.pkcs8())
+    }
+
+    /// The intermediate private key as PKCS#8 PEM.
+    pub(crate) fn intermediate_key_pem(&self) -> Zeroizing<String> {
+        pem::encode(pem::PRIVATE_KEY, self.intermediate_key.pkcs8())
+    }
+
+    /// Issues a practitioner certificate with a fresh key pair, signed by the intermediate.
+    pub fn issue(
+        &self,
+        req: &IssueRequest,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCert, TestPkiError> {
+        let title = req.validate()?;
+        let now = whole_seconds(now);
+        let not_before = match req.not_before {
+            Some(at) => whole_seconds(at),
+            None => shifted(now, Duration::hours(-1))?,
+        };
+        let not_after = match req.not_after {
+            Some(at) => whole_seconds(at),
+            None if req.validity_days == 0 => {
+                return Err(TestPkiError::InvalidValidity {
+                    reason: "validity_days is 0: give at least 1 day".to_owned(),
+                })
+            }
+            None => shifted(now, Duration::days(i64::from(req.validity_days)))?,
+        };
+        if not_after <= not_before {
+            return Err(TestPkiError::InvalidValidity {
+                reason: format!("not_after {not_after} is not after not_before {not_before}"),
+            });
+        }
+
+        let key = SubjectKey::generate(req.ecdsa)?;
+        let subject = cert::practitioner_name(title, &req.given, &req.national_id, &req.surname)?;
+        let usage = match req.key_usage {
+            TestKeyUsage::DigitalSignature => key_usage_bit::DIGITAL_SIGNATURE,
+            TestKeyUsage::NonRepudiation => key_usage_bit::NON_REPUDIATION,
+        };
+        let extensions = vec![
+            cert::extension(
+                oid::BASIC_CONSTRAINTS,
+                false,
+                &cert::basic_constraints(false, None),
+            )?,
+            cert::extension(
+                oid::SUBJECT_KEY_ID,
+                false,
+                &der::octet_string(&keys::key_identifier(&key.public_key)),
+            )?,
+            cert::extension(
+                oid::AUTHORITY_KEY_ID,
+                false,
+                &cert::authority_key_id(&self.intermediate_key_id)?,
+            )?,
+            cert::extension(oid::KEY_USAGE, true, &der::named_bits(&[usage]))?,
+            cert::extension(
+                oid::CERTIFICATE_POLICIES,
+                false,
+                &cert::certificate_policies(&[cert::TEST_POLICY_OID])?,
+            )?,
+            cert::extension(
+                oid::PROFESSION_CODE,
+                false,
+                &der::integer_u64(u64::from(req.profession_code)),
+            )?,
+        ];
+        let serial = cert::random_serial()?;
+        let cert_der = cert::sign_certificate(
+            &CertSpec {
+                serial: &serial,
+                issuer: &self.intermediate_name,
+                subject: &subject,
+                not_before,
+                not_after,
+                spki: &key.spki,
+                extensions,
+            },
+            &self.intermediate_key,
+        )?;
+        Ok(IssuedCert {
+            cert_der,
+            key_pkcs8_der: key.pkcs8,
+            serial,
+            not_before,
+            not_after,
+        })
+    }
+
+    /// Signs a v2 CRL listing `revoked`, with CRL number `crl_number`.
+    pub fn crl(
+        &self,
+        revoked: &[RevokedEntry],
+        crl_number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<Vec<u8>, TestPkiError> {
+        cert::sign_crl(
+            &CrlSpec {
+                issuer: &self.intermediate_name,
+                issuer_key_id: &self.intermediate_key_id,
+                this_update: whole_seconds(this_update),
+                next_update: whole_seconds(next_update),
+                revoked,
+                crl_number,
+            },
+            &self.intermediate_key,
+        )
+    }
+
+    /// Signs the root's CRL (an authority revocation list): it revokes no
+    /// intermediate, but verifiers that check every certificate of the path
+    /// need a current one.
+    pub fn root_crl(
+        &self,
+        crl_number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<Vec<u8>, TestPkiError> {
+        cert::sign_crl(
+            &CrlSpec {
+                issuer: &self.root_name,
+                issuer_key_id: &self.root_key_id,
+                this_update: whole_seconds(this_update),
+                next_update: whole_seconds(next_update),
+                revoked: &[],
+                crl_number,
+            },
+            &self.root_key,
+        )
+    }
+
+    /// Checks that `cert_der` was issued by this CA's intermediate (issuer name and
+    /// signature) and returns its serial number (big-endian magnitude).
+    pub fn issued_serial(&self, cert_der: &[u8]) -> Result<Vec<u8>, TestPkiError> {
+        let refuse = |reason| TestPkiError::NotIssuedByThisCa { reason };
+        let cert = parse::certificate(cert_der)
+            .map_err(|_| refuse("it is not a well-formed certificate"))?;
+        if cert.issuer != self.intermediate_name {
+            return Err(refuse("its issuer is not this CA's intermediate"));
+        }
+        if cert.signature_algorithm != keys::sha256_with_rsa()? {
+            return Err(refuse("it is not signed with sha256WithRSAEncryption"));
+        }
+        if !keys::verify_rsa_sha256(self.intermediate_key.public_key(), cert.tbs, cert.signature) {
+            return Err(refuse(
+                "its signature does not verify with this CA's intermediate key",
+            ));
+        }
+        if cert.serial[0] & 0x80 != 0 {
+            return Err(refuse("its serial number is negative"));
+        }
+        let skip = cert.serial.iter().take_while(|b| **b == 0).count();
+        Ok(cert.serial[skip..].to_vec())
+    }
+}
+
+/// Extensions of a CA certificate, in the order of the IGC-Santé TEST CAs.
+fn ca_extensions(
+    path_len: Option<u64>,
+    subject_id: &[u8],
+    authority_id: &[u8],
+) -> Result<Vec<Vec<u8>>, TestPkiError> {
+    Ok(vec![
+        cert::extension(
+            oid::BASIC_CONSTRAINTS,
+            true,
+            &cert::basic_constraints(true, path_len),
+        )?,
+        cert::extension(
+            oid::KEY_USAGE,
+            true,
+            &der::named_bits(&[key_usage_bit::KEY_CERT_SIGN, key_usage_bit::CRL_SIGN]),
+        )?,
+        cert::extension(
+            oid::CERTIFICATE_POLICIES,
+            false,
+            &cert::certificate_policies(&[oid::ANY_POLICY])?,
+        )?,
+        cert::extension(oid::SUBJECT_KEY_ID, false, &der::octet_string(subject_id))?,
+        cert::extension(
+            oid::AUTHORITY_KEY_ID,
+            false,
+            &cert::authority_key_id(authority_id)?,
+        )?,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_are_whole_utc_seconds() {
+        let at = datetime!(2026-01-01 01:00:00.75 +1);
+        assert_eq!(whole_seconds(at), datetime!(2026-01-01 0:00 UTC));
+        assert_eq!(years(20), Duration::days(7305));
+        assert!(shifted(datetime!(9999-12-31 0:00 UTC), Duration::days(2)).is_err());
+    }
+
+    #[test]
+    fn issued_serial_checks_the_signature() {
+        let now = datetime!(2026-06-01 12:00 UTC);
+        let ca = TestCa::generate_with_key_bits(now, 2048).expect("test setup");
+        let req = IssueRequest::new("899700075064", "CECILE", "SAGECH0007506", 50);
+        let issued = ca.issue(&req, now).expect("test setup");
+        assert_eq!(issued.not_before, datetime!(2026-06-01 11:00 UTC));
+        assert_eq!(issued.not_after, datetime!(2029-05-31 12:00 UTC));
+        assert_eq!(
+            ca.issued_serial(&issued.cert_der).expect("test setup"),
+            issued.serial
+        );
+
+        let mut tampered = issued.cert_der.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(matches!(
+            ca.issued_serial(&tampered),
+            Err(TestPkiError::NotIssuedByThisCa { .. })
+        ));
+        assert!(matches!(
+            ca.issued_serial(ca.root_der()),
+            Err(TestPkiError::NotIssuedByThisCa { .. })
+        ));
+        assert!(TestCa::generate_with_key_bits(now, 1024).is_err());
+    }
+}
