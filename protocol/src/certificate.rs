@@ -415,7 +415,9 @@ impl Crl {
             issuer_raw: crl.tbs_cert_list.issuer.as_raw().to_vec(),
             issuer: name_to_string(&crl.tbs_cert_list.issuer),
             this_update: UnixTime::from_secs(crl.last_update().timestamp()),
-            next_update: crl.next_update().map(|t| UnixTime::from_secs(t.timestamp())),
+            next_update: crl
+                .next_update()
+                .map(|t| UnixTime::from_secs(t.timestamp())),
             revoked,
             signature_algorithm: SignatureAlgorithm::from_oid(&crl.signature_algorithm),
             signature: crl.signature_value.data.to_vec(),
@@ -541,7 +543,9 @@ fn parse_der_u32(v: &[u8]) -> Result<u32, ()> {
             if digits.len() > 4 {
                 return Err(());
             }
-            Ok(digits.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
+            Ok(digits
+                .iter()
+                .fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
         }
         _ => Err(()),
     }
@@ -597,7 +601,11 @@ fn name_to_string(name: &X509Name<'_>) -> String {
             rdn.iter()
                 .map(|attr| {
                     let v = attr.as_str().unwrap_or("<binary>");
-                    format!("{}={}", attr_short_name(&attr.attr_type().to_id_string()), v)
+                    format!(
+                        "{}={}",
+                        attr_short_name(&attr.attr_type().to_id_string()),
+                        v
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join(" + ")
@@ -626,6 +634,9 @@ mod tests {
         assert!(tbs_range(&[0x30, 0x03, 0x30, 0x05, 0x00]).is_err());
         assert!(Certificate::from_der(b"hello").is_err());
         assert!(parse_certificates(b"").is_err());
-        assert!(parse_certificates(b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n").is_err());
+        assert!(parse_certificates(
+            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n"
+        )
+        .is_err());
     }
 }

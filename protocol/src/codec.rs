@@ -192,7 +192,12 @@ mod tests {
     #[test]
     fn fixed_bytes() {
         let mut w = Writer::new();
-        w.u8(1).u16(0x0203).u32(0x0405_0607).i64(-1).bytes8(b"ab").bytes16(b"c");
+        w.u8(1)
+            .u16(0x0203)
+            .u32(0x0405_0607)
+            .i64(-1)
+            .bytes8(b"ab")
+            .bytes16(b"c");
         let b = w.finish();
         assert_eq!(
             b,
@@ -212,7 +217,10 @@ mod tests {
 
     #[test]
     fn truncation_and_trailing() {
-        assert_eq!(Reader::new(&[0, 5, 1]).bytes16(10), Err(DecodeError::Truncated));
+        assert_eq!(
+            Reader::new(&[0, 5, 1]).bytes16(10),
+            Err(DecodeError::Truncated)
+        );
         assert_eq!(Reader::new(&[1]).u16(), Err(DecodeError::Truncated));
         let mut r = Reader::new(&[1, 2]);
         assert_eq!(r.u8(), Ok(1));

@@ -81,7 +81,9 @@ pub enum CredentialError {
     #[error("the node credential binds another Noise key than the one the peer holds")]
     WrongNoiseKey,
     /// The credential's validity has ended.
-    #[error("the node credential expired on {not_after}; the practitioner must enroll the node again")]
+    #[error(
+        "the node credential expired on {not_after}; the practitioner must enroll the node again"
+    )]
     Expired {
         /// End of validity.
         not_after: UnixTime,
@@ -93,7 +95,9 @@ pub enum CredentialError {
         not_before: UnixTime,
     },
     /// The card signature does not verify under the certificate's key.
-    #[error("the node credential's signature does not verify under the practitioner's certificate")]
+    #[error(
+        "the node credential's signature does not verify under the practitioner's certificate"
+    )]
     BadSignature,
     /// The certificate chain is refused.
     #[error("the practitioner certificate is refused: {0}")]
@@ -241,8 +245,8 @@ pub fn issue_credential(
     if peer_id.len() > MAX_PEER_ID || chain.len() + 1 > MAX_CERTS {
         return Err(CredentialError::Malformed(DecodeError::TooLong));
     }
-    let scheme = SignatureScheme::for_key(cert.public_key().kind)
-        .ok_or(CredentialError::UnsupportedKey)?;
+    let scheme =
+        SignatureScheme::for_key(cert.public_key().kind).ok_or(CredentialError::UnsupportedKey)?;
     if scheme != signer.scheme() {
         return Err(SignerError::KeyDoesNotMatchCertificate.into());
     }
@@ -254,7 +258,14 @@ pub fn issue_credential(
         return Err(CredentialError::Malformed(DecodeError::TooLong));
     }
     let msg = signed_message(
-        &body(&noise_static, &peer_id, not_before, not_after, &certificates).finish(),
+        &body(
+            &noise_static,
+            &peer_id,
+            not_before,
+            not_after,
+            &certificates,
+        )
+        .finish(),
     );
     let signature = signer.sign(&msg)?;
     // A signer holding another key than the certificate's is caught here,
@@ -324,6 +335,9 @@ pub fn verify_credential(
 ) -> Result<VerifiedPeer, CredentialError> {
     if remote_static != cred.noise_static.as_slice() {
         return Err(CredentialError::WrongNoiseKey);
+    }
+    if cred.not_after <= cred.not_before {
+        return Err(CredentialError::EmptyValidity);
     }
     if opts.at < cred.not_before {
         return Err(CredentialError::NotYetValid {

@@ -149,7 +149,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         .enumerate()
         .map(|(i, b)| {
             let d = u32::from(b - b'0');
-            if i % 2 == 1 {
+            if !i.is_multiple_of(2) {
                 let dd = d * 2;
                 if dd > 9 {
                     dd - 9
@@ -284,11 +284,23 @@ mod tests {
     #[test]
     fn rejections() {
         assert_eq!(NationalId::parse(""), Err(NationalIdError::Empty));
-        assert_eq!(NationalId::parse("899700075065"), Err(NationalIdError::RppsCheckDigit));
-        assert_eq!(NationalId::parse("8997000750"), Err(NationalIdError::RppsLength));
-        assert_eq!(NationalId::parse("8997000750a4"), Err(NationalIdError::RppsLength));
+        assert_eq!(
+            NationalId::parse("899700075065"),
+            Err(NationalIdError::RppsCheckDigit)
+        );
+        assert_eq!(
+            NationalId::parse("8997000750"),
+            Err(NationalIdError::RppsLength)
+        );
+        assert_eq!(
+            NationalId::parse("8997000750a4"),
+            Err(NationalIdError::RppsLength)
+        );
         assert_eq!(NationalId::parse("0123"), Err(NationalIdError::AdeliLength));
-        assert_eq!(NationalId::parse("8../../etc"), Err(NationalIdError::BadCharacters));
+        assert_eq!(
+            NationalId::parse("8../../etc"),
+            Err(NationalIdError::BadCharacters)
+        );
         assert_eq!(
             NationalId::parse(&"3".repeat(40)),
             Err(NationalIdError::TooLong)

@@ -20,12 +20,11 @@
 //! Only this module can make a [`VerifiedCertificate`]: whatever needs a
 //! checked practitioner takes one.
 
-use crate::certificate::{Certificate, Crl};
+use crate::certificate::{Certificate, Crl, KeyKind};
 use crate::error::CertError;
 use crate::identity::PractitionerIdentity;
 use crate::signature::{verify_signature, SignatureCheck, MIN_RSA_BITS};
 use crate::time::UnixTime;
-use crate::certificate::KeyKind;
 
 /// Longest path accepted, anchor excluded.
 pub const MAX_PATH_LEN: usize = 6;
@@ -191,7 +190,17 @@ fn check_leaf(leaf: &Certificate, opts: &VerifyOptions) -> Result<(), CertError>
     if leaf.is_ca() {
         return Err(CertError::LeafIsCa);
     }
-    if leaf.is_self_issued() {
+    // Same names and signed by its own key: a self-made certificate. (Same
+    // names but another signer is judged by the path search below.)
+    if leaf.is_self_issued()
+        && verify_signature(
+            leaf.public_key(),
+            &leaf.signature_algorithm,
+            leaf.tbs_der(),
+            &leaf.signature,
+        )
+        .is_ok()
+    {
         return Err(CertError::SelfSignedLeaf);
     }
     check_key_and_extensions(leaf)?;
