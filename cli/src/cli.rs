@@ -39,6 +39,16 @@ Example:
   confrere init --home ~/confrere --cert card/cert.pem --key card/key.pem \\
       --chain card/chain.pem --trust pki/root.pem --crl pki/crl.pem")]
     Init(InitArgs),
+    /// Play what Confrère does, end to end, with TEST certificates, narrated.
+    #[command(after_help = "\
+Example:
+  confrere demo                 # in a temporary directory, removed afterwards
+  confrere demo --dir ./demo    # keep the files for a look")]
+    Demo {
+        /// Work in this (new or empty) directory and keep it.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `confrere cert …`

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Cert(CertCommand::Inspect(a)) => (commands::cert::inspect(a, now), a.json),
         Command::Pki(p) => (commands::pki::run(p, now), false),
         Command::Init(a) => (commands::init::run(a, now), a.json),
+        Command::Demo { dir } => (commands::demo::run(dir.as_deref(), now), false),
     };
     match result {
         Ok(code) => code,

@@ -25,9 +25,11 @@
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use confrere_protocol::credential::{issue_credential, NodeCredential};
 use confrere_protocol::keys::NoiseKeypair;
+use confrere_protocol::session::SessionConfig;
 use confrere_protocol::{
     parse_certificates, parse_crls, verify_certificate, CertError, Certificate, CredentialError,
     Crl, Pkcs8Signer, PractitionerIdentity, Purpose, RevocationCheck, SignerError, TrustStore,
@@ -488,6 +490,16 @@ impl fmt::Debug for Home {
 }
 
 impl Home {
+    /// The configuration the node's sessions run with.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            noise_key: self.noise.clone(),
+            credential: self.credential.clone(),
+            trust: Arc::new(self.trust.clone()),
+            revocation: self.revocation,
+        }
+    }
+
     /// Opens a home made by [`init`].
     pub fn open(dir: &Path) -> Result<Home, HomeError> {
         let damaged = |what: String| HomeError::Damaged {

@@ -4,4 +4,5 @@
 
 pub mod files;
 pub mod home;
+pub mod pump;
 pub mod testpki;

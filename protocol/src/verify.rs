@@ -14,8 +14,8 @@
 //!    impostor — is skipped by its key identifier or fails the signature);
 //! 3. when revocation checking is on (the default), for every certificate of
 //!    the path below the anchor, the newest CRL of its issuer that verifies
-//!    under the issuer's key: it must exist, not be past its nextUpdate and
-//!    not list the certificate.
+//!    under the issuer's key: it must exist and not be past its nextUpdate,
+//!    and no CRL the issuer signed may list the certificate.
 //!
 //! Only this module can make a [`VerifiedCertificate`]: whatever needs a
 //! checked practitioner takes one.
@@ -366,6 +366,7 @@ fn check_revocation(
         issuer: issuer_name(),
     };
     let mut newest: Option<&Crl> = None;
+    let mut verified: Vec<&Crl> = Vec::new();
     for crl in crls.iter().filter(|c| c.issuer_raw == cert.issuer_raw) {
         if let Some(oid) = crl.unknown_critical.first() {
             err = CertError::CrlUnsupported {
@@ -399,10 +400,12 @@ fn check_revocation(
             }
             continue;
         }
+        verified.push(crl);
         if newest.is_none_or(|n| crl.this_update() > n.this_update()) {
             newest = Some(crl);
         }
     }
+    // Freshness is judged on the newest CRL the issuer signed.
     let crl = newest.ok_or(err)?;
     match crl.next_update() {
         Some(next) if next >= at => {}
@@ -413,11 +416,12 @@ fn check_revocation(
             })
         }
     }
-    // A CRL issued after `at` still tells whether the certificate had been
-    // revoked by then.
-    if let Some((_, revoked_at)) = crl
-        .revoked
+    // A revocation listed in any CRL the issuer signed counts, even in one
+    // older than the newest (two CRLs of the same second cannot be ordered),
+    // and even in one issued after `at` if the revocation date is before it.
+    if let Some((_, revoked_at)) = verified
         .iter()
+        .flat_map(|c| c.revoked.iter())
         .find(|(serial, when)| serial.as_slice() == cert.serial() && *when <= at)
     {
         return Err(CertError::Revoked {
