@@ -96,25 +96,34 @@ pub struct InspectArgs {
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {
     /// Make a TEST root CA, a TEST intermediate CA and an empty CRL.
-    #[command(name = "init-test", after_help = "\
+    #[command(
+        name = "init-test",
+        after_help = "\
 Example:
-  confrere pki init-test --out ./test-pki")]
-    InitTest {
+  confrere pki init-test --out ./test-pki"
+    )]
+    Init {
         /// The directory to create.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
     /// Issue a TEST practitioner authentication certificate and its key.
-    #[command(name = "issue-test", after_help = "\
+    #[command(
+        name = "issue-test",
+        after_help = "\
 Example:
   confrere pki issue-test --ca ./test-pki --national-id 810001000016 \\
-      --given JEAN --surname DUPONT --profession 10 --out ./dupont")]
-    IssueTest(IssueTestArgs),
+      --given JEAN --surname DUPONT --profession 10 --out ./dupont"
+    )]
+    Issue(IssueTestArgs),
     /// Revoke a TEST certificate: add it to the CA's CRL.
-    #[command(name = "revoke-test", after_help = "\
+    #[command(
+        name = "revoke-test",
+        after_help = "\
 Example:
-  confrere pki revoke-test --ca ./test-pki ./dupont/cert.pem")]
-    RevokeTest {
+  confrere pki revoke-test --ca ./test-pki ./dupont/cert.pem"
+    )]
+    Revoke {
         /// The CA directory made by `pki init-test`.
         #[arg(long, value_name = "DIR")]
         ca: PathBuf,

@@ -2,6 +2,8 @@
 //! material), and the tooling around it. The protocol decisions themselves
 //! live in `confrere-protocol`; this crate drives them and does the I/O.
 
+#![warn(missing_docs)]
+
 pub mod files;
 pub mod home;
 pub mod pump;

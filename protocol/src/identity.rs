@@ -161,7 +161,7 @@ pub fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Profession codes of the TRE_G15 nomenclature and their labels.

@@ -103,7 +103,10 @@ mod tests {
         let again = NoiseKeypair::from_secret(kp.secret()).expect("reload");
         assert_eq!(kp.public(), again.public());
         assert_ne!(kp.public(), &[0u8; 32]);
-        assert_eq!(NoiseKeypair::from_secret(&[1, 2, 3]).err(), Some(KeyError::BadLength));
+        assert_eq!(
+            NoiseKeypair::from_secret(&[1, 2, 3]).err(),
+            Some(KeyError::BadLength)
+        );
     }
 
     #[test]

@@ -5,12 +5,15 @@
 //! This crate does no I/O. It takes bytes and the current time as arguments
 //! and returns bytes, values and events; the `confrere-node` crate drives it.
 
+#![warn(missing_docs)]
+
 pub mod certificate;
 pub mod codec;
 pub mod credential;
 pub mod error;
 pub mod identity;
 pub mod keys;
+pub mod session;
 pub mod signature;
 pub mod signer;
 pub mod time;
@@ -21,8 +24,8 @@ pub use credential::{
     issue_credential, verify_credential, CredentialError, NodeCredential, VerifiedPeer,
 };
 pub use error::CertError;
-pub use signer::{CardSigner, Pkcs8Signer, SignatureScheme, SignerError};
 pub use identity::{IdType, NationalId, PractitionerIdentity};
+pub use signer::{CardSigner, Pkcs8Signer, SignatureScheme, SignerError};
 pub use time::UnixTime;
 pub use verify::{
     verify_certificate, Purpose, RevocationCheck, TrustStore, VerifiedCertificate, VerifyOptions,

@@ -185,7 +185,10 @@ mod tests {
 
     #[test]
     fn scheme_codes_round_trip() {
-        for s in [SignatureScheme::RsaPkcs1Sha256, SignatureScheme::EcdsaP256Sha256] {
+        for s in [
+            SignatureScheme::RsaPkcs1Sha256,
+            SignatureScheme::EcdsaP256Sha256,
+        ] {
             assert_eq!(SignatureScheme::from_code(s.code()), Some(s));
         }
         assert_eq!(SignatureScheme::from_code(0), None);
@@ -197,8 +200,12 @@ mod tests {
         let pkcs1 = b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
         let err = pkcs8_der(pkcs1).expect_err("pkcs1");
         assert!(err.to_string().contains("openssl pkcs8 -topk8"));
-        let enc = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
-        assert!(pkcs8_der(enc).expect_err("enc").to_string().contains("encrypted"));
+        let enc =
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(pkcs8_der(enc)
+            .expect_err("enc")
+            .to_string()
+            .contains("encrypted"));
         let cert = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         assert!(pkcs8_der(cert).is_err());
     }

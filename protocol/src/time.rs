@@ -58,7 +58,10 @@ mod tests {
     fn rfc3339_round_trip() {
         let t = UnixTime::parse_rfc3339("2021-01-01T00:00:00Z");
         assert_eq!(t, Some(UnixTime::from_secs(1_609_459_200)));
-        assert_eq!(UnixTime::from_secs(1_609_459_200).to_rfc3339(), "2021-01-01T00:00:00Z");
+        assert_eq!(
+            UnixTime::from_secs(1_609_459_200).to_rfc3339(),
+            "2021-01-01T00:00:00Z"
+        );
         assert_eq!(UnixTime::parse_rfc3339("yesterday"), None);
     }
 }

@@ -47,7 +47,9 @@ fn sage_femme_identity_reads_every_attribute_of_the_multi_valued_rdn() {
     assert!(c.key_usage().non_repudiation);
     assert!(!c.key_usage().digital_signature);
     assert_eq!(c.not_after().to_rfc3339(), "2022-07-14T13:43:43Z");
-    assert!(c.issuer().contains("TEST AC IGC-SANTE ELEMENTAIRE PERSONNES"));
+    assert!(c
+        .issuer()
+        .contains("TEST AC IGC-SANTE ELEMENTAIRE PERSONNES"));
 }
 
 #[test]
@@ -75,7 +77,10 @@ fn sage_femme_chain_verifies_in_2021_and_is_expired_now() {
     let mut auth = opts(at("2021-01-01T00:00:00Z"));
     auth.purpose = Purpose::Authentication;
     let err = verify_certificate(&leaf, &chain, &trust, &auth).expect_err("nonRepudiation only");
-    assert!(matches!(err, CertError::NotForAuthentication { .. }), "{err:?}");
+    assert!(
+        matches!(err, CertError::NotForAuthentication { .. }),
+        "{err:?}"
+    );
 
     // Revocation checking is on by default and no CRL is configured.
     let mut strict = opts(at("2021-01-01T00:00:00Z"));

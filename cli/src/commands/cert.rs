@@ -20,9 +20,8 @@ pub fn inspect(args: &InspectArgs, now: UnixTime) -> Result<ExitCode, CliError> 
             "check the path and the file's permissions",
         )
     })?;
-    let mut certs = parse_certificates(&bytes).map_err(|e| {
-        CliError::input(format!("{}: {e}", args.cert.display()), e.hint())
-    })?;
+    let mut certs = parse_certificates(&bytes)
+        .map_err(|e| CliError::input(format!("{}: {e}", args.cert.display()), e.hint()))?;
     let leaf = certs.remove(0);
     let (trust, _) = load_trust(&args.trust, &args.chain, &args.crl).map_err(home_input)?;
     let at = args.at.unwrap_or(now);
@@ -60,7 +59,15 @@ pub fn inspect(args: &InspectArgs, now: UnixTime) -> Result<ExitCode, CliError> 
     if args.json {
         print_json(&leaf, &identity, valid, &errors, at, &opts);
     } else {
-        print_text(&leaf, &identity, valid, &errors, at, &opts, anchor.as_deref());
+        print_text(
+            &leaf,
+            &identity,
+            valid,
+            &errors,
+            at,
+            &opts,
+            anchor.as_deref(),
+        );
     }
     Ok(ExitCode::from(if valid { EXIT_OK } else { EXIT_REFUSED }))
 }
@@ -165,7 +172,10 @@ fn print_text(
             anchor.unwrap_or("a trust anchor")
         );
     } else {
-        println!("Verdict       NOT VALID at {} ({revocation})", at.to_rfc3339());
+        println!(
+            "Verdict       NOT VALID at {} ({revocation})",
+            at.to_rfc3339()
+        );
         for (m, h) in errors {
             println!("  error: {m}");
             println!("  hint:  {h}");

@@ -91,7 +91,10 @@ pub fn run(dir: Option<&Path>, now: UnixTime) -> Result<ExitCode, CliError> {
     let dir = match dir {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| {
-                CliError::input(format!("cannot create {}: {e}", d.display()), "choose another --dir")
+                CliError::input(
+                    format!("cannot create {}: {e}", d.display()),
+                    "choose another --dir",
+                )
             })?;
             if !confrere_node::files::is_absent_or_empty_dir(d).unwrap_or(false) {
                 return Err(CliError::input(
@@ -108,9 +111,15 @@ pub fn run(dir: Option<&Path>, now: UnixTime) -> Result<ExitCode, CliError> {
     };
     println!("Confrère demo: two practices prove who they are to each other with their");
     println!("health card certificates, then talk over an end-to-end encrypted session.");
-    println!("Everything happens in {} with TEST certificates.", dir.display());
+    println!(
+        "Everything happens in {} with TEST certificates.",
+        dir.display()
+    );
 
-    step(1, "A TEST health PKI in the IGC-Santé shape: a root CA, an issuing CA, their CRLs.");
+    step(
+        1,
+        "A TEST health PKI in the IGC-Santé shape: a root CA, an issuing CA, their CRLs.",
+    );
     let pki = dir.join("pki");
     testpki::init_test_ca(&pki, to_time(now)?).map_err(|e| fail("making the TEST PKI", e))?;
     println!("    made {}", pki.display());
@@ -120,7 +129,10 @@ pub fn run(dir: Option<&Path>, now: UnixTime) -> Result<ExitCode, CliError> {
     let (_, cardio) = enroll(&dir, &pki, &CARDIO, now)?;
     println!("    The card keys signed each node's credential once; they are not in the homes.");
 
-    step(3, "The GP's node opens a Noise XX session to the cardiologist's node (here, in memory).");
+    step(
+        3,
+        "The GP's node opens a Noise XX session to the cardiologist's node (here, in memory).",
+    );
     let mut pair = connect_in_memory(&gp.session_config(), &cardio.session_config(), now)
         .map_err(|e| fail("the first handshake", e))?;
     let seen_by_gp = pair.initiator.peer().identity();
@@ -153,7 +165,8 @@ pub fn run(dir: Option<&Path>, now: UnixTime) -> Result<ExitCode, CliError> {
 
     step(4, "An impostor: a CA with the very same names but its own keys issues a card in the cardiologist's name.");
     let fake_pki = dir.join("impostor-pki");
-    testpki::init_test_ca(&fake_pki, to_time(now)?).map_err(|e| fail("making the impostor PKI", e))?;
+    testpki::init_test_ca(&fake_pki, to_time(now)?)
+        .map_err(|e| fail("making the impostor PKI", e))?;
     let fake_dir = dir.join("impostor");
     std::fs::create_dir_all(&fake_dir).map_err(|e| fail("making a directory", e))?;
     let (_, fake) = enroll(&fake_dir, &fake_pki, &CARDIO, now)?;
@@ -163,7 +176,10 @@ pub fn run(dir: Option<&Path>, now: UnixTime) -> Result<ExitCode, CliError> {
         Ok(_) => return Err(fail("the impostor test", "the impostor was accepted")),
     }
 
-    step(5, "The GP's card is revoked; the cardiologist's node imports the new CRL.");
+    step(
+        5,
+        "The GP's card is revoked; the cardiologist's node imports the new CRL.",
+    );
     testpki::revoke_test(&pki, &gp_card.join("cert.pem"), to_time(now)?)
         .map_err(|e| fail("revoking", e))?;
     let mut cardio_config = cardio.session_config();

@@ -13,17 +13,20 @@ pub fn run(cmd: &PkiCommand, now: UnixTime) -> Result<ExitCode, CliError> {
     let now = time::OffsetDateTime::from_unix_timestamp(now.as_secs())
         .map_err(|_| CliError::input("the system clock is out of range", "check the clock"))?;
     match cmd {
-        PkiCommand::InitTest { out } => {
+        PkiCommand::Init { out } => {
             testpki::init_test_ca(out, now).map_err(to_cli)?;
             println!("Made a TEST PKI in {}:", out.display());
             println!("  root.pem          TEST root CA (the trust anchor: --trust)");
             println!("  intermediate.pem  TEST intermediate CA (--chain)");
             println!("  crl.pem           CRLs of both CAs (--crl), valid 30 days");
             println!("  *.key.pem         CA keys (0600): keep them out of any node's home");
-            println!("Next: confrere pki issue-test --ca {} --national-id … --out …", out.display());
+            println!(
+                "Next: confrere pki issue-test --ca {} --national-id … --out …",
+                out.display()
+            );
         }
-        PkiCommand::IssueTest(a) => issue(a, now)?,
-        PkiCommand::RevokeTest { ca, cert } => {
+        PkiCommand::Issue(a) => issue(a, now)?,
+        PkiCommand::Revoke { ca, cert } => {
             testpki::revoke_test(ca, cert, now).map_err(to_cli)?;
             println!(
                 "Revoked {}; {} now lists it.",
