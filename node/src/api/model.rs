@@ -1,0 +1,265 @@
+//! The local API's requests and responses: JSON bodies exchanged between
+//! the `confrere` command line and its node's daemon over
+//! `http://127.0.0.1:PORT/v1/…` with `Authorization: Bearer TOKEN`.
+//!
+//! Field names are stable: scripts read them through `--json`.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Status {
+    /// The practitioner's national id, with its type prefix.
+    pub national_id: String,
+    /// `GIVEN SURNAME`.
+    pub name: String,
+    /// This node's libp2p PeerId.
+    pub peer_id: String,
+    /// Multiaddrs the node listens on.
+    pub listen: Vec<String>,
+    /// Items in the inbox.
+    pub inbox: usize,
+    /// Items in the outbox not yet delivered.
+    pub outbox: usize,
+    /// The daemon's version.
+    pub version: String,
+}
+
+/// One entry of the address book (`GET /v1/peers`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// libp2p PeerId, if known.
+    pub peer_id: Option<String>,
+    /// Known addresses.
+    pub addrs: Vec<String>,
+    /// The practitioner the peer's node serves, once a session verified it.
+    pub national_id: Option<String>,
+    /// The practitioner's name, once verified.
+    pub name: Option<String>,
+    /// When a session last verified it (RFC 3339).
+    pub last_seen: Option<String>,
+    /// Why the last attempt to reach it failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// `POST /v1/peers`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AddPeer {
+    /// A multiaddr, with or without `/p2p/PEER_ID`.
+    pub multiaddr: String,
+}
+
+/// A patient as the sender types them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Patient {
+    /// INS: 13-digit NIR + 2-digit key.
+    pub ins: String,
+    /// Family name.
+    pub family: String,
+    /// Given names.
+    pub given: String,
+    /// Birth date, `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// `F`, `M` or `U`.
+    pub sex: String,
+}
+
+/// `POST /v1/send`. The daemon reads the files itself (same machine).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SendRequest {
+    /// Recipient's national id.
+    pub to: String,
+    /// The patient.
+    pub patient: Patient,
+    /// Reason for referral.
+    pub reason: String,
+    /// Urgent referral.
+    pub urgent: bool,
+    /// Letter text.
+    pub letter: Option<String>,
+    /// Documents, absolute paths.
+    pub files: Vec<PathBuf>,
+}
+
+/// The answer to a send or a reply.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Sent {
+    /// The dossier id.
+    pub id: String,
+    /// The outbox state right after the call (`queued` …).
+    pub state: String,
+}
+
+/// One outbox item (`GET /v1/outbox`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// Dossier id.
+    pub id: String,
+    /// Recipient's national id.
+    pub to: String,
+    /// `queued`, `sending`, `delivered` or `failed`.
+    pub state: String,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// When it was queued (RFC 3339).
+    pub created_at: String,
+    /// When the receipt arrived (RFC 3339).
+    pub delivered_at: Option<String>,
+    /// Sealed bytes acknowledged by the recipient so far.
+    pub sent_bytes: u64,
+    /// Sealed bytes in all.
+    pub total_bytes: u64,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// Id of the referral this answers, if it is a reply.
+    pub in_reply_to: Option<String>,
+}
+
+/// A document of a dossier.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DocumentInfo {
+    /// Sanitised file name.
+    pub name: String,
+    /// Media type.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// The patient as the inbox shows them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PatientSummary {
+    /// INS.
+    pub ins: String,
+    /// Family name.
+    pub family: String,
+    /// Given names.
+    pub given: String,
+    /// Birth date.
+    pub birth_date: String,
+}
+
+/// One inbox item (`GET /v1/inbox`, `GET /v1/inbox/{id}`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InboxItem {
+    /// Dossier id.
+    pub id: String,
+    /// Sender's national id.
+    pub from: String,
+    /// Sender's name.
+    pub from_name: String,
+    /// The patient.
+    pub patient: PatientSummary,
+    /// Reason for referral.
+    pub reason: String,
+    /// Urgent referral.
+    pub urgent: bool,
+    /// `new`, `opened`, `accepted`, `declined`, `answered`.
+    pub status: String,
+    /// When it entered the inbox (RFC 3339).
+    pub received_at: String,
+    /// The documents.
+    pub documents: Vec<DocumentInfo>,
+    /// The referral this answers, if it is a reply.
+    pub in_reply_to: Option<String>,
+    /// The letter (only in `inbox show`).
+    pub letter: Option<String>,
+    /// Why it was declined, if it was.
+    pub decline_reason: Option<String>,
+}
+
+/// `POST /v1/inbox/{id}/open`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OpenRequest {
+    /// Directory to write the documents to (absolute).
+    pub out_dir: PathBuf,
+}
+
+/// The answer to an open.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Opened {
+    /// Files written, all inside `out_dir`.
+    pub files: Vec<PathBuf>,
+}
+
+/// `POST /v1/inbox/{id}/decline`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeclineRequest {
+    /// Why.
+    pub reason: String,
+}
+
+/// `POST /v1/inbox/{id}/reply`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplyRequest {
+    /// Letter text.
+    pub letter: Option<String>,
+    /// Documents, absolute paths.
+    pub files: Vec<PathBuf>,
+}
+
+/// An error body: what happened, what to do, and a stable code.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ApiError {
+    /// Stable machine-readable code: `not_found`, `invalid`, `refused`,
+    /// `unknown_recipient`, `unauthorized`, `internal`.
+    pub code: String,
+    /// What happened.
+    pub error: String,
+    /// What to do next.
+    pub hint: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a code, a message and a hint.
+    pub fn new(code: &str, error: impl Into<String>, hint: impl Into<String>) -> Self {
+        ApiError {
+            code: code.to_owned(),
+            error: error.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// What the daemon does for the API. The HTTP layer only translates.
+pub trait NodeApi: Send + Sync + 'static {
+    /// Node status.
+    fn status(&self) -> impl Future<Output = Result<Status, ApiError>> + Send;
+    /// The address book.
+    fn peers(&self) -> impl Future<Output = Result<Vec<PeerInfo>, ApiError>> + Send;
+    /// Adds an address to the address book and tries to reach it.
+    fn add_peer(&self, req: AddPeer) -> impl Future<Output = Result<PeerInfo, ApiError>> + Send;
+    /// Seals a dossier and queues it.
+    fn send(&self, req: SendRequest) -> impl Future<Output = Result<Sent, ApiError>> + Send;
+    /// The outbox, newest first.
+    fn outbox(&self) -> impl Future<Output = Result<Vec<OutboxItem>, ApiError>> + Send;
+    /// The inbox: urgent first, then newest.
+    fn inbox(&self) -> impl Future<Output = Result<Vec<InboxItem>, ApiError>> + Send;
+    /// One inbox item with its letter.
+    fn inbox_show(&self, id: String) -> impl Future<Output = Result<InboxItem, ApiError>> + Send;
+    /// Writes the documents into a directory; marks the item opened.
+    fn inbox_open(
+        &self,
+        id: String,
+        req: OpenRequest,
+    ) -> impl Future<Output = Result<Opened, ApiError>> + Send;
+    /// Accepts a referral.
+    fn inbox_accept(&self, id: String) -> impl Future<Output = Result<InboxItem, ApiError>> + Send;
+    /// Declines a referral.
+    fn inbox_decline(
+        &self,
+        id: String,
+        req: DeclineRequest,
+    ) -> impl Future<Output = Result<InboxItem, ApiError>> + Send;
+    /// Sends a dossier back to the referrer, linked to the referral.
+    fn inbox_reply(
+        &self,
+        id: String,
+        req: ReplyRequest,
+    ) -> impl Future<Output = Result<Sent, ApiError>> + Send;
+}
