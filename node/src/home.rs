@@ -102,7 +102,7 @@ pub enum HomeError {
     #[error("the node credential could not be made: {0}")]
     Credential(CredentialError),
     /// The home directory exists and holds files.
-    #[error("{0} already exists and is not empty")]
+    #[error("{0} already exists and is not an empty directory")]
     AlreadyExists(String),
     /// No trust anchor was given.
     #[error("no trust anchor given")]
@@ -208,6 +208,9 @@ pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
         return Err(HomeError::NoTrustAnchor);
     }
     let home_str = req.home.display().to_string();
+    if req.home.exists() && !req.home.is_dir() {
+        return Err(HomeError::AlreadyExists(home_str));
+    }
     let absent = files::is_absent_or_empty_dir(&req.home).map_err(|source| HomeError::Write {
         path: home_str.clone(),
         source,

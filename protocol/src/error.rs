@@ -40,8 +40,10 @@ pub enum CertError {
         subject: String,
     },
     /// No trust anchor or known CA with the issuer's name and key issued it.
-    #[error("no trusted CA issued this certificate (issuer \"{issuer}\" is unknown, or a CA of that name with another key)")]
+    #[error("no trusted CA issued \"{subject}\" (its issuer \"{issuer}\" is unknown, or a CA of that name with another key)")]
     UnknownIssuer {
+        /// The certificate whose issuer was not found.
+        subject: String,
         /// The issuer name the certificate claims.
         issuer: String,
     },

@@ -266,6 +266,7 @@ fn build_path(
         return Err(CertError::ChainTooLong);
     }
     let mut err = CertError::UnknownIssuer {
+        subject: child.subject().to_owned(),
         issuer: child.issuer().to_owned(),
     };
     for cand in pool.iter().copied() {

@@ -55,9 +55,13 @@ pub fn run(args: &InitArgs, now: UnixTime) -> Result<ExitCode, CliError> {
 fn to_cli(e: HomeError) -> CliError {
     let hint = e.hint();
     match e {
-        HomeError::Read(_) | HomeError::BadInput { .. } | HomeError::NoTrustAnchor => {
-            CliError::input(e, hint)
-        }
+        HomeError::Read(_)
+        | HomeError::BadInput { .. }
+        | HomeError::NoTrustAnchor
+        | HomeError::Key {
+            error: confrere_protocol::SignerError::UnsupportedKey(_),
+            ..
+        } => CliError::input(e, hint),
         _ => CliError::refused(e, hint),
     }
 }

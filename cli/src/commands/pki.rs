@@ -68,7 +68,9 @@ fn to_cli(e: TestPkiError) -> CliError {
     let code = match e {
         TestPkiError::InvalidNationalId { .. }
         | TestPkiError::UnknownProfession { .. }
-        | TestPkiError::InvalidName { .. } => crate::error::EXIT_USAGE,
+        | TestPkiError::InvalidName { .. }
+        | TestPkiError::BadCertificate { .. }
+        | TestPkiError::Io { .. } => crate::error::EXIT_USAGE,
         _ => crate::error::EXIT_REFUSED,
     };
     // TestPkiError messages already say what to do.

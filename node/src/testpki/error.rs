@@ -41,7 +41,7 @@ pub enum TestPkiError {
         source: std::io::Error,
     },
     /// A test CA directory lacks a file or holds something unreadable.
-    #[error("{} is not a usable TEST CA directory ({reason}): create one with the test CA init command", path.display())]
+    #[error("{} is not a usable TEST CA directory ({reason}): create one with `confrere pki init-test --out DIR`", path.display())]
     BadCaDir {
         /// The CA directory.
         path: PathBuf,
@@ -98,7 +98,7 @@ pub enum TestPkiError {
         reason: String,
     },
     /// The CA certificates and keys given do not belong together.
-    #[error("the TEST CA certificates and keys do not belong together ({reason}): use the files of one CA directory, as written by the test CA init command")]
+    #[error("the TEST CA certificates and keys do not belong together ({reason}): use the files of one CA directory, as written by `confrere pki init-test`")]
     InconsistentCa {
         /// What does not fit.
         reason: String,
