@@ -1,0 +1,578 @@
+//! The session driver: pumps the protocol's sans-io session
+//! ([`Initiator`] / [`Responder`] → [`Established`]) over a byte stream.
+//!
+//! The driver decides nothing about trust: the protocol crate verifies the
+//! peer's credential; the driver only moves frames, applies timeouts, and
+//! makes the one check that needs the connection: the PeerId the
+//! credential binds must be the PeerId libp2p authenticated for the
+//! connection ([`ChannelError::PeerIdMismatch`]).
+//!
+//! ```text
+//! initiator (connect)                        responder (accept)
+//!   msg1  ─────────────────────────────────▶  read_hello
+//!   read_response (verifies R,  ◀────────── msg2
+//!   then the PeerId check)
+//!   msg3  ─────────────────────────────────▶  read_finish (verifies I,
+//!                                              then the PeerId check)
+//!   connect returns             ◀────────── ready: an empty transport
+//!                                              message; accept returns
+//! ```
+//!
+//! The **ready message** is the driver's addition to the protocol's three
+//! handshake messages: in Noise XX the initiator completes first, so
+//! without it an initiator whose credential the responder refused would
+//! only see the stream end on its first read. With it, [`connect`] returns
+//! a channel only once the responder has accepted this node, and a refusal
+//! shows as [`ChannelError::ClosedDuringHandshake`].
+//!
+//! On any error the stream is closed without telling the peer why; the
+//! reason is logged (at warn level, with the peer's [`short_peer`]) and
+//! returned.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use confrere_protocol::credential::VerifiedPeer;
+use confrere_protocol::session::{
+    Established, FrameDecoder, Initiator, Responder, SessionConfig, SessionError, SessionStats,
+    MAX_PLAINTEXT_LEN,
+};
+use confrere_protocol::UnixTime;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::PeerId;
+
+use super::short_peer;
+
+/// Default bound on a whole handshake, ready message included.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default bound on waiting for the peer: for the next message in
+/// [`SecureChannel::recv`], and for the peer to take what
+/// [`SecureChannel::send`] / [`SecureChannel::flush`] write.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Sealed bytes buffered by [`SecureChannel::send`] before they are written
+/// to the stream without waiting for a flush.
+const WRITE_BUFFER: usize = 128 * 1024;
+
+/// Size of one read from the stream.
+const READ_CHUNK: usize = 32 * 1024;
+
+/// How long closing a stream after an error may take.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
+/// The time bounds of a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelTimeouts {
+    /// Bound on the whole handshake.
+    pub handshake: Duration,
+    /// Bound on each wait for the peer once established: for a message to
+    /// arrive, and for the peer to take what is written.
+    pub idle: Duration,
+}
+
+impl Default for ChannelTimeouts {
+    fn default() -> Self {
+        ChannelTimeouts {
+            handshake: DEFAULT_HANDSHAKE_TIMEOUT,
+            idle: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+/// Why a channel could not be opened, or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// Reading or writing the stream failed (the connection broke).
+    #[error("the stream to the peer failed: {0}")]
+    Io(#[from] io::Error),
+    /// The session refused the peer, the peer broke the protocol, or this
+    /// node's own configuration is unusable; see [`SessionError::fault`].
+    #[error("{0}")]
+    Session(#[from] SessionError),
+    /// The peer's credential binds another libp2p node than the one the
+    /// connection is with: a credential replayed by another node.
+    #[error(
+        "the peer's credential is for node {credential}, but the connection is with node {connection}"
+    )]
+    PeerIdMismatch {
+        /// The connection's PeerId (short form).
+        connection: String,
+        /// The PeerId the credential binds (short form, or hex if it is not
+        /// a PeerId).
+        credential: String,
+    },
+    /// The handshake did not complete in time.
+    #[error("the handshake did not complete within {0:?}")]
+    HandshakeTimeout(Duration),
+    /// The peer sent nothing, or took nothing, for too long.
+    #[error("the peer was silent or stalled for {0:?}")]
+    IdleTimeout(Duration),
+    /// The peer closed the stream before the handshake completed: it may
+    /// have refused this node's credential (its own log says why).
+    #[error("the peer closed the stream during the handshake; it may have refused this node's credential")]
+    ClosedDuringHandshake,
+    /// The message ending the handshake was not the empty ready message.
+    #[error("the peer sent data where the handshake's ready message was expected")]
+    BadReady,
+    /// The channel failed earlier and is closed.
+    #[error("the channel is closed after an earlier error")]
+    Closed,
+}
+
+impl ChannelError {
+    /// Whether trying again later may succeed: the network failed or a
+    /// timeout expired, as opposed to a refusal or a protocol violation.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ChannelError::Io(_) | ChannelError::HandshakeTimeout(_) | ChannelError::IdleTimeout(_)
+        )
+    }
+}
+
+/// Any byte stream a channel can run on.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// The clock a channel reads.
+type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// The stream with its frame decoder and write buffer.
+struct Transport {
+    io: Box<dyn Io>,
+    decoder: FrameDecoder,
+    read_buf: Box<[u8]>,
+    out: Vec<u8>,
+    out_pos: usize,
+}
+
+impl Transport {
+    fn new(io: Box<dyn Io>) -> Self {
+        Transport {
+            io,
+            decoder: FrameDecoder::new(),
+            read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            out: Vec::new(),
+            out_pos: 0,
+        }
+    }
+
+    /// The next frame body, or `None` at a clean end of stream. Cancel-safe:
+    /// bytes read are handed to the decoder in the same poll.
+    async fn read_frame(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
+        loop {
+            if let Some(body) = self.decoder.pop().map_err(SessionError::from)? {
+                return Ok(Some(body));
+            }
+            // Reading no more than the decoder has room for means it takes
+            // every byte; with every frame popped there is always room.
+            let room = self.decoder.room().min(self.read_buf.len());
+            if room == 0 {
+                return Err(SessionError::Internal.into());
+            }
+            let n = match self.io.read(&mut self.read_buf[..room]).await {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
+                self.decoder.finish().map_err(SessionError::from)?;
+                return Ok(None);
+            }
+            if self.decoder.push(&self.read_buf[..n]) != n {
+                return Err(SessionError::Internal.into());
+            }
+        }
+    }
+
+    fn queue(&mut self, framed: &[u8]) {
+        self.out.extend_from_slice(framed);
+    }
+
+    fn queued(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Writes out what is queued; progress survives cancellation.
+    async fn write_queued(&mut self) -> io::Result<()> {
+        while self.out_pos < self.out.len() {
+            let n = self.io.write(&self.out[self.out_pos..]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.out_pos += n;
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.write_queued().await?;
+        self.io.flush().await
+    }
+
+    /// Closes the stream after an error, telling the peer nothing.
+    async fn abort(&mut self) {
+        self.out.clear();
+        self.out_pos = 0;
+        let _ = tokio::time::timeout(ABORT_GRACE, self.io.close()).await;
+    }
+}
+
+/// An established, verified Confrère session over a stream: one message at
+/// a time in each direction, each at most [`MAX_PLAINTEXT_LEN`] bytes.
+pub struct SecureChannel {
+    transport: Transport,
+    /// Boxed: a Noise transport state is large, and channels move around.
+    session: Box<Established>,
+    remote: PeerId,
+    now: Clock,
+    timeouts: ChannelTimeouts,
+    failed: bool,
+    ended: bool,
+}
+
+impl fmt::Debug for SecureChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecureChannel")
+            .field("remote", &short_peer(&self.remote))
+            .field("session", &self.session)
+            .field("failed", &self.failed)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecureChannel {
+    /// The peer, as its credential verified: practitioner, certificate,
+    /// node keys.
+    pub fn peer(&self) -> &VerifiedPeer {
+        self.session.peer()
+    }
+
+    /// The libp2p PeerId of the connection (the one the credential binds).
+    pub fn remote_peer_id(&self) -> PeerId {
+        self.remote
+    }
+
+    /// Whether this side opened the channel.
+    pub fn is_initiator(&self) -> bool {
+        self.session.is_initiator()
+    }
+
+    /// The Noise handshake hash, the same on both sides, for channel
+    /// binding.
+    pub fn handshake_hash(&self) -> &[u8; 32] {
+        self.session.handshake_hash()
+    }
+
+    /// Traffic counters.
+    pub fn stats(&self) -> SessionStats {
+        self.session.stats()
+    }
+
+    /// The time bounds in force.
+    pub fn timeouts(&self) -> ChannelTimeouts {
+        self.timeouts
+    }
+
+    /// Seals one message (at most [`MAX_PLAINTEXT_LEN`] bytes, possibly
+    /// empty) and queues it. Queued bytes are written once they pass an
+    /// internal threshold, by [`flush`](Self::flush), and before
+    /// [`recv`](Self::recv) waits. A message too long is refused with
+    /// [`SessionError::PlaintextTooLong`] and the channel stays usable;
+    /// any other error closes it.
+    pub async fn send(&mut self, msg: &[u8]) -> Result<(), ChannelError> {
+        self.check_usable()?;
+        if msg.len() > MAX_PLAINTEXT_LEN {
+            return Err(SessionError::PlaintextTooLong { len: msg.len() }.into());
+        }
+        let now = (self.now)();
+        let sealed = match self
+            .session
+            .check_peer_still_valid(now)
+            .and_then(|()| self.session.seal(msg))
+        {
+            Ok(sealed) => sealed,
+            Err(e) => return Err(self.fail(e.into()).await),
+        };
+        self.transport.queue(&sealed);
+        if self.transport.queued() >= WRITE_BUFFER {
+            let idle = self.timeouts.idle;
+            let res = tokio::time::timeout(idle, self.transport.write_queued()).await;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(self.fail(e.into()).await),
+                Err(_) => return Err(self.fail(ChannelError::IdleTimeout(idle)).await),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every queued message to the stream and flushes it.
+    pub async fn flush(&mut self) -> Result<(), ChannelError> {
+        self.check_usable()?;
+        let idle = self.timeouts.idle;
+        match tokio::time::timeout(idle, self.transport.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.fail(e.into()).await),
+            Err(_) => Err(self.fail(ChannelError::IdleTimeout(idle)).await),
+        }
+    }
+
+    /// The next message, or `None` once the peer has closed its side of the
+    /// stream at a message boundary. Flushes queued messages first, then
+    /// waits at most the idle timeout.
+    ///
+    /// A clean end of stream is not proof that the peer meant to stop
+    /// there (Noise does not detect truncation): the application protocol
+    /// marks its own last message.
+    pub async fn recv(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
+        if self.ended {
+            return Ok(None);
+        }
+        if self.transport.queued() > 0 {
+            self.flush().await?;
+        }
+        self.check_usable()?;
+        let idle = self.timeouts.idle;
+        let frame = match tokio::time::timeout(idle, self.transport.read_frame()).await {
+            Ok(Ok(frame)) => frame,
+            Ok(Err(e)) => return Err(self.fail(e).await),
+            Err(_) => return Err(self.fail(ChannelError::IdleTimeout(idle)).await),
+        };
+        let Some(frame) = frame else {
+            self.ended = true;
+            return Ok(None);
+        };
+        let now = (self.now)();
+        match self
+            .session
+            .open(&frame)
+            .and_then(|msg| self.session.check_peer_still_valid(now).map(|()| msg))
+        {
+            Ok(msg) => Ok(Some(msg)),
+            Err(e) => Err(self.fail(e.into()).await),
+        }
+    }
+
+    /// Flushes queued messages and closes this side of the stream; the
+    /// peer's [`recv`](Self::recv) then returns `None`.
+    pub async fn close(mut self) -> Result<(), ChannelError> {
+        self.check_usable()?;
+        let idle = self.timeouts.idle;
+        let res = tokio::time::timeout(idle, async {
+            self.transport.flush().await?;
+            self.transport.io.close().await
+        })
+        .await;
+        match res {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(ChannelError::IdleTimeout(idle)),
+        }
+    }
+
+    fn check_usable(&self) -> Result<(), ChannelError> {
+        if self.failed {
+            Err(ChannelError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Marks the channel failed, logs why, closes the stream.
+    async fn fail(&mut self, e: ChannelError) -> ChannelError {
+        self.failed = true;
+        tracing::warn!(
+            peer = %short_peer(&self.remote),
+            reason = %e,
+            "Confrère session closed after an error"
+        );
+        self.transport.abort().await;
+        e
+    }
+}
+
+/// Opens a session as initiator on `stream`, a stream of a libp2p
+/// connection to `expected_peer`, with the default [`ChannelTimeouts`].
+pub async fn connect<S>(
+    stream: S,
+    config: &SessionConfig,
+    expected_peer: PeerId,
+    now: impl Fn() -> UnixTime + Send + Sync + 'static,
+) -> Result<SecureChannel, ChannelError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    connect_with(
+        stream,
+        config,
+        expected_peer,
+        now,
+        ChannelTimeouts::default(),
+    )
+    .await
+}
+
+/// [`connect`] with explicit time bounds.
+pub async fn connect_with<S>(
+    stream: S,
+    config: &SessionConfig,
+    expected_peer: PeerId,
+    now: impl Fn() -> UnixTime + Send + Sync + 'static,
+    timeouts: ChannelTimeouts,
+) -> Result<SecureChannel, ChannelError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let mut transport = Transport::new(Box::new(stream));
+    let now: Clock = Arc::new(now);
+    let handshake = initiator_handshake(&mut transport, config, &expected_peer, &now);
+    let result = tokio::time::timeout(timeouts.handshake, handshake)
+        .await
+        .unwrap_or(Err(ChannelError::HandshakeTimeout(timeouts.handshake)));
+    finish(transport, result, expected_peer, now, timeouts, "outbound").await
+}
+
+/// Answers a session as responder on `stream`, a stream that
+/// `remote_peer` opened, with the default [`ChannelTimeouts`].
+pub async fn accept<S>(
+    stream: S,
+    config: &SessionConfig,
+    remote_peer: PeerId,
+    now: impl Fn() -> UnixTime + Send + Sync + 'static,
+) -> Result<SecureChannel, ChannelError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    accept_with(stream, config, remote_peer, now, ChannelTimeouts::default()).await
+}
+
+/// [`accept`] with explicit time bounds.
+pub async fn accept_with<S>(
+    stream: S,
+    config: &SessionConfig,
+    remote_peer: PeerId,
+    now: impl Fn() -> UnixTime + Send + Sync + 'static,
+    timeouts: ChannelTimeouts,
+) -> Result<SecureChannel, ChannelError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let mut transport = Transport::new(Box::new(stream));
+    let now: Clock = Arc::new(now);
+    let handshake = responder_handshake(&mut transport, config, &remote_peer, &now);
+    let result = tokio::time::timeout(timeouts.handshake, handshake)
+        .await
+        .unwrap_or(Err(ChannelError::HandshakeTimeout(timeouts.handshake)));
+    finish(transport, result, remote_peer, now, timeouts, "inbound").await
+}
+
+async fn finish(
+    mut transport: Transport,
+    result: Result<Established, ChannelError>,
+    remote: PeerId,
+    now: Clock,
+    timeouts: ChannelTimeouts,
+    direction: &'static str,
+) -> Result<SecureChannel, ChannelError> {
+    match result {
+        Ok(session) => {
+            tracing::debug!(
+                peer = %short_peer(&remote),
+                direction,
+                "Confrère session established"
+            );
+            Ok(SecureChannel {
+                transport,
+                session: Box::new(session),
+                remote,
+                now,
+                timeouts,
+                failed: false,
+                ended: false,
+            })
+        }
+        Err(e) => {
+            tracing::warn!(
+                peer = %short_peer(&remote),
+                direction,
+                reason = %e,
+                "Confrère session refused"
+            );
+            transport.abort().await;
+            Err(e)
+        }
+    }
+}
+
+async fn flush_handshake(t: &mut Transport, framed: &[u8]) -> Result<(), ChannelError> {
+    t.queue(framed);
+    t.flush().await?;
+    Ok(())
+}
+
+async fn read_handshake(t: &mut Transport) -> Result<Vec<u8>, ChannelError> {
+    t.read_frame()
+        .await?
+        .ok_or(ChannelError::ClosedDuringHandshake)
+}
+
+async fn initiator_handshake(
+    t: &mut Transport,
+    config: &SessionConfig,
+    expected_peer: &PeerId,
+    now: &Clock,
+) -> Result<Established, ChannelError> {
+    let (state, msg1) = Initiator::new(config)?.write_hello()?;
+    flush_handshake(t, &msg1).await?;
+    let msg2 = read_handshake(t).await?;
+    let (mut session, msg3) = state.read_response(&msg2, now())?;
+    // Check the connection before revealing this node's credential in msg3.
+    check_peer_id(session.peer(), expected_peer)?;
+    flush_handshake(t, &msg3).await?;
+    let ready = read_handshake(t).await?;
+    if !session.open(&ready)?.is_empty() {
+        return Err(ChannelError::BadReady);
+    }
+    Ok(session)
+}
+
+async fn responder_handshake(
+    t: &mut Transport,
+    config: &SessionConfig,
+    remote_peer: &PeerId,
+    now: &Clock,
+) -> Result<Established, ChannelError> {
+    let responder = Responder::new(config)?;
+    let msg1 = read_handshake(t).await?;
+    let (state, msg2) = responder.read_hello(&msg1, now())?;
+    flush_handshake(t, &msg2).await?;
+    let msg3 = read_handshake(t).await?;
+    let mut session = state.read_finish(&msg3, now())?;
+    check_peer_id(session.peer(), remote_peer)?;
+    let ready = session.seal(&[])?;
+    flush_handshake(t, &ready).await?;
+    Ok(session)
+}
+
+/// The credential must bind the PeerId libp2p authenticated.
+fn check_peer_id(peer: &VerifiedPeer, connection: &PeerId) -> Result<(), ChannelError> {
+    if peer.peer_id() == connection.to_bytes().as_slice() {
+        return Ok(());
+    }
+    let credential = match PeerId::from_bytes(peer.peer_id()) {
+        Ok(p) => short_peer(&p),
+        Err(_) => format!("(not a PeerId: {})", hex::encode(peer.peer_id())),
+    };
+    Err(ChannelError::PeerIdMismatch {
+        connection: short_peer(connection),
+        credential,
+    })
+}

@@ -1,0 +1,424 @@
+//! The task that owns the swarm: it answers the handles' commands, keeps
+//! what it learns of peers' addresses (dials, identify, mDNS), and turns
+//! swarm events into [`NetEvent`]s.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::core::transport::ListenerId;
+use libp2p::core::ConnectedPoint;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
+use libp2p::{identify, mdns, Multiaddr, PeerId, Swarm};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::handle::{Command, NetError, NetEvent, Reply, VerifiedNotice};
+use super::swarm::{Behaviour, BehaviourEvent};
+use super::{short_peer, split_peer};
+
+/// How long [`Network::start`](super::Network::start) waits for its
+/// listeners' first addresses.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Events held for a slow consumer; beyond, events are dropped.
+const MAX_PENDING_EVENTS: usize = 1024;
+
+/// Addresses kept per peer.
+const MAX_ADDRS_PER_PEER: usize = 16;
+
+/// Peers whose addresses are kept.
+const MAX_PEERS: usize = 4096;
+
+/// How long a `Verified` event waits for the peer's identify information.
+const IDENTIFY_WAIT: Duration = Duration::from_secs(3);
+
+/// The task that owns the swarm.
+pub(super) struct Driver {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    notices: mpsc::UnboundedReceiver<VerifiedNotice>,
+    events: mpsc::Sender<NetEvent>,
+    /// Events waiting for room in `events`.
+    pending: VecDeque<NetEvent>,
+    events_closed: bool,
+    listen_addrs: Arc<Mutex<Vec<Multiaddr>>>,
+    /// Dialable addresses learnt per peer (dials, identify, mDNS, adds).
+    peer_addrs: HashMap<PeerId, Vec<Multiaddr>>,
+    /// Connected peers whose identify information arrived.
+    identified: HashSet<PeerId>,
+    /// `Verified` events waiting (until a deadline) for identify.
+    awaiting_identify: HashMap<PeerId, (VerifiedNotice, Instant)>,
+    dials_by_peer: HashMap<PeerId, Vec<Reply<()>>>,
+    dials_by_conn: HashMap<ConnectionId, (Multiaddr, Reply<PeerId>)>,
+    acceptor: JoinHandle<()>,
+}
+
+impl Driver {
+    /// A driver for `swarm`, before its listeners have addresses.
+    pub(super) fn new(
+        swarm: Swarm<Behaviour>,
+        commands: mpsc::Receiver<Command>,
+        notices: mpsc::UnboundedReceiver<VerifiedNotice>,
+        events: mpsc::Sender<NetEvent>,
+        listen_addrs: Arc<Mutex<Vec<Multiaddr>>>,
+        acceptor: JoinHandle<()>,
+    ) -> Self {
+        Driver {
+            swarm,
+            commands,
+            notices,
+            events,
+            pending: VecDeque::new(),
+            events_closed: false,
+            listen_addrs,
+            peer_addrs: HashMap::new(),
+            identified: HashSet::new(),
+            awaiting_identify: HashMap::new(),
+            dials_by_peer: HashMap::new(),
+            dials_by_conn: HashMap::new(),
+            acceptor,
+        }
+    }
+
+    /// Gives up before running: stops the inbound acceptor.
+    pub(super) fn abandon(self) {
+        self.acceptor.abort();
+    }
+
+    /// Polls the swarm until every listener has an address.
+    pub(super) async fn wait_for_listeners(
+        &mut self,
+        mut listeners: HashMap<ListenerId, String>,
+    ) -> Result<(), NetError> {
+        let wait = async {
+            while !listeners.is_empty() {
+                match self.swarm.select_next_some().await {
+                    SwarmEvent::NewListenAddr {
+                        listener_id,
+                        address,
+                    } => {
+                        listeners.remove(&listener_id);
+                        self.on_swarm_event(SwarmEvent::NewListenAddr {
+                            listener_id,
+                            address,
+                        });
+                    }
+                    SwarmEvent::ListenerClosed {
+                        listener_id,
+                        reason,
+                        ..
+                    } => {
+                        let addr = listeners.remove(&listener_id).unwrap_or_default();
+                        let reason = match reason {
+                            Err(e) => e.to_string(),
+                            Ok(()) => "the listener closed".to_owned(),
+                        };
+                        return Err(NetError::Listen { addr, reason });
+                    }
+                    SwarmEvent::ListenerError { listener_id, error } => {
+                        let addr = listeners.remove(&listener_id).unwrap_or_default();
+                        return Err(NetError::Listen {
+                            addr,
+                            reason: error.to_string(),
+                        });
+                    }
+                    other => self.on_swarm_event(other),
+                }
+            }
+            Ok(())
+        };
+        tokio::time::timeout(LISTEN_TIMEOUT, wait)
+            .await
+            .unwrap_or_else(|_| {
+                Err(NetError::Listen {
+                    addr: String::new(),
+                    reason: format!("no listen address within {LISTEN_TIMEOUT:?}"),
+                })
+            })
+    }
+
+    /// The event loop, until shutdown or until every handle is dropped.
+    pub(super) async fn run(mut self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut done = None;
+        // A handle of its own, so that waiting for room borrows no `self`.
+        let events = self.events.clone();
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    None => break,
+                    Some(Command::Shutdown { done: d }) => {
+                        done = Some(d);
+                        break;
+                    }
+                    Some(command) => self.on_command(command),
+                },
+                Some(notice) = self.notices.recv() => self.on_verified(notice),
+                _ = tick.tick() => self.flush_awaiting(),
+                permit = events.reserve(), if !self.pending.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(event) = self.pending.pop_front() {
+                            permit.send(event);
+                        }
+                    }
+                    Err(_) => {
+                        self.events_closed = true;
+                        self.pending.clear();
+                    }
+                },
+            }
+        }
+        self.acceptor.abort();
+        let Driver { swarm, .. } = self;
+        drop(swarm);
+        tracing::debug!("network stopped");
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    fn emit(&mut self, event: NetEvent) {
+        if self.events_closed {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING_EVENTS {
+            tracing::warn!("network events are not being read; event dropped");
+            return;
+        }
+        self.pending.push_back(event);
+    }
+
+    fn learn(&mut self, peer: PeerId, addr: &Multiaddr) {
+        let (addr, _) = split_peer(addr);
+        if addr.is_empty() {
+            return;
+        }
+        if !self.peer_addrs.contains_key(&peer) && self.peer_addrs.len() >= MAX_PEERS {
+            return;
+        }
+        let known = self.peer_addrs.entry(peer).or_default();
+        if !known.contains(&addr) {
+            if known.len() >= MAX_ADDRS_PER_PEER {
+                known.remove(0);
+            }
+            known.push(addr);
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Dial { peer, addrs, reply } => self.dial(peer, addrs, reply),
+            Command::DialAddr { addr, reply } => {
+                let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials_by_conn.insert(id, (addr, reply));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dial {
+                            target: addr.to_string(),
+                            reason: e.to_string(),
+                        }));
+                    }
+                }
+            }
+            Command::AddAddress { peer, addr } => self.learn(peer, &addr),
+            // Handled by the loop.
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn dial(&mut self, peer: PeerId, addrs: Vec<Multiaddr>, reply: Reply<()>) {
+        for addr in &addrs {
+            self.learn(peer, addr);
+        }
+        if self.swarm.is_connected(&peer) {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        let addrs = self.peer_addrs.get(&peer).cloned().unwrap_or_default();
+        if addrs.is_empty() {
+            let _ = reply.send(Err(NetError::NoAddress {
+                peer: short_peer(&peer),
+            }));
+            return;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        match self.swarm.dial(opts) {
+            // Already dialling: that dial's outcome answers this one too.
+            Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {
+                self.dials_by_peer.entry(peer).or_default().push(reply);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(NetError::Dial {
+                    target: short_peer(&peer),
+                    reason: e.to_string(),
+                }));
+            }
+        }
+    }
+
+    fn on_verified(&mut self, notice: VerifiedNotice) {
+        if self.identified.contains(&notice.peer) {
+            self.emit_verified(notice);
+        } else {
+            let deadline = Instant::now() + IDENTIFY_WAIT;
+            self.awaiting_identify
+                .insert(notice.peer, (notice, deadline));
+        }
+    }
+
+    fn emit_verified(&mut self, notice: VerifiedNotice) {
+        let addrs = self
+            .peer_addrs
+            .get(&notice.peer)
+            .cloned()
+            .unwrap_or_default();
+        self.emit(NetEvent::Verified {
+            peer: notice.peer,
+            national_id: notice.national_id,
+            name: notice.name,
+            addrs,
+        });
+    }
+
+    /// Emits the `Verified` events whose wait for identify is over.
+    fn flush_awaiting(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> = self
+            .awaiting_identify
+            .iter()
+            .filter(|(_, (_, deadline))| *deadline <= now)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in due {
+            if let Some((notice, _)) = self.awaiting_identify.remove(&peer) {
+                self.emit_verified(notice);
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                let mut addrs = self
+                    .listen_addrs
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if !addrs.contains(&address) {
+                    addrs.push(address);
+                }
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen_addrs
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|a| a != &address);
+            }
+            SwarmEvent::ListenerClosed {
+                addresses, reason, ..
+            } => {
+                if let Err(e) = reason {
+                    tracing::warn!(error = %e, "a listener closed");
+                }
+                self.listen_addrs
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|a| !addresses.contains(a));
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!(%error, "listener error");
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                if let ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    self.learn(peer_id, address);
+                }
+                for reply in self.dials_by_peer.remove(&peer_id).unwrap_or_default() {
+                    let _ = reply.send(Ok(()));
+                }
+                if let Some((_, reply)) = self.dials_by_conn.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.identified.remove(&peer_id);
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
+                let reason = error.to_string();
+                if let Some((addr, reply)) = self.dials_by_conn.remove(&connection_id) {
+                    let _ = reply.send(Err(NetError::Dial {
+                        target: addr.to_string(),
+                        reason: reason.clone(),
+                    }));
+                }
+                if let Some(peer) = peer_id {
+                    if !self.swarm.is_connected(&peer) {
+                        for reply in self.dials_by_peer.remove(&peer).unwrap_or_default() {
+                            let _ = reply.send(Err(NetError::Dial {
+                                target: short_peer(&peer),
+                                reason: reason.clone(),
+                            }));
+                        }
+                    }
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => {
+                tracing::debug!(%send_back_addr, %error, "incoming connection failed");
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                for addr in &info.listen_addrs {
+                    self.learn(peer_id, addr);
+                }
+                self.identified.insert(peer_id);
+                if let Some((notice, _)) = self.awaiting_identify.remove(&peer_id) {
+                    self.emit_verified(notice);
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+                for (peer, addr) in found {
+                    self.learn(peer, &addr);
+                    by_peer.entry(peer).or_default().push(split_peer(&addr).0);
+                }
+                for (peer, addrs) in by_peer {
+                    self.emit(NetEvent::Discovered { peer, addrs });
+                }
+            }
+            _ => {}
+        }
+    }
+}

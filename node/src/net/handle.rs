@@ -1,0 +1,288 @@
+//! The API of a running network: [`NetworkHandle`], the events it
+//! reports ([`NetEvent`]) and its errors ([`NetError`]).
+//!
+//! Outgoing sessions run in the caller's task: the handle asks the swarm
+//! task to connect, opens a [`SESSION_PROTOCOL`] stream through
+//! `libp2p_stream::Control`, then runs [`channel::connect_with`].
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use confrere_protocol::session::SessionConfig;
+use confrere_protocol::UnixTime;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::channel::{self, ChannelError, ChannelTimeouts, SecureChannel};
+use super::{short_peer, split_peer, SESSION_PROTOCOL};
+
+/// Bound on dialling a peer and opening a stream to it.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the network reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NetEvent {
+    /// A peer opened a session and its credential verified.
+    Inbound(SecureChannel),
+    /// An inbound session was refused (also logged).
+    Refused {
+        /// The libp2p peer that opened it.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+    /// mDNS found a node on the local network (not verified: only a
+    /// session says who it is).
+    Discovered {
+        /// Its PeerId.
+        peer: PeerId,
+        /// Where it says it listens.
+        addrs: Vec<Multiaddr>,
+    },
+    /// A session, in either direction, verified a peer.
+    Verified {
+        /// Its PeerId (the one its credential binds).
+        peer: PeerId,
+        /// The practitioner's national id.
+        national_id: String,
+        /// The practitioner's name, as shown to users.
+        name: String,
+        /// Where the peer can be reached, as far as this node knows.
+        addrs: Vec<Multiaddr>,
+    },
+}
+
+/// Why the network could not start or do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The libp2p key is not the one the node credential binds.
+    #[error("the libp2p key (node {key}) is not the one the node credential binds; the home is damaged or mixed up")]
+    KeyMismatch {
+        /// The key's PeerId, short.
+        key: String,
+    },
+    /// The swarm could not be built.
+    #[error("the network could not be set up: {0}")]
+    Build(String),
+    /// A listen address was refused or its listener failed.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// No address is known for the peer.
+    #[error("no address is known for node {peer}; add one (a multiaddr such as /ip4/192.0.2.10/tcp/4001)")]
+    NoAddress {
+        /// The peer, short.
+        peer: String,
+    },
+    /// Dialling failed.
+    #[error("cannot reach {target}: {reason}")]
+    Dial {
+        /// The peer (short) or the address dialled.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// The peer does not accept Confrère sessions, or the stream failed.
+    #[error("cannot open a session stream to node {peer}: {reason}")]
+    OpenStream {
+        /// The peer, short.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
+    /// Dialling and opening the stream took too long.
+    #[error("node {peer} could not be reached within {timeout:?}")]
+    Timeout {
+        /// The peer (short) or the address dialled.
+        peer: String,
+        /// The bound.
+        timeout: Duration,
+    },
+    /// The session failed or was refused.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// The network task has stopped.
+    #[error("the network has stopped")]
+    Stopped,
+}
+
+/// Where the swarm task answers a command.
+pub(super) type Reply<T> = oneshot::Sender<Result<T, NetError>>;
+
+/// What a handle asks of the swarm task.
+pub(super) enum Command {
+    Dial {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: Reply<()>,
+    },
+    DialAddr {
+        addr: Multiaddr,
+        reply: Reply<PeerId>,
+    },
+    AddAddress {
+        peer: PeerId,
+        addr: Multiaddr,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A session verified a peer (sent by channel tasks to the swarm task,
+/// which adds the addresses it knows).
+pub(super) struct VerifiedNotice {
+    pub(super) peer: PeerId,
+    pub(super) national_id: String,
+    pub(super) name: String,
+}
+
+impl VerifiedNotice {
+    pub(super) fn of(channel: &SecureChannel) -> Self {
+        let identity = channel.peer().identity();
+        VerifiedNotice {
+            peer: channel.remote_peer_id(),
+            national_id: identity.national_id.as_str().to_owned(),
+            name: identity.display_name(),
+        }
+    }
+}
+
+/// Handle to a running network; cheap to clone. The network stops at
+/// [`shutdown`](Self::shutdown) or when every handle is dropped.
+#[derive(Clone)]
+pub struct NetworkHandle {
+    pub(super) local: PeerId,
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) notices: mpsc::UnboundedSender<VerifiedNotice>,
+    pub(super) control: libp2p_stream::Control,
+    pub(super) listen_addrs: Arc<Mutex<Vec<Multiaddr>>>,
+    pub(super) session: Arc<SessionConfig>,
+    pub(super) now: fn() -> UnixTime,
+    pub(super) timeouts: ChannelTimeouts,
+}
+
+impl std::fmt::Debug for NetworkHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkHandle")
+            .field("local", &short_peer(&self.local))
+            .finish_non_exhaustive()
+    }
+}
+
+impl NetworkHandle {
+    /// This node's PeerId.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local
+    }
+
+    /// The addresses the node listens on now (without `/p2p/`).
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        self.listen_addrs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Remembers an address of a peer, for later dials.
+    pub async fn add_address(&self, peer: PeerId, addr: Multiaddr) -> Result<(), NetError> {
+        let (addr, _) = split_peer(&addr);
+        self.commands
+            .send(Command::AddAddress { peer, addr })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
+    /// Opens a verified session to `peer`: adds `addrs` to what is known
+    /// of it, connects if not connected, opens a [`SESSION_PROTOCOL`]
+    /// stream and runs the handshake as initiator.
+    pub async fn open_channel(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    ) -> Result<SecureChannel, NetError> {
+        let addrs = addrs.iter().map(|a| split_peer(a).0).collect();
+        let (reply, rx) = oneshot::channel();
+        let dial = async {
+            self.commands
+                .send(Command::Dial { peer, addrs, reply })
+                .await
+                .map_err(|_| NetError::Stopped)?;
+            rx.await.map_err(|_| NetError::Stopped)?
+        };
+        bounded(short_peer(&peer), dial).await?;
+        self.session_on(peer).await
+    }
+
+    /// Opens a verified session to whatever node listens at `addr`. With a
+    /// `/p2p/PEER_ID` suffix this is [`open_channel`](Self::open_channel);
+    /// without, the node's PeerId is learnt from the connection (libp2p
+    /// authenticates it) and the session checks the credential binds it.
+    pub async fn open_channel_addr(&self, addr: Multiaddr) -> Result<SecureChannel, NetError> {
+        let (bare, peer) = split_peer(&addr);
+        if let Some(peer) = peer {
+            return self.open_channel(peer, vec![bare]).await;
+        }
+        let (reply, rx) = oneshot::channel();
+        let dial = async {
+            self.commands
+                .send(Command::DialAddr { addr: bare, reply })
+                .await
+                .map_err(|_| NetError::Stopped)?;
+            rx.await.map_err(|_| NetError::Stopped)?
+        };
+        let peer = bounded(addr.to_string(), dial).await?;
+        self.session_on(peer).await
+    }
+
+    /// Opens the stream to a connected peer and runs the handshake.
+    async fn session_on(&self, peer: PeerId) -> Result<SecureChannel, NetError> {
+        let mut control = self.control.clone();
+        let open = async {
+            control
+                .open_stream(peer, SESSION_PROTOCOL)
+                .await
+                .map_err(|e| NetError::OpenStream {
+                    peer: short_peer(&peer),
+                    reason: match e {
+                        libp2p_stream::OpenStreamError::UnsupportedProtocol(p) => {
+                            format!("it does not speak {p}")
+                        }
+                        e => e.to_string(),
+                    },
+                })
+        };
+        let stream = bounded(short_peer(&peer), open).await?;
+        let channel =
+            channel::connect_with(stream, &self.session, peer, self.now, self.timeouts).await?;
+        let _ = self.notices.send(VerifiedNotice::of(&channel));
+        Ok(channel)
+    }
+
+    /// Stops the network: closes every connection and ends the task.
+    /// Channels already handed out fail at their next read or write.
+    pub async fn shutdown(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown { done }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn bounded<T>(
+    target: String,
+    fut: impl std::future::Future<Output = Result<T, NetError>>,
+) -> Result<T, NetError> {
+    tokio::time::timeout(DIAL_TIMEOUT, fut)
+        .await
+        .unwrap_or(Err(NetError::Timeout {
+            peer: target,
+            timeout: DIAL_TIMEOUT,
+        }))
+}
