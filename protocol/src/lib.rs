@@ -10,13 +10,16 @@
 pub mod certificate;
 pub mod codec;
 pub mod credential;
+pub mod dossier;
 pub mod error;
 pub mod identity;
 pub mod keys;
+pub mod receipt;
 pub mod session;
 pub mod signature;
 pub mod signer;
 pub mod time;
+pub mod transfer;
 pub mod verify;
 
 pub use certificate::{parse_certificates, parse_crls, Certificate, Crl};
