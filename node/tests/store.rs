@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use confrere_node::store::{KeyFileProblem, Store, StoreError, StoreKeySource, Tree};
+use confrere_protocol::dossier::SEALED_CHUNK_LEN;
 use serde::{Deserialize, Serialize};
 
 /// Set in a child process of this test binary: the home it probes.
@@ -69,8 +70,9 @@ fn records_chunks_and_keys_survive_reopening() {
         store.put(Tree::Peers, b"a", &"first").expect("put");
         store.put(Tree::Transfers, b"t", &true).expect("put");
         store.put(Tree::Dossiers, b"d", &patient()).expect("put");
-        for i in 0..4 {
-            store.put_chunk(&id, i, &[i as u8; 1000]).expect("chunk");
+        for i in 0..4u64 {
+            let len = if i == 3 { 1000 } else { SEALED_CHUNK_LEN };
+            store.put_chunk(&id, i, &vec![i as u8; len]).expect("chunk");
         }
         store.put_wrapped_key(&id, b"wrapped-key").expect("key");
         store.flush().expect("flush");
@@ -105,13 +107,21 @@ fn records_chunks_and_keys_survive_reopening() {
             (b"b".to_vec(), "second".to_string())
         ]
     );
-    assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 4);
+    // Three whole chunks and a short last one.
+    assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 3);
     assert_eq!(
         store.get_chunk(&id, 2).expect("chunk"),
-        Some(vec![2u8; 1000])
+        Some(vec![2u8; SEALED_CHUNK_LEN])
+    );
+    assert_eq!(
+        store.get_chunk(&id, 3).expect("chunk"),
+        Some(vec![3u8; 1000])
     );
     assert_eq!(store.get_chunk(&id, 4).expect("chunk"), None);
-    assert_eq!(store.chunk_bytes(&id).expect("bytes"), 4000);
+    assert_eq!(
+        store.chunk_bytes(&id).expect("bytes"),
+        3 * SEALED_CHUNK_LEN as u64 + 1000
+    );
     assert_eq!(
         store.get_wrapped_key(&id).expect("key").as_deref(),
         Some(&b"wrapped-key"[..])
@@ -307,32 +317,33 @@ fn a_damaged_database_is_corrupt() {
 }
 
 #[test]
-fn the_resume_point_stops_at_the_first_gap() {
+fn the_resume_point_counts_whole_chunks() {
     let home = tempfile::tempdir().expect("tempdir");
     let store = open(home.path());
     let id = [7u8; 16];
     let other = [8u8; 16];
     assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 0);
-    for i in [0u64, 1, 2, 4, 5] {
-        store.put_chunk(&id, i, &[i as u8; 10]).expect("put");
+    for i in 0..300u64 {
+        store
+            .put_chunk(&id, i, &vec![(i % 251) as u8; SEALED_CHUNK_LEN])
+            .expect("put");
     }
-    store.put_chunk(&other, 1, b"x").expect("put");
-    assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 3);
-    assert_eq!(store.chunk_count_contiguous(&other).expect("count"), 0);
-    assert_eq!(store.chunk_bytes(&id).expect("bytes"), 50);
-    store.put_chunk(&id, 3, &[3u8; 10]).expect("fill the gap");
-    assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 6);
-    // Index order is numeric, also past one byte.
-    for i in 6..300u64 {
-        store.put_chunk(&id, i, b"c").expect("put");
-    }
-    store.put_chunk(&id, 301, b"c").expect("put");
+    store.put_chunk(&other, 0, b"x").expect("put");
     assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 300);
-    assert_eq!(store.remove_chunks(&id).expect("remove"), 301);
+    assert_eq!(store.chunk_count_contiguous(&other).expect("count"), 0);
+    assert!(
+        store.put_chunk(&id, 302, b"c").is_err(),
+        "a chunk beyond the next one is refused"
+    );
+    assert_eq!(
+        store.get_chunk(&id, 257).expect("get"),
+        Some(vec![(257 % 251) as u8; SEALED_CHUNK_LEN])
+    );
+    assert_eq!(store.remove_chunks(&id).expect("remove"), 300);
     assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 0);
     assert_eq!(store.chunk_bytes(&id).expect("bytes"), 0);
     assert_eq!(
-        store.get_chunk(&other, 1).expect("other"),
+        store.get_chunk(&other, 0).expect("other"),
         Some(b"x".to_vec())
     );
 }
@@ -352,7 +363,7 @@ fn a_destroyed_key_stays_destroyed() {
     let store = open(home.path());
     assert_eq!(store.get_wrapped_key(&id).expect("get"), None);
     // Chunks are the caller's to remove; without their key they are noise.
-    assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 1);
+    assert_eq!(store.chunk_bytes(&id).expect("bytes"), 6);
 }
 
 #[test]

@@ -86,7 +86,7 @@ impl std::fmt::Debug for Store {
 /// Fields drop in order: the database closes before the lock is released.
 struct Inner {
     records: [sled::Tree; Tree::ALL.len()],
-    chunks: sled::Tree,
+    blobs: chunks::Blobs,
     keys: sled::Tree,
     db: sled::Db,
     cipher: RecordCipher,
@@ -153,12 +153,12 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?
             .try_into()
             .map_err(|_| StoreError::Internal("the record trees did not all open".into()))?;
-        let chunks = open_tree(chunks::CHUNKS_TREE)?;
+        let blobs = chunks::Blobs::open(home)?;
         let keys_tree = open_tree(chunks::KEYS_TREE)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 records,
-                chunks,
+                blobs,
                 keys: keys_tree,
                 db,
                 cipher,
@@ -187,6 +187,7 @@ impl Store {
     /// Call it before acknowledging anything. From async code use
     /// [`flush_async_safe`](Store::flush_async_safe) instead.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.inner.blobs.sync()?;
         self.inner
             .db
             .flush()
