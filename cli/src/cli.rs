@@ -39,6 +39,14 @@ Example:
   confrere init --home ~/confrere --cert card/cert.pem --key card/key.pem \\
       --chain card/chain.pem --trust pki/root.pem --crl pki/crl.pem")]
     Init(InitArgs),
+    /// Run the node in the foreground until SIGINT or SIGTERM.
+    #[command(after_help = "\
+The store key comes from HOME/keys/store.key, or from a passphrase in the
+CONFRERE_PASSPHRASE environment variable.
+
+Example:
+  confrere run --home ~/confrere --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1")]
+    Run(RunArgs),
     /// Play what Confrère does, end to end, with TEST certificates, narrated.
     #[command(after_help = "\
 Example:
@@ -49,6 +57,39 @@ Example:
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Show the running node: who it speaks for, where it listens, its
+    /// inbox and outbox.
+    #[command(after_help = "\
+Example:
+  confrere status --home ~/confrere
+  confrere status --json          # with CONFRERE_HOME set")]
+    Status(StatusArgs),
+    /// The address book: nodes this one knows how to reach.
+    #[command(subcommand)]
+    Peers(PeersCommand),
+    /// Send a dossier to a colleague: sealed at once, queued in the outbox,
+    /// delivered when the recipient's node is reachable.
+    #[command(after_help = "\
+Example:
+  confrere send --home ~/confrere --to 810001000016 \\
+      --patient-ins 255081416802538 --patient-family MARTIN --patient-given Anne \\
+      --birth-date 1955-08-14 --sex F --reason \"Palpitations, ECG attached\" \\
+      --letter letter.txt ecg.pdf labs.pdf")]
+    Send(SendArgs),
+    /// Dossiers sent and their delivery: state, attempts, progress.
+    #[command(after_help = "\
+Example:
+  confrere outbox --home ~/confrere
+  confrere outbox --json")]
+    Outbox(OutboxArgs),
+    /// Dossiers received: urgent first, then newest. Without a subcommand,
+    /// lists them.
+    #[command(after_help = "\
+Example:
+  confrere inbox --home ~/confrere
+  confrere inbox show 3f2a9c1e --home ~/confrere
+  confrere inbox open 3f2a9c1e --out ./referral --home ~/confrere")]
+    Inbox(InboxArgs),
 }
 
 /// `confrere cert …`
@@ -158,6 +199,21 @@ pub struct IssueTestArgs {
     pub out: PathBuf,
 }
 
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The node's home.
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
+    pub home: PathBuf,
+    /// Address to listen on (multiaddr); repeatable. Default: all
+    /// interfaces, TCP and QUIC, ports chosen by the system.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// Do not discover nodes on the local network (mDNS).
+    #[arg(long)]
+    pub no_mdns: bool,
+}
+
 /// Options of `init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -190,4 +246,227 @@ pub struct InitArgs {
 fn parse_instant(s: &str) -> Result<UnixTime, String> {
     UnixTime::parse_rfc3339(s)
         .ok_or_else(|| format!("not an RFC 3339 instant (like 2021-01-01T00:00:00Z): {s}"))
+}
+
+/// `--home` of the commands that talk to the running daemon.
+#[derive(Debug, Args)]
+pub struct DaemonHome {
+    /// The node's home directory (its daemon must be running).
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
+    pub home: PathBuf,
+}
+
+/// Options of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `confrere peers …`
+#[derive(Debug, Subcommand)]
+pub enum PeersCommand {
+    /// Add a node's address to the address book; the daemon tries to reach it.
+    #[command(after_help = "\
+Example:
+  confrere peers add /ip4/192.168.1.20/tcp/4100 --home ~/confrere
+  confrere peers add /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW... --json")]
+    Add(PeersAddArgs),
+    /// List the address book.
+    #[command(after_help = "\
+Example:
+  confrere peers list --home ~/confrere
+  confrere peers list --json")]
+    List(PeersListArgs),
+}
+
+/// Options of `peers add`.
+#[derive(Debug, Args)]
+pub struct PeersAddArgs {
+    /// The node's multiaddr, with or without `/p2p/PEER_ID`.
+    #[arg(value_name = "MULTIADDR")]
+    pub multiaddr: String,
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the new entry as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `peers list`.
+#[derive(Debug, Args)]
+pub struct PeersListArgs {
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the address book as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The patient's administrative sex, as the INS records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sex {
+    /// Female.
+    #[value(name = "F")]
+    F,
+    /// Male.
+    #[value(name = "M")]
+    M,
+    /// Unknown.
+    #[value(name = "U")]
+    U,
+}
+
+impl Sex {
+    /// `F`, `M` or `U`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sex::F => "F",
+            Sex::M => "M",
+            Sex::U => "U",
+        }
+    }
+}
+
+/// Options of `send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The recipient's national id (8 + RPPS, or 0 + ADELI).
+    #[arg(long, value_name = "NATIONAL_ID")]
+    pub to: String,
+    /// The patient's INS: 13-digit NIR and its 2-digit key.
+    #[arg(long, value_name = "INS")]
+    pub patient_ins: String,
+    /// The patient's family (birth) name.
+    #[arg(long, value_name = "NAME")]
+    pub patient_family: String,
+    /// The patient's given names.
+    #[arg(long, value_name = "NAME")]
+    pub patient_given: String,
+    /// The patient's birth date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub birth_date: String,
+    /// The patient's sex.
+    #[arg(long, value_enum, value_name = "F|M|U", ignore_case = true)]
+    pub sex: Sex,
+    /// Reason for referral, shown in the recipient's inbox.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Mark the referral urgent (listed first in the recipient's inbox).
+    #[arg(long)]
+    pub urgent: bool,
+    /// The referral letter: a UTF-8 text file.
+    #[arg(long, value_name = "FILE")]
+    pub letter: Option<PathBuf>,
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The documents to send (the daemon reads them; they stay where they are).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Options of `outbox`.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the outbox as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `confrere inbox [COMMAND]`: no command lists the inbox. `--home` and
+/// `--json` go before or after the command.
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    /// What to do with an item.
+    #[command(subcommand)]
+    pub command: Option<InboxCommand>,
+    /// The node's home directory (its daemon must be running).
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR", global = true)]
+    pub home: Option<PathBuf>,
+    /// Print the answer as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `confrere inbox …`
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// Show one referral: sender, patient, reason, letter, documents.
+    #[command(after_help = "\
+Example:
+  confrere inbox show 3f2a9c1e --home ~/confrere
+  confrere inbox show 3f2a9c1e --json")]
+    Show(InboxItemArgs),
+    /// Write a referral's documents into a directory (the opening is logged).
+    #[command(after_help = "\
+Example:
+  confrere inbox open 3f2a9c1e --out ./referral --home ~/confrere")]
+    Open(InboxOpenArgs),
+    /// Accept a referral.
+    #[command(after_help = "\
+Example:
+  confrere inbox accept 3f2a9c1e --home ~/confrere")]
+    Accept(InboxItemArgs),
+    /// Decline a referral, saying why (the sender is told).
+    #[command(after_help = "\
+Example:
+  confrere inbox decline 3f2a9c1e --reason \"No slot before March; see Dr Petit\" --home ~/confrere")]
+    Decline(InboxDeclineArgs),
+    /// Answer a referral: send a dossier back to the referrer, linked to it.
+    #[command(after_help = "\
+Example:
+  confrere inbox reply 3f2a9c1e --letter report.txt echo.pdf --home ~/confrere")]
+    Reply(InboxReplyArgs),
+}
+
+/// An inbox item's id: in full, or a unique prefix of at least 8 characters.
+#[derive(Debug, Args)]
+pub struct InboxItemArgs {
+    /// The dossier id, or a unique prefix of it (at least 8 characters).
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// Options of `inbox open`.
+#[derive(Debug, Args)]
+pub struct InboxOpenArgs {
+    /// The dossier id, or a unique prefix of it (at least 8 characters).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The directory to write the documents to (made if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Options of `inbox decline`.
+#[derive(Debug, Args)]
+pub struct InboxDeclineArgs {
+    /// The dossier id, or a unique prefix of it (at least 8 characters).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Why: the sender reads it.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+/// Options of `inbox reply`.
+#[derive(Debug, Args)]
+pub struct InboxReplyArgs {
+    /// The referral's dossier id, or a unique prefix of it (at least 8 characters).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The answer letter: a UTF-8 text file.
+    #[arg(long, value_name = "FILE")]
+    pub letter: Option<PathBuf>,
+    /// The documents to send back.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }

@@ -9,6 +9,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_REFUSED: u8 = 1;
 /// Exit code: usage error or unusable input.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the daemon is unreachable (not running, or not answering).
+pub const EXIT_DAEMON: u8 = 3;
 
 /// An error a command reports to the user.
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! node library. No protocol logic lives here.
 
 mod cli;
+mod client;
 mod commands;
 mod error;
 
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use confrere_protocol::UnixTime;
 
-use cli::{CertCommand, Cli, Command};
+use cli::{CertCommand, Cli, Command, PeersCommand};
 
 fn now() -> UnixTime {
     let secs = std::time::SystemTime::now()
@@ -27,7 +28,14 @@ fn main() -> ExitCode {
         Command::Cert(CertCommand::Inspect(a)) => (commands::cert::inspect(a, now), a.json),
         Command::Pki(p) => (commands::pki::run(p, now), false),
         Command::Init(a) => (commands::init::run(a, now), a.json),
+        Command::Run(a) => (commands::run::run(a), false),
         Command::Demo { dir } => (commands::demo::run(dir.as_deref(), now), false),
+        Command::Status(a) => (commands::status::run(a), a.json),
+        Command::Peers(PeersCommand::Add(a)) => (commands::peers::add(a), a.json),
+        Command::Peers(PeersCommand::List(a)) => (commands::peers::list(a), a.json),
+        Command::Send(a) => (commands::send::run(a), a.json),
+        Command::Outbox(a) => (commands::outbox::run(a), a.json),
+        Command::Inbox(a) => (commands::inbox::run(a), a.json),
     };
     match result {
         Ok(code) => code,

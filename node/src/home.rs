@@ -443,7 +443,12 @@ fn config_text(f: &HomeFiles<'_>) -> String {
          [trust]\n\
          # Check every peer certificate against its CA's CRL (trust/crls.pem).\n\
          # Import fresh CRLs before they go stale; turning this off is for tests only.\n\
-         revocation_check = {rev}\n",
+         revocation_check = {rev}\n\
+         \n\
+         [api]\n\
+         # TCP port of the local API on 127.0.0.1; 0 lets the system choose one\n\
+         # (the daemon writes it to api.json, where the command line finds it).\n\
+         port = 0\n",
         name = toml_escape(&f.identity.display_name()),
         id = toml_escape(f.identity.national_id.as_str()),
         peer = toml_escape(f.peer_id),

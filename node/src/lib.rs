@@ -5,7 +5,10 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod daemon;
 pub mod files;
 pub mod home;
+pub mod net;
 pub mod pump;
+pub mod store;
 pub mod testpki;

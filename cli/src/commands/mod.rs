@@ -4,3 +4,10 @@ pub mod cert;
 pub mod demo;
 pub mod init;
 pub mod pki;
+pub mod run;
+// Commands that talk to the running daemon through its local API.
+pub mod inbox;
+pub mod outbox;
+pub mod peers;
+pub mod send;
+pub mod status;

@@ -2,3 +2,4 @@
 //! which the `confrere` command line drives its node's daemon.
 
 pub mod model;
+pub mod server;

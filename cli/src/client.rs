@@ -1,0 +1,483 @@
+//! A blocking client of the node daemon's local API, and the output helpers
+//! the commands that use it share.
+//!
+//! The daemon writes `HOME/api.json` (its port) and `HOME/api.token` (the
+//! bearer token, mode 0600) when it starts; [`Client::connect`] reads both.
+//! A missing `api.json` or a refused connection means the daemon is not
+//! running: exit code 3.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use confrere_node::api::model::{
+    AddPeer, ApiError, DeclineRequest, InboxItem, OpenRequest, Opened, OutboxItem, PeerInfo,
+    ReplyRequest, SendRequest, Sent, Status,
+};
+use confrere_node::api::server::{Endpoint, ENDPOINT_FILE, TOKEN_FILE};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{CliError, EXIT_DAEMON, EXIT_REFUSED, EXIT_USAGE};
+
+/// How long to wait for the daemon to accept the connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for an answer: sealing large documents takes a while.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A connection to the daemon of one home.
+pub struct Client {
+    home: PathBuf,
+    base: String,
+    authorization: String,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of debug output.
+        f.debug_struct("Client")
+            .field("home", &self.home)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+fn daemon_error(message: impl Into<String>, hint: impl Into<String>) -> CliError {
+    CliError {
+        message: message.into(),
+        hint: Some(hint.into()),
+        code: EXIT_DAEMON,
+    }
+}
+
+/// The daemon of `home` is not running (exit 3).
+fn not_running(home: &Path) -> CliError {
+    let shown = home.display();
+    let hint = if home.is_dir() {
+        format!("start it with `confrere run --home {shown}`")
+    } else {
+        format!(
+            "{shown} is not a directory: check --home (or CONFRERE_HOME); a node is made with \
+             `confrere init --home {shown}`, then started with `confrere run --home {shown}`"
+        )
+    };
+    daemon_error(format!("the daemon is not running for {shown}"), hint)
+}
+
+impl Client {
+    /// Finds the daemon of `home` through `HOME/api.json` and `HOME/api.token`.
+    pub fn connect(home: &Path) -> Result<Client, CliError> {
+        let endpoint_path = home.join(ENDPOINT_FILE);
+        let endpoint_bytes = match fs::read(&endpoint_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_running(home)),
+            Err(e) => return Err(unreadable(&endpoint_path, &e)),
+        };
+        let endpoint: Endpoint = serde_json::from_slice(&endpoint_bytes).map_err(|e| {
+            daemon_error(
+                format!("{} is damaged: {e}", endpoint_path.display()),
+                format!(
+                    "restart the daemon (`confrere run --home {}`): it rewrites the file",
+                    home.display()
+                ),
+            )
+        })?;
+        let token_path = home.join(TOKEN_FILE);
+        let token = match fs::read_to_string(&token_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_running(home)),
+            Err(e) => return Err(unreadable(&token_path, &e)),
+        };
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(CONNECT_TIMEOUT)
+            .timeout_read(ANSWER_TIMEOUT)
+            .redirects(0)
+            .build();
+        Ok(Client {
+            home: home.to_path_buf(),
+            base: format!("http://127.0.0.1:{}/v1", endpoint.port),
+            authorization: format!("Bearer {}", token.trim()),
+            agent,
+        })
+    }
+
+    /// `GET /v1/status`.
+    pub fn status(&self) -> Result<Status, CliError> {
+        self.get("/status")
+    }
+
+    /// `GET /v1/peers`.
+    pub fn peers(&self) -> Result<Vec<PeerInfo>, CliError> {
+        self.get("/peers")
+    }
+
+    /// `POST /v1/peers`.
+    pub fn add_peer(&self, req: &AddPeer) -> Result<PeerInfo, CliError> {
+        self.post("/peers", req)
+    }
+
+    /// `POST /v1/send`.
+    pub fn send(&self, req: &SendRequest) -> Result<Sent, CliError> {
+        self.post("/send", req)
+    }
+
+    /// `GET /v1/outbox`.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, CliError> {
+        self.get("/outbox")
+    }
+
+    /// `GET /v1/inbox`.
+    pub fn inbox(&self) -> Result<Vec<InboxItem>, CliError> {
+        self.get("/inbox")
+    }
+
+    /// `GET /v1/inbox/{id}`.
+    pub fn inbox_show(&self, id: &str) -> Result<InboxItem, CliError> {
+        self.get(&format!("/inbox/{}", segment(id)))
+    }
+
+    /// `POST /v1/inbox/{id}/open`.
+    pub fn inbox_open(&self, id: &str, req: &OpenRequest) -> Result<Opened, CliError> {
+        self.post(&format!("/inbox/{}/open", segment(id)), req)
+    }
+
+    /// `POST /v1/inbox/{id}/accept`.
+    pub fn inbox_accept(&self, id: &str) -> Result<InboxItem, CliError> {
+        self.post(
+            &format!("/inbox/{}/accept", segment(id)),
+            &serde_json::json!({}),
+        )
+    }
+
+    /// `POST /v1/inbox/{id}/decline`.
+    pub fn inbox_decline(&self, id: &str, req: &DeclineRequest) -> Result<InboxItem, CliError> {
+        self.post(&format!("/inbox/{}/decline", segment(id)), req)
+    }
+
+    /// `POST /v1/inbox/{id}/reply`.
+    pub fn inbox_reply(&self, id: &str, req: &ReplyRequest) -> Result<Sent, CliError> {
+        self.post(&format!("/inbox/{}/reply", segment(id)), req)
+    }
+
+    fn get<T: DeserializeOwned>(&self, route: &str) -> Result<T, CliError> {
+        let result = self
+            .agent
+            .get(&format!("{}{route}", self.base))
+            .set("Authorization", &self.authorization)
+            .call();
+        self.answer(result)
+    }
+
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        route: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        let result = self
+            .agent
+            .post(&format!("{}{route}", self.base))
+            .set("Authorization", &self.authorization)
+            .send_json(body);
+        self.answer(result)
+    }
+
+    fn answer<T: DeserializeOwned>(
+        &self,
+        result: Result<ureq::Response, ureq::Error>,
+    ) -> Result<T, CliError> {
+        match result {
+            Ok(response) => response.into_json::<T>().map_err(|e| {
+                daemon_error(
+                    format!("the daemon's answer could not be read: {e}"),
+                    "check that the daemon and the command line are the same version of Confrère",
+                )
+            }),
+            Err(ureq::Error::Status(status, response)) => {
+                Err(api_error(status, response.into_json::<ApiError>().ok()))
+            }
+            Err(ureq::Error::Transport(t)) => Err(self.transport_error(&t)),
+        }
+    }
+
+    fn transport_error(&self, t: &ureq::Transport) -> CliError {
+        match t.kind() {
+            ureq::ErrorKind::ConnectionFailed => not_running(&self.home),
+            _ => daemon_error(
+                format!(
+                    "lost the connection to the daemon for {}: {t}",
+                    self.home.display()
+                ),
+                "check the daemon's log, then retry (`confrere status` tells whether it runs)",
+            ),
+        }
+    }
+}
+
+fn unreadable(path: &Path, e: &io::Error) -> CliError {
+    daemon_error(
+        format!("cannot read {}: {e}", path.display()),
+        "run the command as the user that runs the daemon",
+    )
+}
+
+/// Percent-encodes a path segment (ids are plain, but they come from the user).
+fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Turns an error answer of the API into a command error: `invalid` is
+/// unusable input (exit 2); `unauthorized` and `unavailable` mean the daemon
+/// cannot serve us (exit 3); anything else is refused (exit 1).
+fn api_error(status: u16, body: Option<ApiError>) -> CliError {
+    let Some(e) = body else {
+        return CliError {
+            message: format!("the daemon answered HTTP {status} without an explanation"),
+            hint: Some("check the daemon's log".into()),
+            code: if status == 503 {
+                EXIT_DAEMON
+            } else {
+                EXIT_REFUSED
+            },
+        };
+    };
+    let code = match e.code.as_str() {
+        "invalid" => EXIT_USAGE,
+        "unauthorized" | "unavailable" => EXIT_DAEMON,
+        _ => EXIT_REFUSED,
+    };
+    let hint = e.hint.or_else(|| match e.code.as_str() {
+        "unauthorized" => {
+            Some("the daemon was restarted meanwhile, or api.token is not its token: retry".into())
+        }
+        _ => None,
+    });
+    CliError {
+        message: e.error,
+        hint,
+        code,
+    }
+}
+
+/// Output helpers shared by the commands that talk to the daemon.
+pub mod output {
+    use serde::Serialize;
+
+    use crate::error::CliError;
+
+    /// Prints a model value as pretty JSON, with its field names.
+    pub fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+        let text = serde_json::to_string_pretty(value).map_err(|e| {
+            CliError::refused(
+                format!("cannot print the answer as JSON: {e}"),
+                "report this bug",
+            )
+        })?;
+        println!("{text}");
+        Ok(())
+    }
+
+    /// Text from the daemon (and so, partly, from peers) made safe for a
+    /// terminal: control characters (escape sequences, line breaks) become
+    /// spaces.
+    pub fn clean(s: &str) -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    }
+
+    /// Like [`clean`], keeping line breaks and tabs (for letters).
+    pub fn clean_text(s: &str) -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    /// [`clean`], cut to `max` characters with an ellipsis.
+    pub fn cut(s: &str, max: usize) -> String {
+        let s = clean(s);
+        if s.chars().count() <= max {
+            s
+        } else {
+            let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+            t.push('…');
+            t
+        }
+    }
+
+    /// The first 12 characters of an id: enough to name it again (commands
+    /// take a unique prefix of 8 or more).
+    pub fn short_id(id: &str) -> String {
+        id.chars().take(12).collect()
+    }
+
+    /// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`, `1.1 GiB`.
+    pub fn bytes(n: u64) -> String {
+        const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+        if n < 1024 {
+            return format!("{n} B");
+        }
+        // Precision loss is irrelevant for display.
+        #[allow(clippy::cast_precision_loss)]
+        let mut v = n as f64 / 1024.0;
+        let mut unit = UNITS[0];
+        for u in &UNITS[1..] {
+            if v < 1024.0 {
+                break;
+            }
+            v /= 1024.0;
+            unit = u;
+        }
+        format!("{v:.1} {unit}")
+    }
+
+    /// A table printed with aligned columns; the last column is not padded.
+    #[derive(Debug)]
+    pub struct Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    }
+
+    impl Table {
+        /// A table with these column titles.
+        pub fn new(header: &[&str]) -> Self {
+            Table {
+                header: header.iter().map(|h| (*h).to_owned()).collect(),
+                rows: Vec::new(),
+            }
+        }
+
+        /// Adds a row (cells are cleaned of control characters).
+        pub fn row(&mut self, cells: Vec<String>) {
+            self.rows.push(cells.iter().map(|c| clean(c)).collect());
+        }
+
+        /// Prints it to stdout.
+        pub fn print(&self) {
+            let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+            for row in &self.rows {
+                for (i, cell) in row.iter().enumerate() {
+                    if let Some(w) = widths.get_mut(i) {
+                        *w = (*w).max(cell.chars().count());
+                    }
+                }
+            }
+            let line = |cells: &[String]| {
+                let mut out = String::new();
+                for (i, cell) in cells.iter().enumerate() {
+                    if i + 1 == cells.len() {
+                        out.push_str(cell);
+                    } else {
+                        let pad = widths
+                            .get(i)
+                            .copied()
+                            .unwrap_or(0)
+                            .saturating_sub(cell.chars().count());
+                        out.push_str(cell);
+                        out.push_str(&" ".repeat(pad + 2));
+                    }
+                }
+                println!("{}", out.trim_end());
+            };
+            line(&self.header);
+            for row in &self.rows {
+                line(row);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn byte_counts() {
+            assert_eq!(bytes(0), "0 B");
+            assert_eq!(bytes(1023), "1023 B");
+            assert_eq!(bytes(1536), "1.5 KiB");
+            assert_eq!(bytes(3 * 1024 * 1024), "3.0 MiB");
+        }
+
+        #[test]
+        fn control_characters_are_neutralised() {
+            assert_eq!(clean("a\u{1b}[2Jb\nc"), "a [2Jb c");
+            assert_eq!(clean_text("a\nb\u{7}"), "a\nb ");
+            assert_eq!(cut("abcdef", 4), "abc…");
+            assert_eq!(cut("abc", 4), "abc");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_escaped() {
+        assert_eq!(segment("3f2a-9c1e"), "3f2a-9c1e");
+        assert_eq!(segment("../x?y"), "..%2Fx%3Fy");
+    }
+
+    #[test]
+    fn api_errors_map_to_exit_codes() {
+        let e = |code: &str| ApiError::new(code, "m", "h");
+        assert_eq!(api_error(400, Some(e("invalid"))).code, EXIT_USAGE);
+        assert_eq!(api_error(404, Some(e("not_found"))).code, EXIT_REFUSED);
+        assert_eq!(
+            api_error(404, Some(e("unknown_recipient"))).code,
+            EXIT_REFUSED
+        );
+        assert_eq!(api_error(409, Some(e("refused"))).code, EXIT_REFUSED);
+        assert_eq!(api_error(401, Some(e("unauthorized"))).code, EXIT_DAEMON);
+        assert_eq!(api_error(503, Some(e("unavailable"))).code, EXIT_DAEMON);
+        assert_eq!(api_error(500, Some(e("internal"))).code, EXIT_REFUSED);
+        assert_eq!(api_error(502, None).code, EXIT_REFUSED);
+        let refused = api_error(409, Some(e("refused")));
+        assert_eq!(refused.message, "m");
+        assert_eq!(refused.hint.as_deref(), Some("h"));
+    }
+
+    #[test]
+    fn missing_endpoint_means_not_running() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = Client::connect(dir.path()).expect_err("no daemon");
+        assert_eq!(e.code, EXIT_DAEMON);
+        assert!(e.message.contains("the daemon is not running for"));
+        assert!(e.hint.unwrap_or_default().contains("confrere run --home"));
+    }
+
+    #[test]
+    fn refused_connection_means_not_running() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        fs::write(
+            dir.path().join(ENDPOINT_FILE),
+            format!("{{\"port\": {port}, \"pid\": 1}}"),
+        )
+        .expect("api.json");
+        fs::write(dir.path().join(TOKEN_FILE), "00").expect("api.token");
+        let client = Client::connect(dir.path()).expect("files are there");
+        let e = client.status().expect_err("nothing listens");
+        assert_eq!(e.code, EXIT_DAEMON);
+        assert!(e.message.contains("the daemon is not running for"), "{e:?}");
+    }
+}

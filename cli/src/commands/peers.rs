@@ -1,0 +1,88 @@
+//! `confrere peers add|list`: the node's address book.
+
+use std::process::ExitCode;
+
+use confrere_node::api::model::{AddPeer, PeerInfo};
+
+use crate::cli::{PeersAddArgs, PeersListArgs};
+use crate::client::output::{clean, print_json, Table};
+use crate::client::Client;
+use crate::error::{CliError, EXIT_OK};
+
+/// Runs `peers add`.
+pub fn add(args: &PeersAddArgs) -> Result<ExitCode, CliError> {
+    let multiaddr = args.multiaddr.trim();
+    if !multiaddr.starts_with('/') {
+        return Err(CliError::input(
+            format!("not a multiaddr: {}", clean(multiaddr)),
+            "give an address like /ip4/192.168.1.20/tcp/4100 (optionally ending in /p2p/PEER_ID)",
+        ));
+    }
+    let client = Client::connect(&args.home.home)?;
+    let peer = client.add_peer(&AddPeer {
+        multiaddr: multiaddr.to_owned(),
+    })?;
+    if args.json {
+        print_json(&peer)?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    println!("Added {} to the address book.", clean(multiaddr));
+    print_peer_line(&peer);
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+fn print_peer_line(peer: &PeerInfo) {
+    match (&peer.national_id, &peer.name) {
+        (Some(id), Some(name)) => println!(
+            "It is the node of {} ({}), verified {}.",
+            clean(name),
+            clean(id),
+            clean(peer.last_seen.as_deref().unwrap_or("just now"))
+        ),
+        _ => match &peer.last_error {
+            Some(e) => println!("Not reached yet: {}", clean(e)),
+            None => println!(
+                "Not verified yet: the daemon tries to reach it; `confrere peers list` shows who it is."
+            ),
+        },
+    }
+}
+
+/// Runs `peers list`.
+pub fn list(args: &PeersListArgs) -> Result<ExitCode, CliError> {
+    let client = Client::connect(&args.home.home)?;
+    let peers = client.peers()?;
+    if args.json {
+        print_json(&peers)?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    if peers.is_empty() {
+        println!("The address book is empty: add a colleague's node with `confrere peers add MULTIADDR`.");
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    let dash = || "-".to_owned();
+    let mut table = Table::new(&[
+        "NATIONAL ID",
+        "NAME",
+        "LAST SEEN",
+        "PEER ID",
+        "ADDRESSES",
+        "LAST ERROR",
+    ]);
+    for p in &peers {
+        table.row(vec![
+            p.national_id.clone().unwrap_or_else(dash),
+            p.name.clone().unwrap_or_else(dash),
+            p.last_seen.clone().unwrap_or_else(|| "never".to_owned()),
+            p.peer_id.clone().unwrap_or_else(dash),
+            if p.addrs.is_empty() {
+                dash()
+            } else {
+                p.addrs.join(" ")
+            },
+            p.last_error.clone().unwrap_or_default(),
+        ]);
+    }
+    table.print();
+    Ok(ExitCode::from(EXIT_OK))
+}

@@ -1,0 +1,57 @@
+//! `confrere run`: the daemon in the foreground.
+
+use std::process::ExitCode;
+
+use confrere_node::daemon::{self, RunOptions};
+
+use crate::cli::RunArgs;
+use crate::error::{CliError, EXIT_OK};
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let mut listen = Vec::new();
+    for l in &args.listen {
+        listen.push(l.parse().map_err(|e| {
+            CliError::input(
+                format!("--listen {l} is not a multiaddr: {e}"),
+                "write it like /ip4/0.0.0.0/tcp/4001 or /ip4/127.0.0.1/udp/4001/quic-v1",
+            )
+        })?);
+    }
+    let opts = RunOptions {
+        home: args.home.clone(),
+        listen,
+        mdns: !args.no_mdns,
+        passphrase: std::env::var("CONFRERE_PASSPHRASE")
+            .ok()
+            .filter(|p| !p.is_empty()),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::refused(format!("cannot start the runtime: {e}"), "retry"))?;
+    let home = args.home.display().to_string();
+    rt.block_on(daemon::run(opts, |engine| {
+        let id = engine.identity();
+        eprintln!(
+            "confrere: node of {} ({}) running; stop with Ctrl-C.",
+            id.display_name(),
+            id.national_id
+        );
+        for a in engine.net().listen_addrs() {
+            eprintln!("  listening on {a}/p2p/{}", engine.net().local_peer_id());
+        }
+    }))
+    .map_err(|e| {
+        let hint = e.hint();
+        CliError::refused(format!("the node for {home} could not run: {e}"), hint)
+    })?;
+    Ok(ExitCode::from(EXIT_OK))
+}

@@ -1,0 +1,32 @@
+//! `confrere status`: the running node at a glance.
+
+use std::process::ExitCode;
+
+use crate::cli::StatusArgs;
+use crate::client::output::{clean, print_json};
+use crate::client::Client;
+use crate::error::{CliError, EXIT_OK};
+
+/// Runs `status`.
+pub fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
+    let client = Client::connect(&args.home.home)?;
+    let status = client.status()?;
+    if args.json {
+        print_json(&status)?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    println!("Practitioner  {}", clean(&status.name));
+    println!("National id   {}", clean(&status.national_id));
+    println!("Peer id       {}", clean(&status.peer_id));
+    if status.listen.is_empty() {
+        println!("Listening on  (nothing yet)");
+    }
+    for (i, addr) in status.listen.iter().enumerate() {
+        let label = if i == 0 { "Listening on" } else { "" };
+        println!("{label:<12}  {}", clean(addr));
+    }
+    println!("Inbox         {} dossier(s)", status.inbox);
+    println!("Outbox        {} not yet delivered", status.outbox);
+    println!("Daemon        confrère {}", clean(&status.version));
+    Ok(ExitCode::from(EXIT_OK))
+}

@@ -1,0 +1,513 @@
+//! The local API's HTTP server: translates `http://127.0.0.1:PORT/v1/…`
+//! requests into calls of a [`NodeApi`] and their answers into JSON.
+//!
+//! [`serve`] binds the loopback interface only, and writes two files into
+//! the node's home:
+//!
+//! - `HOME/api.token` (mode 0600): a fresh random bearer token, 32 bytes in
+//!   hex, replaced at every start. Every request must carry
+//!   `Authorization: Bearer TOKEN`; whoever can read the file may drive the
+//!   node, so it is readable by the owner of the home only.
+//! - `HOME/api.json`: `{"port": N, "pid": PID}`, written once the server
+//!   listens and removed by [`ApiServer::shutdown`]. The command line finds
+//!   the daemon through it.
+//!
+//! Every answer is JSON: the model type of the route, or an [`ApiError`]
+//! whose `code` sets the HTTP status (see [`http_status`]). Request bodies
+//! are bounded ([`MAX_BODY`]: documents travel as paths, never as bodies)
+//! and never logged, since they carry patient data.
+
+use std::fs;
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
+
+use super::model::{
+    AddPeer, ApiError, DeclineRequest, NodeApi, OpenRequest, ReplyRequest, SendRequest,
+};
+
+/// The file, in the home, that holds the bearer token (mode 0600).
+pub const TOKEN_FILE: &str = "api.token";
+/// The file, in the home, that tells where the running daemon listens.
+pub const ENDPOINT_FILE: &str = "api.json";
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// How long [`ApiServer::shutdown`] waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The contents of `HOME/api.json`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The TCP port on 127.0.0.1.
+    pub port: u16,
+    /// The daemon's process id.
+    pub pid: u32,
+}
+
+/// Why the API server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiServerError {
+    /// The port could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A file of the home could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The system's random generator failed.
+    #[error("cannot make the API token: the system random generator failed")]
+    Random,
+}
+
+impl ApiServerError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            ApiServerError::Bind { port: 0, .. } => {
+                "check that the loopback interface (127.0.0.1) is up".into()
+            }
+            ApiServerError::Bind { .. } => {
+                "another program (or another daemon) uses that port: choose another one, or 0 for any free port".into()
+            }
+            ApiServerError::Write { .. } => {
+                "check the home directory's permissions and free space".into()
+            }
+            ApiServerError::Random => {
+                "retry; if it persists, the system random generator is unavailable".into()
+            }
+        }
+    }
+}
+
+/// The running API server. Stop it with [`ApiServer::shutdown`]; dropping
+/// it stops it too, without waiting for requests in flight.
+#[derive(Debug)]
+pub struct ApiServer {
+    port: u16,
+    endpoint_path: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl ApiServer {
+    /// The port it listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops accepting connections, removes `HOME/api.json`, and waits (up
+    /// to 10 seconds) for the requests in flight to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.remove_endpoint();
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("local API: requests still running after 10 s; stopping them");
+                task.abort();
+            }
+        }
+    }
+
+    /// Removes `api.json` if it still describes this server (a later daemon
+    /// may have replaced it).
+    fn remove_endpoint(&self) {
+        let ours = fs::read(&self.endpoint_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Endpoint>(&b).ok())
+            .is_some_and(|e| e.port == self.port && e.pid == std::process::id());
+        if ours {
+            let _ = fs::remove_file(&self.endpoint_path);
+        }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+            self.remove_endpoint();
+        }
+    }
+}
+
+/// Starts the local API on `127.0.0.1:port` (0: any free port) for the node
+/// whose home is `home`: makes a fresh token in `HOME/api.token`, listens,
+/// then writes `HOME/api.json`. Must be called within a tokio runtime.
+pub async fn serve<A: NodeApi>(
+    api: Arc<A>,
+    home: &Path,
+    port: u16,
+) -> Result<ApiServer, ApiServerError> {
+    let token = new_token()?;
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|source| ApiServerError::Bind { port, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ApiServerError::Bind { port, source })?
+        .port();
+    write_replacing(home, TOKEN_FILE, token.as_bytes())?;
+    let app = router(api, Arc::new(Token(token)));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                // A dropped sender stops the server as well.
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let server = ApiServer {
+        port: bound,
+        endpoint_path: home.join(ENDPOINT_FILE),
+        stop: Some(stop),
+        task: Some(task),
+    };
+    let endpoint = Endpoint {
+        port: bound,
+        pid: std::process::id(),
+    };
+    let json = serde_json::to_vec(&endpoint).map_err(|e| ApiServerError::Write {
+        path: home.join(ENDPOINT_FILE).display().to_string(),
+        source: io::Error::other(e),
+    })?;
+    // On failure `server` is dropped, which stops it.
+    write_replacing(home, ENDPOINT_FILE, &json)?;
+    tracing::info!("local API listening on 127.0.0.1:{bound}");
+    Ok(server)
+}
+
+/// 32 random bytes, hex.
+fn new_token() -> Result<Zeroizing<String>, ApiServerError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    ring::rand::SystemRandom::new()
+        .fill(bytes.as_mut())
+        .map_err(|_| ApiServerError::Random)?;
+    Ok(Zeroizing::new(hex::encode(bytes.as_ref())))
+}
+
+/// Writes `HOME/name` through a temporary file (mode 0600) renamed over it,
+/// so readers see the old or the new contents, never a part.
+fn write_replacing(home: &Path, name: &str, bytes: &[u8]) -> Result<(), ApiServerError> {
+    let target = home.join(name);
+    let werr = |source| ApiServerError::Write {
+        path: target.display().to_string(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempfile_in(home)
+        .map_err(werr)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(werr)?;
+    }
+    tmp.write_all(bytes).map_err(werr)?;
+    tmp.as_file().sync_all().map_err(werr)?;
+    tmp.persist(&target).map_err(|e| werr(e.error))?;
+    let _ = crate::files::sync_dir(home);
+    Ok(())
+}
+
+/// The HTTP status an [`ApiError`] code is answered with.
+pub fn http_status(code: &str) -> StatusCode {
+    match code {
+        "not_found" | "unknown_recipient" => StatusCode::NOT_FOUND,
+        "invalid" => StatusCode::BAD_REQUEST,
+        "refused" => StatusCode::CONFLICT,
+        "unauthorized" => StatusCode::UNAUTHORIZED,
+        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An error answer: an [`ApiError`] body with an HTTP status.
+struct Failure(StatusCode, ApiError);
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure(http_status(&e.code), e)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+fn answer<T: Serialize>(result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => Failure::from(e).into_response(),
+    }
+}
+
+/// A JSON request body, bounded, whose rejections are [`ApiError`]s.
+struct Body<T>(T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let too_large = || {
+            Failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ApiError::new(
+                    "invalid",
+                    format!("the request body is larger than {MAX_BODY} bytes"),
+                    "give documents as file paths; the daemon reads them itself",
+                ),
+            )
+        };
+        // Refuse a declared oversize body before reading any of it.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_large());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                Failure(
+                    StatusCode::BAD_REQUEST,
+                    ApiError::new(
+                        "invalid",
+                        "the request body could not be read",
+                        "retry the request",
+                    ),
+                )
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
+            Failure(
+                StatusCode::BAD_REQUEST,
+                ApiError::new(
+                    "invalid",
+                    format!("the request body is not what this route takes: {e}"),
+                    "send the JSON object the API documents for this route",
+                ),
+            )
+        })
+    }
+}
+
+/// The bearer token the server was started with.
+struct Token(Zeroizing<String>);
+
+impl Token {
+    /// Compares in time independent of where the strings differ.
+    fn matches(&self, presented: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        if presented.len() != expected.len() {
+            return false;
+        }
+        expected
+            .iter()
+            .zip(presented)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+async fn require_token(State(token): State<Arc<Token>>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_at_checked(7)?;
+            scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
+        })
+        .map(<[u8]>::trim_ascii);
+    if presented.is_some_and(|t| token.matches(t)) {
+        next.run(req).await
+    } else {
+        Failure(
+            StatusCode::UNAUTHORIZED,
+            ApiError::new(
+                "unauthorized",
+                "missing or wrong API token",
+                "send `Authorization: Bearer TOKEN` with the token in HOME/api.token of the running daemon",
+            ),
+        )
+        .into_response()
+    }
+}
+
+fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
+    let v1 = Router::new()
+        .route("/status", get(status::<A>))
+        .route("/peers", get(peers::<A>).post(add_peer::<A>))
+        .route("/send", post(send::<A>))
+        .route("/outbox", get(outbox::<A>))
+        .route("/inbox", get(inbox::<A>))
+        .route("/inbox/{id}", get(inbox_show::<A>))
+        .route("/inbox/{id}/open", post(inbox_open::<A>))
+        .route("/inbox/{id}/accept", post(inbox_accept::<A>))
+        .route("/inbox/{id}/decline", post(inbox_decline::<A>))
+        .route("/inbox/{id}/reply", post(inbox_reply::<A>));
+    Router::new()
+        .nest("/v1", v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(api)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(token, require_token))
+}
+
+async fn not_found() -> Failure {
+    Failure(
+        StatusCode::NOT_FOUND,
+        ApiError::new(
+            "not_found",
+            "no such API route",
+            "the routes are under /v1; check the command line and the daemon have the same version",
+        ),
+    )
+}
+
+async fn method_not_allowed() -> Failure {
+    Failure(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ApiError::new(
+            "invalid",
+            "this route does not take that method",
+            "check the command line and the daemon have the same version",
+        ),
+    )
+}
+
+async fn status<A: NodeApi>(State(api): State<Arc<A>>) -> Response {
+    answer(api.status().await)
+}
+
+async fn peers<A: NodeApi>(State(api): State<Arc<A>>) -> Response {
+    answer(api.peers().await)
+}
+
+async fn add_peer<A: NodeApi>(State(api): State<Arc<A>>, Body(req): Body<AddPeer>) -> Response {
+    answer(api.add_peer(req).await)
+}
+
+async fn send<A: NodeApi>(State(api): State<Arc<A>>, Body(req): Body<SendRequest>) -> Response {
+    answer(api.send(req).await)
+}
+
+async fn outbox<A: NodeApi>(State(api): State<Arc<A>>) -> Response {
+    answer(api.outbox().await)
+}
+
+async fn inbox<A: NodeApi>(State(api): State<Arc<A>>) -> Response {
+    answer(api.inbox().await)
+}
+
+async fn inbox_show<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    answer(api.inbox_show(id).await)
+}
+
+async fn inbox_open<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(id): UrlPath<String>,
+    Body(req): Body<OpenRequest>,
+) -> Response {
+    answer(api.inbox_open(id, req).await)
+}
+
+async fn inbox_accept<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    answer(api.inbox_accept(id).await)
+}
+
+async fn inbox_decline<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(id): UrlPath<String>,
+    Body(req): Body<DeclineRequest>,
+) -> Response {
+    answer(api.inbox_decline(id, req).await)
+}
+
+async fn inbox_reply<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(id): UrlPath<String>,
+    Body(req): Body<ReplyRequest>,
+) -> Response {
+    answer(api.inbox_reply(id, req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        let t = Token(Zeroizing::new("abcd".into()));
+        assert!(t.matches(b"abcd"));
+        assert!(!t.matches(b"abce"));
+        assert!(!t.matches(b"abc"));
+        assert!(!t.matches(b""));
+        assert!(!t.matches(b"abcde"));
+    }
+
+    #[test]
+    fn codes_map_to_statuses() {
+        assert_eq!(http_status("not_found"), StatusCode::NOT_FOUND);
+        assert_eq!(http_status("unknown_recipient"), StatusCode::NOT_FOUND);
+        assert_eq!(http_status("invalid"), StatusCode::BAD_REQUEST);
+        assert_eq!(http_status("refused"), StatusCode::CONFLICT);
+        assert_eq!(http_status("unauthorized"), StatusCode::UNAUTHORIZED);
+        assert_eq!(http_status("unavailable"), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(http_status("internal"), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(http_status("whatever"), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,351 @@
+//! The daemon's shared state and the local API's implementation.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use confrere_protocol::dossier::keywrap::{self, StoreKey};
+use confrere_protocol::dossier::{DossierId, DossierKey};
+use confrere_protocol::{PractitionerIdentity, UnixTime};
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{Mutex, Notify};
+
+use super::inbox;
+use super::records::{InboxRecord, OutboxRecord, OutboxState};
+use super::sending;
+use super::DaemonError;
+use crate::api::model::*;
+use crate::home::Home;
+use crate::net::{AddressBook, Entry, NetworkHandle};
+use crate::store::{Store, StoreError, Tree};
+
+/// The daemon's state, shared by its tasks.
+pub struct Engine {
+    pub(super) identity: PractitionerIdentity,
+    pub(super) home: Home,
+    pub(super) store: Store,
+    pub(super) net: NetworkHandle,
+    pub(super) book: Mutex<AddressBook>,
+    pub(super) wake: Notify,
+    pub(super) stopping: AtomicBool,
+    /// Sealed bytes sent so far by transfers under way, by dossier id.
+    pub(super) progress: std::sync::Mutex<HashMap<String, u64>>,
+    store_key: StoreKey,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("national_id", &self.identity.national_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The current time.
+pub(super) fn now() -> UnixTime {
+    crate::net::system_now()
+}
+
+/// RFC 3339 of Unix seconds.
+pub(super) fn rfc3339(secs: i64) -> String {
+    UnixTime::from_secs(secs).to_rfc3339()
+}
+
+/// An API error from a store error.
+pub(super) fn store_err(e: StoreError) -> ApiError {
+    let hint = e.hint().to_owned();
+    let code = if matches!(e, StoreError::NoSpace) {
+        "unavailable"
+    } else {
+        "internal"
+    };
+    ApiError::new(code, e.to_string(), hint)
+}
+
+/// An internal error (a task that could not run).
+pub(super) fn internal(what: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        "internal",
+        what.to_string(),
+        "see the daemon's log; if it persists, restart the daemon",
+    )
+}
+
+impl Engine {
+    /// Builds the engine over an opened home, store, network and address book.
+    pub fn new(
+        home: Home,
+        store: Store,
+        net: NetworkHandle,
+        book: AddressBook,
+    ) -> Result<Self, DaemonError> {
+        let leaf = home
+            .credential
+            .certificates()
+            .first()
+            .ok_or_else(|| DaemonError::Net("the node credential holds no certificate".into()))
+            .and_then(|der| {
+                confrere_protocol::Certificate::from_der(der)
+                    .map_err(|e| DaemonError::Net(e.to_string()))
+            })?;
+        let identity = leaf
+            .practitioner()
+            .map_err(|e| DaemonError::Net(e.to_string()))?;
+        let store_key = StoreKey::from_bytes(*store.key_wrapping_secret().as_bytes());
+        Ok(Engine {
+            identity,
+            home,
+            store,
+            net,
+            book: Mutex::new(book),
+            wake: Notify::new(),
+            stopping: AtomicBool::new(false),
+            progress: std::sync::Mutex::new(HashMap::new()),
+            store_key,
+        })
+    }
+
+    /// The practitioner this node speaks for.
+    pub fn identity(&self) -> &PractitionerIdentity {
+        &self.identity
+    }
+
+    /// The network handle.
+    pub fn net(&self) -> &NetworkHandle {
+        &self.net
+    }
+
+    /// Tells the tasks to stop taking new work.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Flushes the store (blocking flush on a blocking thread).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.store.flush_async_safe().await
+    }
+
+    pub(super) fn wrap_key(&self, id: &DossierId, key: &DossierKey) -> Result<Vec<u8>, ApiError> {
+        keywrap::wrap(&self.store_key, id, key).map_err(internal)
+    }
+
+    pub(super) fn unwrap_key(&self, id: &DossierId) -> Result<DossierKey, ApiError> {
+        let wrapped = self
+            .store
+            .get_wrapped_key(id.as_bytes())
+            .map_err(store_err)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    "not_found",
+                    format!("the key of dossier {id} is gone (the dossier was erased)"),
+                    "nothing can be recovered from an erased dossier",
+                )
+            })?;
+        keywrap::unwrap(&self.store_key, id, &wrapped).map_err(|e| {
+            ApiError::new(
+                "internal",
+                format!("the key of dossier {id} does not unwrap: {e}"),
+                "the store is damaged or another store key is in use; restore the home from its backup",
+            )
+        })
+    }
+
+    /// Records a peer a session verified.
+    pub(super) async fn peer_verified(
+        &self,
+        peer: PeerId,
+        national_id: &str,
+        name: &str,
+        addrs: &[Multiaddr],
+    ) {
+        let mut book = self.book.lock().await;
+        book.record_verified(&peer, national_id, name, addrs, now());
+        if let Err(e) = book.save() {
+            tracing::warn!(error = %e, "cannot save the address book");
+        }
+        drop(book);
+        // A colleague came back: try the outbox now.
+        self.wake.notify_one();
+    }
+
+    /// Records a node mDNS found, and probes it to learn who it serves.
+    pub(super) async fn peer_discovered(self: &Arc<Self>, peer: PeerId, addrs: Vec<Multiaddr>) {
+        {
+            let book = self.book.lock().await;
+            if book
+                .find_by_peer(&peer)
+                .is_some_and(|e| e.national_id.is_some())
+            {
+                return;
+            }
+        }
+        for a in &addrs {
+            let _ = self.net.add_address(peer, a.clone()).await;
+        }
+        let net = self.net.clone();
+        tokio::spawn(async move {
+            if let Ok(ch) = net.open_channel(peer, addrs).await {
+                let _ = ch.close().await;
+            }
+        });
+    }
+
+    pub(super) fn outbox_records(&self) -> Result<Vec<OutboxRecord>, ApiError> {
+        Ok(self
+            .store
+            .scan::<OutboxRecord>(Tree::Outbox)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+
+    pub(super) fn inbox_records(&self) -> Result<Vec<InboxRecord>, ApiError> {
+        Ok(self
+            .store
+            .scan::<InboxRecord>(Tree::Inbox)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+}
+
+fn peer_info(e: &Entry) -> PeerInfo {
+    PeerInfo {
+        peer_id: e.peer_id.clone(),
+        addrs: e.addrs.clone(),
+        national_id: e.national_id.clone(),
+        name: e.name.clone(),
+        last_seen: e.last_seen.clone(),
+        last_error: e.last_error.clone(),
+    }
+}
+
+impl NodeApi for Engine {
+    async fn status(&self) -> Result<Status, ApiError> {
+        let inbox = self.inbox_records()?.len();
+        let outbox = self
+            .outbox_records()?
+            .iter()
+            .filter(|r| r.state != OutboxState::Delivered)
+            .count();
+        Ok(Status {
+            national_id: self.identity.national_id.to_string(),
+            name: self.identity.display_name(),
+            peer_id: self.net.local_peer_id().to_base58(),
+            listen: self
+                .net
+                .listen_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            inbox,
+            outbox,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
+    }
+
+    async fn peers(&self) -> Result<Vec<PeerInfo>, ApiError> {
+        let book = self.book.lock().await;
+        Ok(book.entries().iter().map(peer_info).collect())
+    }
+
+    async fn add_peer(&self, req: AddPeer) -> Result<PeerInfo, ApiError> {
+        let (addr, peer) = crate::net::addressbook::parse_addr(&req.multiaddr).map_err(|e| {
+            ApiError::new(
+                "invalid",
+                e.to_string(),
+                "give the address the colleague's `confrere status` prints",
+            )
+        })?;
+        let entry = {
+            let mut book = self.book.lock().await;
+            let entry = book.add(&req.multiaddr).map_err(|e| {
+                ApiError::new(
+                    "invalid",
+                    e.to_string(),
+                    "give the address the colleague's `confrere status` prints",
+                )
+            })?;
+            book.save().map_err(internal)?;
+            entry
+        };
+        // Reach it now to learn which practitioner it serves.
+        let reached = match peer {
+            Some(p) => self.net.open_channel(p, vec![addr.clone()]).await,
+            None => self.net.open_channel_addr(addr.clone()).await,
+        };
+        match reached {
+            Ok(ch) => {
+                let verified = ch.peer().identity().clone();
+                let remote = ch.remote_peer_id();
+                let _ = ch.close().await;
+                self.peer_verified(
+                    remote,
+                    verified.national_id.as_str(),
+                    &verified.display_name(),
+                    &[addr],
+                )
+                .await;
+                let book = self.book.lock().await;
+                Ok(book
+                    .find_by_peer(&remote)
+                    .map(peer_info)
+                    .unwrap_or_else(|| peer_info(&entry)))
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let mut book = self.book.lock().await;
+                book.record_error(&req.multiaddr, &msg);
+                let _ = book.save();
+                let mut info = peer_info(&entry);
+                info.last_error = Some(msg);
+                Ok(info)
+            }
+        }
+    }
+
+    async fn send(&self, req: SendRequest) -> Result<Sent, ApiError> {
+        sending::send(self, req, None).await
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxItem>, ApiError> {
+        let mut recs = self.outbox_records()?;
+        recs.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+        let progress = self.progress.lock().map(|p| p.clone()).unwrap_or_default();
+        Ok(recs
+            .into_iter()
+            .map(|r| sending::outbox_item(&r, progress.get(&r.id).copied()))
+            .collect())
+    }
+
+    async fn inbox(&self) -> Result<Vec<InboxItem>, ApiError> {
+        inbox::list(self)
+    }
+
+    async fn inbox_show(&self, id: String) -> Result<InboxItem, ApiError> {
+        inbox::show(self, &id)
+    }
+
+    async fn inbox_open(&self, id: String, req: OpenRequest) -> Result<Opened, ApiError> {
+        inbox::open(self, &id, req).await
+    }
+
+    async fn inbox_accept(&self, id: String) -> Result<InboxItem, ApiError> {
+        inbox::set_status(self, &id, super::InboxStatus::Accepted, None).await
+    }
+
+    async fn inbox_decline(&self, id: String, req: DeclineRequest) -> Result<InboxItem, ApiError> {
+        inbox::set_status(self, &id, super::InboxStatus::Declined, Some(req.reason)).await
+    }
+
+    async fn inbox_reply(&self, id: String, req: ReplyRequest) -> Result<Sent, ApiError> {
+        inbox::reply(self, &id, req).await
+    }
+}

@@ -1,0 +1,263 @@
+//! The referral inbox: listing, showing, opening (writing the documents
+//! out), accepting, declining and replying.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use confrere_protocol::dossier::names::{sanitize_document_name, unique_name};
+use confrere_protocol::dossier::{ContentEvent, ContentOpener, DossierId};
+
+use super::engine::{internal, rfc3339, store_err, Engine};
+use super::records::{InboxRecord, InboxStatus};
+use super::sending;
+use crate::api::model::*;
+use crate::store::Tree;
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        "not_found",
+        format!("no inbox item {id}"),
+        "list the inbox with `confrere inbox` to see the ids",
+    )
+}
+
+fn parse_id(id: &str) -> Result<DossierId, ApiError> {
+    DossierId::parse_hex(id.trim()).map_err(|_| not_found(id))
+}
+
+pub(super) fn item(r: &InboxRecord, with_letter: bool) -> InboxItem {
+    InboxItem {
+        id: r.id.clone(),
+        from: r.from.clone(),
+        from_name: r.from_name.clone(),
+        patient: PatientSummary {
+            ins: r.ins.clone(),
+            family: r.family.clone(),
+            given: r.given.clone(),
+            birth_date: r.birth_date.clone(),
+        },
+        reason: r.reason.clone(),
+        urgent: r.urgent,
+        status: r.status.as_str().to_owned(),
+        received_at: rfc3339(r.received_at),
+        documents: r
+            .documents
+            .iter()
+            .map(|d| DocumentInfo {
+                name: d.name.clone(),
+                media_type: d.media_type.clone(),
+                size: d.size,
+                sha256: d.sha256.clone(),
+            })
+            .collect(),
+        in_reply_to: r.in_reply_to.clone(),
+        letter: with_letter.then(|| r.letter.clone()),
+        decline_reason: r.decline_reason.clone(),
+    }
+}
+
+/// Urgent first, then newest.
+pub(super) fn list(engine: &Engine) -> Result<Vec<InboxItem>, ApiError> {
+    let mut recs = engine.inbox_records()?;
+    recs.sort_by(|a, b| {
+        b.urgent
+            .cmp(&a.urgent)
+            .then(b.received_at.cmp(&a.received_at))
+            .then(b.id.cmp(&a.id))
+    });
+    Ok(recs.iter().map(|r| item(r, false)).collect())
+}
+
+fn get(engine: &Engine, id: &str) -> Result<(DossierId, InboxRecord), ApiError> {
+    let did = parse_id(id)?;
+    let rec = engine
+        .store
+        .get::<InboxRecord>(Tree::Inbox, did.as_bytes())
+        .map_err(store_err)?
+        .ok_or_else(|| not_found(id))?;
+    Ok((did, rec))
+}
+
+pub(super) fn show(engine: &Engine, id: &str) -> Result<InboxItem, ApiError> {
+    let (_, rec) = get(engine, id)?;
+    Ok(item(&rec, true))
+}
+
+pub(super) async fn set_status(
+    engine: &Engine,
+    id: &str,
+    status: InboxStatus,
+    reason: Option<String>,
+) -> Result<InboxItem, ApiError> {
+    let (did, mut rec) = get(engine, id)?;
+    rec.status = status;
+    if reason.is_some() {
+        rec.decline_reason = reason;
+    }
+    engine
+        .store
+        .put(Tree::Inbox, did.as_bytes(), &rec)
+        .map_err(store_err)?;
+    engine.flush().await.map_err(store_err)?;
+    Ok(item(&rec, false))
+}
+
+pub(super) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Result<Sent, ApiError> {
+    let (did, rec) = get(engine, id)?;
+    let send = SendRequest {
+        to: rec.from.clone(),
+        patient: Patient {
+            ins: rec.ins.clone(),
+            family: rec.family.clone(),
+            given: rec.given.clone(),
+            birth_date: rec.birth_date.clone(),
+            sex: rec.sex.clone(),
+        },
+        reason: format!("Reply: {}", rec.reason),
+        urgent: rec.urgent,
+        letter: req.letter,
+        files: req.files,
+    };
+    let sent = sending::send(engine, send, Some(did)).await?;
+    set_status(engine, id, InboxStatus::Answered, None).await?;
+    Ok(sent)
+}
+
+/// Writes the documents into `out_dir`, under sanitised, de-duplicated
+/// names; nothing is written outside it and nothing existing is overwritten.
+pub(super) async fn open(engine: &Engine, id: &str, req: OpenRequest) -> Result<Opened, ApiError> {
+    let (did, mut rec) = get(engine, id)?;
+    let key = engine.unwrap_key(&did)?;
+    let store = engine.store.clone();
+    let out = req.out_dir.clone();
+    let chunk_count = rec.chunk_count;
+    let files = tokio::task::spawn_blocking(move || -> Result<Vec<PathBuf>, ApiError> {
+        write_documents(&store, &key, did, chunk_count, &out)
+    })
+    .await
+    .map_err(internal)??;
+    if rec.status == InboxStatus::New {
+        rec.status = InboxStatus::Opened;
+        engine
+            .store
+            .put(Tree::Inbox, did.as_bytes(), &rec)
+            .map_err(store_err)?;
+        engine.flush().await.map_err(store_err)?;
+    }
+    Ok(Opened { files })
+}
+
+fn out_err(dir: &Path, e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        "invalid",
+        format!("cannot write into {}: {e}", dir.display()),
+        "choose a directory you can write to, with enough free space",
+    )
+}
+
+fn write_documents(
+    store: &crate::store::Store,
+    key: &confrere_protocol::dossier::DossierKey,
+    id: DossierId,
+    chunk_count: u64,
+    out: &Path,
+) -> Result<Vec<PathBuf>, ApiError> {
+    if !out.is_absolute() {
+        return Err(ApiError::new(
+            "invalid",
+            "the output directory must be an absolute path",
+            "give --out as a full path",
+        ));
+    }
+    fs::create_dir_all(out).map_err(|e| out_err(out, e))?;
+    let out = out.canonicalize().map_err(|e| out_err(out, e))?;
+    let mut opener = ContentOpener::new(key, id);
+    let mut names: Vec<String> = Vec::new();
+    let mut written: Vec<PathBuf> = Vec::new();
+    let mut current: Option<(usize, fs::File, PathBuf)> = None;
+    let mut doc_names: Vec<String> = Vec::new();
+    let result = (|| -> Result<(), ApiError> {
+        for index in 0..chunk_count {
+            let sealed = store
+                .get_chunk(id.as_bytes(), index)
+                .map_err(store_err)?
+                .ok_or_else(|| internal(format!("chunk {index} of the dossier is missing")))?;
+            let events = opener
+                .push_chunk(index, index + 1 == chunk_count, &sealed)
+                .map_err(|e| internal(format!("the stored dossier does not open: {e}")))?;
+            for ev in events {
+                match ev {
+                    ContentEvent::Manifest(m) => {
+                        doc_names = m.documents.iter().map(|d| d.name.clone()).collect();
+                    }
+                    ContentEvent::Data { document, bytes } => {
+                        if current.as_ref().map(|c| c.0) != Some(document) {
+                            let raw = doc_names.get(document).cloned().unwrap_or_default();
+                            let safe = sanitize_document_name(&raw)
+                                .unwrap_or_else(|_| format!("document-{}", document + 1));
+                            let name = unique_name(&safe, &|n: &str| {
+                                names.iter().any(|x| x == n) || out.join(n).exists()
+                            })
+                            .map_err(|e| out_err(&out, e))?;
+                            let path = out.join(&name);
+                            if path.parent() != Some(out.as_path()) {
+                                return Err(out_err(&out, "a document name escapes the directory"));
+                            }
+                            let f = OpenOptions::new()
+                                .write(true)
+                                .create_new(true)
+                                .open(&path)
+                                .map_err(|e| out_err(&out, e))?;
+                            names.push(name);
+                            written.push(path.clone());
+                            current = Some((document, f, path));
+                        }
+                        if let Some((_, f, _)) = current.as_mut() {
+                            f.write_all(bytes).map_err(|e| out_err(&out, e))?;
+                        }
+                    }
+                    ContentEvent::DocumentDone { document } => {
+                        match current.take() {
+                            Some((d, f, _)) if d == document => {
+                                f.sync_all().map_err(|e| out_err(&out, e))?;
+                            }
+                            other => {
+                                // An empty document: no Data event came.
+                                drop(other);
+                                let raw = doc_names.get(document).cloned().unwrap_or_default();
+                                let safe = sanitize_document_name(&raw)
+                                    .unwrap_or_else(|_| format!("document-{}", document + 1));
+                                let name = unique_name(&safe, &|n: &str| {
+                                    names.iter().any(|x| x == n) || out.join(n).exists()
+                                })
+                                .map_err(|e| out_err(&out, e))?;
+                                let path = out.join(&name);
+                                OpenOptions::new()
+                                    .write(true)
+                                    .create_new(true)
+                                    .open(&path)
+                                    .map_err(|e| out_err(&out, e))?;
+                                names.push(name);
+                                written.push(path);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        opener
+            .finish()
+            .map_err(|e| internal(format!("the stored dossier is incomplete: {e}")))?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        // Leave no half-written documents behind.
+        for p in &written {
+            let _ = fs::remove_file(p);
+        }
+        return Err(e);
+    }
+    Ok(written)
+}

@@ -1,0 +1,194 @@
+//! The daemon: one process per practice home that keeps the node on the
+//! network, sends the outbox, receives dossiers into the inbox and serves
+//! the local API.
+//!
+//! Flow of a dossier, sender side: `send` checks the request, reads each
+//! file once to size and hash it (the manifest), then again to seal it into
+//! chunks under a fresh per-dossier key; the sealed chunks and the wrapped
+//! key go to the store, the outbox record after them, and only then is the
+//! dossier id returned. The outbox worker delivers: a session to the
+//! recipient's node, an offer, the chunks from where the recipient stands,
+//! and the recipient's signed receipt.
+//!
+//! Receiver side: an inbound session offers a dossier; the node says where
+//! to resume (the chunks it already holds), stores the sealed chunks as they
+//! come, checks the whole dossier against its manifest, records it in the
+//! inbox, and only then signs and returns the receipt.
+//!
+//! Decisions about certificates, credentials and the dossier format are the
+//! protocol crate's; this module drives them.
+
+mod documents;
+mod engine;
+mod inbox;
+mod receiving;
+mod records;
+mod sending;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use tokio::sync::mpsc;
+
+use crate::api::server::serve;
+use crate::home::{Home, HomeError};
+use crate::net::{AddressBook, NetConfig, NetEvent, Network};
+use crate::store::{Store, StoreError, StoreKeySource};
+
+pub use documents::{media_type, scan, ScannedFile};
+pub use engine::Engine;
+pub use records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState, TransferRecord};
+
+/// How to run the daemon.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The node's home.
+    pub home: PathBuf,
+    /// Addresses to listen on (none: all interfaces, TCP and QUIC, any port).
+    pub listen: Vec<Multiaddr>,
+    /// Discover nodes on the local network with mDNS.
+    pub mdns: bool,
+    /// Passphrase the store key is derived from (else the key file).
+    pub passphrase: Option<String>,
+}
+
+/// Why the daemon could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaemonError {
+    /// The home could not be opened.
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The network could not start.
+    #[error("{0}")]
+    Net(String),
+    /// The local API could not start.
+    #[error("the local API could not start: {0}")]
+    Api(String),
+}
+
+impl DaemonError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            DaemonError::Home(e) => e.hint(),
+            DaemonError::Store(e) => e.hint().to_owned(),
+            DaemonError::Net(_) => {
+                "check the --listen addresses (is another program using the port?)".into()
+            }
+            DaemonError::Api(_) => {
+                "check that 127.0.0.1 is usable and the port in config.toml is free".into()
+            }
+        }
+    }
+}
+
+/// The API port from `config.toml` (`[api] port = N`), 0 if unset.
+fn api_port(home: &std::path::Path) -> u16 {
+    let text = std::fs::read_to_string(home.join("config.toml")).unwrap_or_default();
+    let mut in_api = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_api = line == "[api]";
+        } else if in_api {
+            if let Some(v) = line.strip_prefix("port") {
+                if let Some(v) = v.trim_start().strip_prefix('=') {
+                    return v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+    }
+    0
+}
+
+/// Runs the daemon until SIGINT or SIGTERM, then shuts down cleanly.
+/// `ready` is called once the node listens and the API is served.
+pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), DaemonError> {
+    let home = Home::open(&opts.home)?;
+    let key_source = match &opts.passphrase {
+        Some(p) => StoreKeySource::Passphrase(p.clone()),
+        None => StoreKeySource::KeyFile,
+    };
+    let store = Store::open(&opts.home, key_source)?;
+    let book = AddressBook::load(&opts.home).map_err(|e| DaemonError::Net(e.to_string()))?;
+    let session = Arc::new(home.session_config());
+    let mut net_config = NetConfig::new(home.libp2p.clone(), session, crate::net::system_now);
+    if !opts.listen.is_empty() {
+        net_config.listen = opts.listen.clone();
+    }
+    net_config.mdns = opts.mdns;
+    let (net, events) = Network::start(net_config)
+        .await
+        .map_err(|e| DaemonError::Net(e.to_string()))?;
+    let engine = Arc::new(Engine::new(home, store, net.clone(), book)?);
+    let api = serve(engine.clone(), &opts.home, api_port(&opts.home))
+        .await
+        .map_err(|e| DaemonError::Api(e.to_string()))?;
+    tracing::info!(port = api.port(), "local API listening on 127.0.0.1");
+    let events_task = tokio::spawn(event_loop(engine.clone(), events));
+    let worker = tokio::spawn(sending::outbox_worker(engine.clone()));
+    ready(&engine);
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    engine.stop();
+    api.shutdown().await;
+    net.shutdown().await;
+    worker.abort();
+    events_task.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), engine.flush()).await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn event_loop(engine: Arc<Engine>, mut events: mpsc::Receiver<NetEvent>) {
+    while let Some(ev) = events.recv().await {
+        match ev {
+            NetEvent::Inbound(channel) => {
+                let engine = engine.clone();
+                tokio::spawn(async move { receiving::serve_inbound(engine, channel).await });
+            }
+            NetEvent::Verified {
+                peer,
+                national_id,
+                name,
+                addrs,
+            } => {
+                engine
+                    .peer_verified(peer, &national_id, &name, &addrs)
+                    .await
+            }
+            NetEvent::Discovered { peer, addrs } => engine.peer_discovered(peer, addrs).await,
+            NetEvent::Refused { peer, reason } => {
+                // The channel already logged it at warn level.
+                tracing::debug!(peer = %crate::net::short_peer(&peer), %reason, "session refused");
+            }
+        }
+    }
+}

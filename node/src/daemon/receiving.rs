@@ -1,0 +1,338 @@
+//! The recipient's side: an inbound session offers a dossier; the node
+//! resumes from the chunks it already holds, stores the sealed chunks as
+//! they come, checks the whole dossier against its manifest, records it in
+//! the inbox and only then signs and returns the receipt.
+
+use std::sync::Arc;
+
+use confrere_protocol::dossier::{
+    ContentEvent, ContentOpener, DossierId, DossierKey, Manifest, SEALED_CHUNK_LEN,
+};
+use confrere_protocol::receipt::{sign_receipt, DeliveryReceipt, NodeSigner, ReceiptError};
+use confrere_protocol::transfer::{ChunkView, RefuseReason, TransferMessage};
+
+use super::engine::{now, Engine};
+use super::records::{DocumentRecord, InboxRecord, InboxStatus, TransferRecord};
+use crate::net::{short_peer, SecureChannel};
+use crate::store::{StoreError, Tree};
+
+/// Chunks between two store flushes while receiving (about 4 MiB).
+const FLUSH_EVERY: u64 = 64;
+
+/// Largest dossier accepted (sealed bytes).
+pub const MAX_DOSSIER_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+
+/// Serves one inbound session until the peer closes it.
+pub(super) async fn serve_inbound(engine: Arc<Engine>, mut ch: SecureChannel) {
+    let peer = short_peer(&ch.remote_peer_id());
+    loop {
+        let msg = match ch.recv().await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::info!(%peer, error = %e, "inbound session ended");
+                break;
+            }
+        };
+        let msg = match TransferMessage::decode(&msg) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "malformed message; closing the session");
+                break;
+            }
+        };
+        match msg {
+            TransferMessage::Offer(offer) => {
+                let dossier_id = offer.dossier_id;
+                if offer.check().is_err() {
+                    tracing::warn!(%peer, "inconsistent offer; closing the session");
+                    break;
+                }
+                if let Err(e) = receive(
+                    &engine,
+                    &mut ch,
+                    dossier_id,
+                    offer.key,
+                    offer.chunk_count,
+                    offer.content_len,
+                )
+                .await
+                {
+                    tracing::warn!(%peer, dossier = %short_id(&dossier_id), error = %e, "transfer stopped");
+                    break;
+                }
+            }
+            _ => {
+                tracing::warn!(%peer, "unexpected message; closing the session");
+                break;
+            }
+        }
+    }
+    let _ = ch.close().await;
+}
+
+fn short_id(id: &DossierId) -> String {
+    id.to_string().chars().take(8).collect()
+}
+
+async fn reply(ch: &mut SecureChannel, msg: TransferMessage) -> Result<(), String> {
+    let bytes = msg.encode().map_err(|e| e.to_string())?;
+    ch.send(&bytes).await.map_err(|e| e.to_string())?;
+    ch.flush().await.map_err(|e| e.to_string())
+}
+
+async fn refuse(ch: &mut SecureChannel, id: DossierId, reason: RefuseReason) -> String {
+    let text = super::sending::reason_text(reason).to_owned();
+    let _ = reply(
+        ch,
+        TransferMessage::Refuse {
+            dossier_id: id,
+            reason,
+        },
+    )
+    .await;
+    text
+}
+
+async fn receive(
+    engine: &Arc<Engine>,
+    ch: &mut SecureChannel,
+    id: DossierId,
+    key: DossierKey,
+    chunk_count: u64,
+    content_len: u64,
+) -> Result<(), String> {
+    let from = ch.peer().identity().national_id.to_string();
+    let from_name = ch.peer().identity().display_name();
+    // Delivered before: the same receipt again, exactly once in the inbox.
+    if let Ok(Some(done)) = engine.store.get::<InboxRecord>(Tree::Inbox, id.as_bytes()) {
+        let receipt = hex::decode(&done.receipt)
+            .ok()
+            .and_then(|b| DeliveryReceipt::decode(&b).ok());
+        return match receipt {
+            Some(receipt) => reply(ch, TransferMessage::Complete { receipt }).await,
+            None => Err(refuse(ch, id, RefuseReason::Other).await),
+        };
+    }
+    if chunk_count == 0 || chunk_count.saturating_mul(SEALED_CHUNK_LEN as u64) > MAX_DOSSIER_BYTES {
+        return Err(refuse(ch, id, RefuseReason::TooLarge).await);
+    }
+    let transfer = match engine
+        .store
+        .get::<TransferRecord>(Tree::Transfers, id.as_bytes())
+    {
+        Ok(Some(t)) if t.from == from && t.chunk_count == chunk_count => t,
+        Ok(Some(_)) => return Err(refuse(ch, id, RefuseReason::Other).await),
+        Ok(None) => {
+            let t = TransferRecord {
+                id: id.to_string(),
+                from: from.clone(),
+                chunk_count,
+                content_len,
+                started_at: now().as_secs(),
+            };
+            let wrapped = match engine.wrap_key(&id, &key) {
+                Ok(w) => w,
+                Err(e) => return Err(e.error),
+            };
+            let stored = engine
+                .store
+                .put_wrapped_key(id.as_bytes(), &wrapped)
+                .and_then(|()| engine.store.put(Tree::Transfers, id.as_bytes(), &t));
+            if let Err(e) = stored {
+                return Err(store_refusal(ch, id, e).await);
+            }
+            t
+        }
+        Err(e) => return Err(store_refusal(ch, id, e).await),
+    };
+    let next = engine
+        .store
+        .chunk_count_contiguous(id.as_bytes())
+        .map_err(|e| e.to_string())?
+        .min(chunk_count);
+    if next > 0 {
+        tracing::info!(dossier = %short_id(&id), chunk = next, of = chunk_count, "resuming a transfer");
+    }
+    reply(
+        ch,
+        TransferMessage::Resume {
+            dossier_id: id,
+            next_index: next,
+        },
+    )
+    .await?;
+    let mut expected = next;
+    while expected < chunk_count {
+        let bytes = ch
+            .recv()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the sender closed the session mid-transfer")?;
+        let ChunkView {
+            index,
+            last,
+            sealed,
+        } = match ChunkView::decode(&bytes) {
+            Ok(v) => v,
+            Err(_) => return Err("expected a chunk".into()),
+        };
+        if index != expected || last != (index + 1 == chunk_count) {
+            return Err(refuse(ch, id, RefuseReason::Other).await);
+        }
+        if let Err(e) = engine.store.put_chunk(id.as_bytes(), index, sealed) {
+            return Err(store_refusal(ch, id, e).await);
+        }
+        expected += 1;
+        if expected % FLUSH_EVERY == 0 {
+            if let Err(e) = engine.flush().await {
+                return Err(store_refusal(ch, id, e).await);
+            }
+        }
+    }
+    if let Err(e) = engine.flush().await {
+        return Err(store_refusal(ch, id, e).await);
+    }
+    // The whole dossier, checked against its manifest.
+    let own = engine.identity.national_id.to_string();
+    let store = engine.store.clone();
+    let key_for_check = engine.unwrap_key(&id).map_err(|e| e.error)?;
+    let checked = tokio::task::spawn_blocking(move || {
+        verify_stored(&store, &key_for_check, id, chunk_count, content_len)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let (manifest, summary) = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Damaged beyond use: drop it so that a new attempt starts clean.
+            let _ = engine.store.remove_chunks(id.as_bytes());
+            let _ = engine.store.remove(Tree::Transfers, id.as_bytes());
+            let _ = engine.store.destroy_key(id.as_bytes());
+            let _ = refuse(ch, id, RefuseReason::Other).await;
+            return Err(format!("the dossier does not verify: {e}"));
+        }
+    };
+    if manifest.from != from || manifest.to != own {
+        let _ = engine.store.remove_chunks(id.as_bytes());
+        let _ = engine.store.remove(Tree::Transfers, id.as_bytes());
+        let _ = engine.store.destroy_key(id.as_bytes());
+        return Err(refuse(ch, id, RefuseReason::NotForMe).await);
+    }
+    let received_at = now();
+    let receipt = sign_receipt(
+        &Libp2pSigner(&engine.home.libp2p),
+        id,
+        &manifest.from,
+        &own,
+        summary.content_sha256,
+        received_at,
+    )
+    .map_err(|e| e.to_string())?;
+    let receipt_bytes = receipt.encode().map_err(|e| e.to_string())?;
+    let rec = InboxRecord {
+        id: id.to_string(),
+        from: from.clone(),
+        from_name,
+        ins: manifest.patient.ins.as_str().to_owned(),
+        family: manifest.patient.family.clone(),
+        given: manifest.patient.given.clone(),
+        birth_date: manifest.patient.birth_date.to_iso(),
+        sex: char::from(manifest.patient.sex.code()).to_string(),
+        reason: manifest.referral.reason.clone(),
+        urgent: manifest.referral.urgent,
+        letter: manifest.referral.letter.clone(),
+        status: InboxStatus::New,
+        received_at: received_at.as_secs(),
+        documents: manifest
+            .documents
+            .iter()
+            .map(|d| DocumentRecord {
+                name: d.name.clone(),
+                media_type: d.media_type.clone(),
+                size: d.size,
+                sha256: hex::encode(d.sha256),
+            })
+            .collect(),
+        in_reply_to: manifest.in_reply_to.map(|d| d.to_string()),
+        decline_reason: None,
+        chunk_count,
+        receipt: hex::encode(receipt_bytes),
+    };
+    let stored = engine
+        .store
+        .put(Tree::Inbox, id.as_bytes(), &rec)
+        .and_then(|()| {
+            engine
+                .store
+                .remove(Tree::Transfers, id.as_bytes())
+                .map(|_| ())
+        });
+    if let Err(e) = stored {
+        return Err(store_refusal(ch, id, e).await);
+    }
+    if let Err(e) = engine.flush().await {
+        return Err(store_refusal(ch, id, e).await);
+    }
+    let _ = transfer;
+    tracing::info!(dossier = %short_id(&id), "dossier received");
+    reply(ch, TransferMessage::Complete { receipt }).await
+}
+
+async fn store_refusal(ch: &mut SecureChannel, id: DossierId, e: StoreError) -> String {
+    let reason = if matches!(e, StoreError::NoSpace) {
+        RefuseReason::NoSpace
+    } else {
+        RefuseReason::Busy
+    };
+    let _ = refuse(ch, id, reason).await;
+    e.to_string()
+}
+
+/// Opens every stored chunk in order and checks the content against its
+/// manifest; memory stays at one chunk.
+fn verify_stored(
+    store: &crate::store::Store,
+    key: &DossierKey,
+    id: DossierId,
+    chunk_count: u64,
+    content_len: u64,
+) -> Result<(Manifest, confrere_protocol::dossier::ContentSummary), String> {
+    let mut opener = ContentOpener::new(key, id).expecting_len(content_len);
+    let mut manifest = None;
+    for index in 0..chunk_count {
+        let sealed = store
+            .get_chunk(id.as_bytes(), index)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("chunk {index} is missing"))?;
+        let events = opener
+            .push_chunk(index, index + 1 == chunk_count, &sealed)
+            .map_err(|e| e.to_string())?;
+        for ev in events {
+            if let ContentEvent::Manifest(m) = ev {
+                if m.dossier_id != id {
+                    return Err("the manifest names another dossier".into());
+                }
+                manifest = Some(*m);
+            }
+        }
+    }
+    let summary = opener.finish().map_err(|e| e.to_string())?;
+    let manifest = manifest.ok_or("the content holds no manifest")?;
+    Ok((manifest, summary))
+}
+
+/// The node's libp2p identity key signs receipts.
+struct Libp2pSigner<'a>(&'a libp2p::identity::Keypair);
+
+impl NodeSigner for Libp2pSigner<'_> {
+    fn peer_id(&self) -> Vec<u8> {
+        self.0.public().to_peer_id().to_bytes()
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, ReceiptError> {
+        self.0
+            .sign(msg)
+            .map_err(|_| ReceiptError::SignerKeyMismatch)
+    }
+}

@@ -1,0 +1,165 @@
+//! What the daemon keeps in its store, record by record. Every record is
+//! encrypted at rest by the store; the dossiers' documents are kept only as
+//! sealed chunks.
+
+use serde::{Deserialize, Serialize};
+
+/// State of an outbox item.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxState {
+    /// Sealed and waiting for the recipient to be reachable.
+    Queued,
+    /// A transfer is under way.
+    Sending,
+    /// The recipient's signed receipt is in.
+    Delivered,
+    /// Refused for good by the recipient (it will not be retried).
+    Failed,
+}
+
+impl OutboxState {
+    /// The name the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Queued => "queued",
+            OutboxState::Sending => "sending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Failed => "failed",
+        }
+    }
+}
+
+/// A dossier this node sends.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// Dossier id, hex.
+    pub id: String,
+    /// Recipient's national id.
+    pub to: String,
+    /// State.
+    pub state: OutboxState,
+    /// Last error, if any.
+    pub last_error: Option<String>,
+    /// Queued at (Unix seconds).
+    pub created_at: i64,
+    /// Receipt time (Unix seconds).
+    pub delivered_at: Option<i64>,
+    /// Number of sealed chunks.
+    pub chunk_count: u64,
+    /// Length of the plaintext content stream.
+    pub content_len: u64,
+    /// Sealed bytes in all.
+    pub total_bytes: u64,
+    /// Chunks the recipient has acknowledged holding (resume point).
+    pub acked_chunks: u64,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Not before this instant (Unix seconds) is the next attempt made.
+    pub next_attempt: i64,
+    /// The referral this answers.
+    pub in_reply_to: Option<String>,
+    /// SHA-256 of the content stream, hex (to check the receipt).
+    pub content_sha256: String,
+    /// The recipient's signed receipt, encoded, hex.
+    pub receipt: Option<String>,
+}
+
+/// Status of an inbox item.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxStatus {
+    /// Not opened yet.
+    New,
+    /// Its documents were written out at least once.
+    Opened,
+    /// Accepted.
+    Accepted,
+    /// Declined.
+    Declined,
+    /// Answered by a reply.
+    Answered,
+}
+
+impl InboxStatus {
+    /// The name the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxStatus::New => "new",
+            InboxStatus::Opened => "opened",
+            InboxStatus::Accepted => "accepted",
+            InboxStatus::Declined => "declined",
+            InboxStatus::Answered => "answered",
+        }
+    }
+}
+
+/// A document as the inbox lists it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    /// Sanitised name.
+    pub name: String,
+    /// Media type.
+    pub media_type: String,
+    /// Size.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// A dossier this node received, complete and verified.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InboxRecord {
+    /// Dossier id, hex.
+    pub id: String,
+    /// Sender's national id (as its session verified it).
+    pub from: String,
+    /// Sender's name (from its certificate).
+    pub from_name: String,
+    /// Patient INS.
+    pub ins: String,
+    /// Patient family name.
+    pub family: String,
+    /// Patient given names.
+    pub given: String,
+    /// Birth date.
+    pub birth_date: String,
+    /// Sex.
+    pub sex: String,
+    /// Reason for referral.
+    pub reason: String,
+    /// Urgent.
+    pub urgent: bool,
+    /// The letter.
+    pub letter: String,
+    /// Status.
+    pub status: InboxStatus,
+    /// Received at (Unix seconds).
+    pub received_at: i64,
+    /// The documents.
+    pub documents: Vec<DocumentRecord>,
+    /// The referral this answers.
+    pub in_reply_to: Option<String>,
+    /// Why it was declined.
+    pub decline_reason: Option<String>,
+    /// Chunks it is stored in.
+    pub chunk_count: u64,
+    /// The receipt this node signed, encoded, hex (sent again if the
+    /// sender asks twice).
+    pub receipt: String,
+}
+
+/// A transfer being received.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TransferRecord {
+    /// Dossier id, hex.
+    pub id: String,
+    /// Sender's national id.
+    pub from: String,
+    /// Chunks announced.
+    pub chunk_count: u64,
+    /// Content length announced.
+    pub content_len: u64,
+    /// Started at (Unix seconds).
+    pub started_at: i64,
+}

@@ -1,0 +1,479 @@
+//! The sender's side: sealing a dossier into the outbox, and the outbox
+//! worker that delivers it, resuming where the recipient stands.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use confrere_protocol::dossier::manifest::MANIFEST_VERSION;
+use confrere_protocol::dossier::names::sanitize_document_name;
+use confrere_protocol::dossier::{
+    BirthDate, ContentSealer, DocumentEntry, DossierId, DossierKey, Ins, Manifest, Patient,
+    Referral, Sex,
+};
+use confrere_protocol::receipt::{verify_receipt, DeliveryReceipt};
+use confrere_protocol::transfer::{encode_chunk, Offer, RefuseReason, TransferMessage};
+use confrere_protocol::NationalId;
+
+use super::documents::{scan, READ_BLOCK};
+use super::engine::{internal, now, rfc3339, store_err, Engine};
+use super::records::{OutboxRecord, OutboxState};
+use crate::api::model::{ApiError, OutboxItem, SendRequest, Sent};
+use crate::net::SecureChannel;
+use crate::store::{Store, Tree};
+
+/// Longest wait between two delivery attempts.
+const MAX_BACKOFF_SECS: i64 = 60;
+/// Deliveries under way at once.
+const MAX_CONCURRENT: usize = 4;
+
+fn invalid(msg: impl Into<String>, hint: &str) -> ApiError {
+    ApiError::new("invalid", msg, hint)
+}
+
+/// The outbox item as the API shows it.
+pub(super) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxItem {
+    let acked = r
+        .acked_chunks
+        .saturating_mul(confrere_protocol::dossier::SEALED_CHUNK_LEN as u64)
+        .min(r.total_bytes);
+    let sent = match r.state {
+        OutboxState::Delivered => r.total_bytes,
+        _ => in_flight.unwrap_or(acked).max(acked),
+    };
+    OutboxItem {
+        id: r.id.clone(),
+        to: r.to.clone(),
+        state: r.state.as_str().to_owned(),
+        last_error: r.last_error.clone(),
+        created_at: rfc3339(r.created_at),
+        delivered_at: r.delivered_at.map(rfc3339),
+        sent_bytes: sent,
+        total_bytes: r.total_bytes,
+        attempts: r.attempts,
+        in_reply_to: r.in_reply_to.clone(),
+    }
+}
+
+/// Checks a send request, seals the dossier into the store and queues it.
+pub(super) async fn send(
+    engine: &Engine,
+    req: SendRequest,
+    in_reply_to: Option<DossierId>,
+) -> Result<Sent, ApiError> {
+    let to = NationalId::parse(req.to.trim()).map_err(|e| {
+        invalid(
+            format!("the recipient's national id is invalid: {e}"),
+            "give the colleague's RPPS (8 + 11 digits) or ADELI (0 + 9 characters) id",
+        )
+    })?;
+    if to == engine.identity.national_id {
+        return Err(invalid(
+            "the recipient is this node's own practitioner",
+            "give a colleague's national id",
+        ));
+    }
+    {
+        let book = engine.book.lock().await;
+        if book.find_by_national_id(to.as_str()).is_none() {
+            return Err(ApiError::new(
+                "unknown_recipient",
+                format!("no known node serves {to}"),
+                "add the colleague's node first: `confrere peers add /ip4/ADDRESS/tcp/PORT/p2p/PEER_ID` (the colleague's `confrere status` prints it)",
+            ));
+        }
+    }
+    let created_at = now();
+    let ins = Ins::parse(&req.patient.ins).map_err(|e| {
+        invalid(
+            format!("the patient's INS is invalid: {e}"),
+            "the INS is 13 digits and a 2-digit key, as on the patient's carte Vitale or INS record",
+        )
+    })?;
+    let birth_date = BirthDate::parse(&req.patient.birth_date).map_err(|e| {
+        invalid(
+            format!("the birth date is invalid: {e}"),
+            "write it YYYY-MM-DD",
+        )
+    })?;
+    let sex = match req.patient.sex.trim() {
+        "F" | "f" => Sex::F,
+        "M" | "m" => Sex::M,
+        "U" | "u" => Sex::U,
+        _ => return Err(invalid("the sex must be F, M or U", "use --sex F, M or U")),
+    };
+    let patient = Patient {
+        ins,
+        family: req.patient.family.trim().to_owned(),
+        given: req.patient.given.trim().to_owned(),
+        birth_date,
+        sex,
+    };
+    patient.validate(created_at).map_err(|e| {
+        invalid(
+            format!("the patient is invalid: {e}"),
+            "check the patient's details",
+        )
+    })?;
+    let id = DossierId::random().map_err(internal)?;
+    let from = engine.identity.national_id.to_string();
+    let store = engine.store.clone();
+    let files = req.files.clone();
+    // First pass: size and hash each file (blocking reads).
+    let scanned = tokio::task::spawn_blocking(move || {
+        files.iter().map(|p| scan(p)).collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| invalid(e.to_string(), "check that the file exists and is readable"))?;
+    let mut documents = Vec::with_capacity(scanned.len());
+    for s in &scanned {
+        let name = sanitize_document_name(&s.file_name).map_err(|e| {
+            invalid(
+                format!(
+                    "the document name of {} cannot be used: {e}",
+                    s.path.display()
+                ),
+                "rename the file",
+            )
+        })?;
+        documents.push(DocumentEntry {
+            name,
+            media_type: s.media_type.clone(),
+            size: s.size,
+            sha256: s.sha256,
+        });
+    }
+    let manifest = Manifest {
+        version: MANIFEST_VERSION,
+        dossier_id: id,
+        from,
+        to: to.to_string(),
+        created_at,
+        patient,
+        referral: Referral {
+            reason: req.reason.clone(),
+            urgent: req.urgent,
+            letter: req.letter.clone().unwrap_or_default(),
+        },
+        in_reply_to,
+        documents,
+    };
+    manifest.validate().map_err(|e| {
+        invalid(
+            format!("the dossier is invalid: {e}"),
+            "check the reason, letter and files",
+        )
+    })?;
+    let key = DossierKey::generate().map_err(internal)?;
+    let wrapped = engine.wrap_key(&id, &key)?;
+    // Second pass: seal into the store.
+    let summary = tokio::task::spawn_blocking(move || {
+        seal_into_store(&store, &key, &manifest, &scanned, &wrapped)
+    })
+    .await
+    .map_err(internal)??;
+    let total_bytes = engine.store.chunk_bytes(id.as_bytes()).map_err(store_err)?;
+    let rec = OutboxRecord {
+        id: id.to_string(),
+        to: to.to_string(),
+        state: OutboxState::Queued,
+        last_error: None,
+        created_at: created_at.as_secs(),
+        delivered_at: None,
+        chunk_count: summary.chunk_count,
+        content_len: summary.content_len,
+        total_bytes,
+        acked_chunks: 0,
+        attempts: 0,
+        next_attempt: 0,
+        in_reply_to: in_reply_to.map(|d| d.to_string()),
+        content_sha256: hex::encode(summary.content_sha256),
+        receipt: None,
+    };
+    engine
+        .store
+        .put(Tree::Outbox, id.as_bytes(), &rec)
+        .map_err(store_err)?;
+    engine.flush().await.map_err(store_err)?;
+    engine.wake.notify_one();
+    Ok(Sent {
+        id: id.to_string(),
+        state: "queued".into(),
+    })
+}
+
+fn seal_into_store(
+    store: &Store,
+    key: &DossierKey,
+    manifest: &Manifest,
+    files: &[super::documents::ScannedFile],
+    wrapped: &[u8],
+) -> Result<confrere_protocol::dossier::ContentSummary, ApiError> {
+    let id = manifest.dossier_id;
+    let fail = |e: &dyn std::fmt::Display| {
+        let _ = store.remove_chunks(id.as_bytes());
+        invalid(
+            format!("the dossier could not be sealed: {e}"),
+            "a file changed while it was being read; send again",
+        )
+    };
+    store
+        .put_wrapped_key(id.as_bytes(), wrapped)
+        .map_err(store_err)?;
+    let mut sealer = ContentSealer::new(key, manifest).map_err(|e| fail(&e))?;
+    let put = |chunks: Vec<confrere_protocol::dossier::SealedChunk>| -> Result<(), ApiError> {
+        for c in chunks {
+            store
+                .put_chunk(id.as_bytes(), c.index, &c.sealed)
+                .map_err(store_err)?;
+        }
+        Ok(())
+    };
+    let mut buf = vec![0u8; READ_BLOCK];
+    for f in files {
+        let mut file = std::fs::File::open(&f.path).map_err(|e| fail(&e))?;
+        loop {
+            let n = file.read(&mut buf).map_err(|e| fail(&e))?;
+            if n == 0 {
+                break;
+            }
+            let chunks = sealer.write(&buf[..n]).map_err(|e| fail(&e))?;
+            put(chunks)?;
+        }
+        let chunks = sealer.end_document().map_err(|e| fail(&e))?;
+        put(chunks)?;
+    }
+    let (chunks, summary) = sealer.finish().map_err(|e| fail(&e))?;
+    put(chunks)?;
+    Ok(summary)
+}
+
+/// Delivers queued dossiers, with backoff, until the daemon stops.
+pub(super) async fn outbox_worker(engine: Arc<Engine>) {
+    let running: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
+    while !engine.is_stopping() {
+        let due: Vec<OutboxRecord> = match engine.outbox_records() {
+            Ok(recs) => recs
+                .into_iter()
+                .filter(|r| {
+                    matches!(r.state, OutboxState::Queued | OutboxState::Sending)
+                        && r.next_attempt <= now().as_secs()
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e.error, "cannot read the outbox");
+                Vec::new()
+            }
+        };
+        for rec in due {
+            let mut set = running.lock().unwrap_or_else(|p| p.into_inner());
+            if set.len() >= MAX_CONCURRENT || set.contains(&rec.id) {
+                continue;
+            }
+            set.insert(rec.id.clone());
+            drop(set);
+            let engine = engine.clone();
+            let running = running.clone();
+            tokio::spawn(async move {
+                let id = rec.id.clone();
+                deliver(&engine, rec).await;
+                running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                engine.wake.notify_one();
+            });
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), engine.wake.notified()).await;
+    }
+}
+
+fn save(engine: &Engine, rec: &OutboxRecord) {
+    if let Ok(id) = DossierId::parse_hex(&rec.id) {
+        if let Err(e) = engine.store.put(Tree::Outbox, id.as_bytes(), rec) {
+            tracing::warn!(error = %e, "cannot update the outbox");
+        }
+    }
+}
+
+async fn deliver(engine: &Engine, mut rec: OutboxRecord) {
+    rec.attempts = rec.attempts.saturating_add(1);
+    match try_deliver(engine, &mut rec).await {
+        Ok(()) => {}
+        Err(Outcome::Retry(msg)) => {
+            let backoff = 1i64 << rec.attempts.min(6);
+            rec.state = OutboxState::Queued;
+            rec.next_attempt = now().as_secs() + backoff.min(MAX_BACKOFF_SECS);
+            tracing::info!(dossier = %&rec.id[..8.min(rec.id.len())], error = %msg, "delivery will be retried");
+            rec.last_error = Some(msg);
+        }
+        Err(Outcome::Failed(msg)) => {
+            rec.state = OutboxState::Failed;
+            rec.last_error = Some(msg);
+        }
+    }
+    if let Ok(mut p) = engine.progress.lock() {
+        p.remove(&rec.id);
+    }
+    save(engine, &rec);
+    let _ = engine.flush().await;
+}
+
+enum Outcome {
+    Retry(String),
+    Failed(String),
+}
+
+async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outcome> {
+    let id = DossierId::parse_hex(&rec.id).map_err(|e| Outcome::Failed(e.to_string()))?;
+    let entry = engine
+        .book
+        .lock()
+        .await
+        .find_by_national_id(&rec.to)
+        .ok_or_else(|| Outcome::Retry(format!("no known node serves {}", rec.to)))?;
+    let channel = match entry.peer() {
+        Some(p) => engine.net.open_channel(p, entry.multiaddrs()).await,
+        None => match entry.multiaddrs().first() {
+            Some(a) => engine.net.open_channel_addr(a.clone()).await,
+            None => {
+                return Err(Outcome::Retry(format!(
+                    "no address is known for {}",
+                    rec.to
+                )))
+            }
+        },
+    }
+    .map_err(|e| Outcome::Retry(e.to_string()))?;
+    let mut ch = channel;
+    let serves = ch.peer().identity().national_id.to_string();
+    if serves != rec.to {
+        return Err(Outcome::Retry(format!(
+            "the node reached serves {serves}, not {}",
+            rec.to
+        )));
+    }
+    let key = engine
+        .unwrap_key(&id)
+        .map_err(|e| Outcome::Failed(e.error))?;
+    rec.state = OutboxState::Sending;
+    save(engine, rec);
+    let offer = Offer::new(id, key, rec.content_len);
+    if offer.chunk_count != rec.chunk_count {
+        return Err(Outcome::Failed(
+            "the outbox record is inconsistent with its dossier".into(),
+        ));
+    }
+    send_msg(&mut ch, &TransferMessage::Offer(offer)).await?;
+    let next = match recv_msg(&mut ch).await? {
+        TransferMessage::Resume { next_index, .. } if next_index <= rec.chunk_count => next_index,
+        TransferMessage::Complete { receipt } => return finish(engine, rec, &ch, receipt),
+        TransferMessage::Refuse { reason, .. } => return Err(refused(reason)),
+        _ => {
+            return Err(Outcome::Retry(
+                "the recipient answered the offer out of turn".into(),
+            ))
+        }
+    };
+    rec.acked_chunks = next;
+    save(engine, rec);
+    let chunk_len = confrere_protocol::dossier::SEALED_CHUNK_LEN as u64;
+    for index in next..rec.chunk_count {
+        if engine.is_stopping() {
+            return Err(Outcome::Retry("the daemon is stopping".into()));
+        }
+        let sealed = engine
+            .store
+            .get_chunk(id.as_bytes(), index)
+            .map_err(|e| Outcome::Retry(e.to_string()))?
+            .ok_or_else(|| {
+                Outcome::Failed(format!(
+                    "chunk {index} of the dossier is missing from the store"
+                ))
+            })?;
+        let msg = encode_chunk(index, index + 1 == rec.chunk_count, &sealed)
+            .map_err(|e| Outcome::Failed(format!("chunk {index} in the store is damaged: {e}")))?;
+        ch.send(&msg)
+            .await
+            .map_err(|e| Outcome::Retry(format!("the session broke: {e}")))?;
+        if let Ok(mut p) = engine.progress.lock() {
+            p.insert(
+                rec.id.clone(),
+                ((index + 1) * chunk_len).min(rec.total_bytes),
+            );
+        }
+    }
+    ch.flush()
+        .await
+        .map_err(|e| Outcome::Retry(e.to_string()))?;
+    match recv_msg(&mut ch).await? {
+        TransferMessage::Complete { receipt } => finish(engine, rec, &ch, receipt),
+        TransferMessage::Refuse { reason, .. } => Err(refused(reason)),
+        _ => Err(Outcome::Retry("the recipient answered out of turn".into())),
+    }
+}
+
+/// What a refusal reason means to the user.
+pub(super) fn reason_text(reason: RefuseReason) -> &'static str {
+    match reason {
+        RefuseReason::NotForMe => "the dossier is addressed to another practitioner",
+        RefuseReason::NoSpace => "its disk is full (the transfer resumes later)",
+        RefuseReason::TooLarge => "the dossier is larger than it accepts",
+        RefuseReason::Busy => "it is busy (the transfer resumes later)",
+        RefuseReason::Revoked => "the consent or the sender is refused",
+        _ => "it could not store or verify the dossier",
+    }
+}
+
+fn refused(reason: RefuseReason) -> Outcome {
+    let text = reason_text(reason);
+    if reason.is_temporary() {
+        Outcome::Retry(format!("the recipient cannot take the dossier now: {text}"))
+    } else {
+        Outcome::Failed(format!("the recipient refused the dossier: {text}"))
+    }
+}
+
+fn finish(
+    engine: &Engine,
+    rec: &mut OutboxRecord,
+    ch: &SecureChannel,
+    receipt: DeliveryReceipt,
+) -> Result<(), Outcome> {
+    let id = DossierId::parse_hex(&rec.id).map_err(|e| Outcome::Failed(e.to_string()))?;
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(&rec.content_sha256, &mut hash)
+        .map_err(|e| Outcome::Failed(e.to_string()))?;
+    verify_receipt(&receipt, &id, &ch.remote_peer_id().to_bytes(), &hash)
+        .map_err(|e| Outcome::Retry(format!("the recipient's receipt does not verify: {e}")))?;
+    rec.state = OutboxState::Delivered;
+    rec.delivered_at = Some(now().as_secs());
+    rec.acked_chunks = rec.chunk_count;
+    rec.last_error = None;
+    rec.receipt = receipt.encode().ok().map(hex::encode);
+    let _ = engine;
+    Ok(())
+}
+
+async fn send_msg(ch: &mut SecureChannel, msg: &TransferMessage) -> Result<(), Outcome> {
+    let bytes = msg
+        .encode()
+        .map_err(|e| Outcome::Failed(format!("cannot encode a {}: {e}", msg.kind())))?;
+    ch.send(&bytes)
+        .await
+        .map_err(|e| Outcome::Retry(format!("the session broke: {e}")))
+}
+
+async fn recv_msg(ch: &mut SecureChannel) -> Result<TransferMessage, Outcome> {
+    ch.flush()
+        .await
+        .map_err(|e| Outcome::Retry(format!("the session broke: {e}")))?;
+    let bytes = ch
+        .recv()
+        .await
+        .map_err(|e| Outcome::Retry(format!("the session broke: {e}")))?
+        .ok_or_else(|| Outcome::Retry("the recipient closed the session".into()))?;
+    TransferMessage::decode(&bytes)
+        .map_err(|e| Outcome::Retry(format!("the recipient sent a malformed message: {e}")))
+}
