@@ -118,6 +118,9 @@ pub(super) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Resul
         urgent: rec.urgent,
         letter: req.letter,
         files: req.files,
+        // A reply goes back to the referrer: it cites no record.
+        consent: None,
+        care_team: None,
     };
     let sent = sending::send(engine, send, Some(did)).await?;
     set_status(engine, id, InboxStatus::Answered, None).await?;

@@ -146,11 +146,10 @@ async fn receive(
         }
         Err(e) => return Err(store_refusal(ch, id, e).await),
     };
-    let next = engine
-        .store
-        .chunk_count_contiguous(id.as_bytes())
-        .map_err(|e| e.to_string())?
-        .min(chunk_count);
+    let next = match engine.store.chunk_count_contiguous(id.as_bytes()) {
+        Ok(n) => n.min(chunk_count),
+        Err(e) => return Err(store_refusal(ch, id, e).await),
+    };
     if next > 0 {
         tracing::info!(dossier = %short_id(&id), chunk = next, of = chunk_count, "resuming a transfer");
     }
@@ -181,12 +180,16 @@ async fn receive(
             return Err(refuse(ch, id, RefuseReason::Other).await);
         }
         if let Err(e) = engine.store.put_chunk(id.as_bytes(), index, sealed) {
-            return Err(store_refusal(ch, id, e).await);
+            let msg = store_refusal(ch, id, e).await;
+            drain(ch).await;
+            return Err(msg);
         }
         expected += 1;
         if expected % FLUSH_EVERY == 0 {
             if let Err(e) = engine.flush().await {
-                return Err(store_refusal(ch, id, e).await);
+                let msg = store_refusal(ch, id, e).await;
+                drain(ch).await;
+                return Err(msg);
             }
         }
     }
@@ -277,6 +280,18 @@ async fn receive(
     let _ = transfer;
     tracing::info!(dossier = %short_id(&id), "dossier received");
     reply(ch, TransferMessage::Complete { receipt }).await
+}
+
+/// After refusing mid-transfer, reads (and drops) what the sender still
+/// sends until it stops, so that it is not left blocked on flow control and
+/// reads the refusal; bounded in time and count.
+async fn drain(ch: &mut SecureChannel) {
+    for _ in 0..4096 {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), ch.recv()).await {
+            Ok(Ok(Some(_))) => continue,
+            _ => break,
+        }
+    }
 }
 
 async fn store_refusal(ch: &mut SecureChannel, id: DossierId, e: StoreError) -> String {

@@ -24,6 +24,8 @@ use crate::store::{Store, Tree};
 
 /// Longest wait between two delivery attempts.
 const MAX_BACKOFF_SECS: i64 = 60;
+/// Chunks between two looks for a refusal from the recipient.
+const CHECK_EVERY: u64 = 16;
 /// Deliveries under way at once.
 const MAX_CONCURRENT: usize = 4;
 
@@ -397,6 +399,20 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
         ch.send(&msg)
             .await
             .map_err(|e| Outcome::Retry(format!("the session broke: {e}")))?;
+        // The recipient may refuse mid-way (a full disk): look for its
+        // answer now and then without waiting.
+        if index % CHECK_EVERY == CHECK_EVERY - 1 {
+            if let Ok(answer) = tokio::time::timeout(Duration::ZERO, ch.recv()).await {
+                return Err(match answer {
+                    Ok(Some(bytes)) => match TransferMessage::decode(&bytes) {
+                        Ok(TransferMessage::Refuse { reason, .. }) => refused(reason),
+                        _ => Outcome::Retry("the recipient answered out of turn".into()),
+                    },
+                    Ok(None) => Outcome::Retry("the recipient closed the session".into()),
+                    Err(e) => Outcome::Retry(format!("the session broke: {e}")),
+                });
+            }
+        }
         if let Ok(mut p) = engine.progress.lock() {
             p.insert(
                 rec.id.clone(),
