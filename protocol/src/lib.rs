@@ -9,12 +9,15 @@
 
 pub mod certificate;
 pub mod codec;
+pub mod consent;
 pub mod credential;
 pub mod dossier;
 pub mod error;
 pub mod identity;
 pub mod keys;
+pub mod ledger;
 pub mod receipt;
+pub mod revocation;
 pub mod session;
 pub mod signature;
 pub mod signer;
