@@ -70,8 +70,11 @@ Example:
     /// Send a dossier to a colleague: sealed at once, queued in the outbox,
     /// delivered when the recipient's node is reachable.
     #[command(after_help = "\
+A send cites the record that allows it: --consent ID (see `confrere consent
+grant`) or --care-team ID (see `confrere care-team record`).
+
 Example:
-  confrere send --home ~/confrere --to 810001000016 \\
+  confrere send --home ~/confrere --to 810001000016 --consent 3f2a9c1e \\
       --patient-ins 255081416802538 --patient-family MARTIN --patient-given Anne \\
       --birth-date 1955-08-14 --sex F --reason \"Palpitations, ECG attached\" \\
       --letter letter.txt ecg.pdf labs.pdf")]
@@ -90,6 +93,18 @@ Example:
   confrere inbox show 3f2a9c1e --home ~/confrere
   confrere inbox open 3f2a9c1e --out ./referral --home ~/confrere")]
     Inbox(InboxArgs),
+    /// Patients' consents to share their dossiers (French public health
+    /// code, art. L1110-4): record, list, show, revoke.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Exchanges within the patient's care team, the patient informed
+    /// (French public health code, art. L1110-4).
+    #[command(subcommand)]
+    CareTeam(CareTeamCommand),
+    /// The node's tamper-evident ledger of consents, shares and accesses:
+    /// show it, verify it.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
 }
 
 /// `confrere cert …`
@@ -361,6 +376,14 @@ pub struct SendArgs {
     /// The referral letter: a UTF-8 text file.
     #[arg(long, value_name = "FILE")]
     pub letter: Option<PathBuf>,
+    /// The patient's consent this send rests on: its id, or a unique prefix
+    /// of at least 8 characters (`confrere consent list`).
+    #[arg(long, value_name = "ID", conflicts_with = "care_team")]
+    pub consent: Option<String>,
+    /// The care-team record this send rests on: its id, or a unique prefix
+    /// of at least 8 characters (`confrere care-team record` prints it).
+    #[arg(long, value_name = "ID")]
+    pub care_team: Option<String>,
     #[command(flatten)]
     pub home: DaemonHome,
     /// Print the answer as JSON.
@@ -469,4 +492,203 @@ pub struct InboxReplyArgs {
     /// The documents to send back.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// Checks that a day is written `YYYY-MM-DD` (the daemon checks the rest).
+fn parse_day(s: &str) -> Result<String, String> {
+    confrere_protocol::consent::parse_date(s.trim())
+        .map(confrere_protocol::consent::format_date)
+        .map_err(|e| format!("{e} (write it YYYY-MM-DD, e.g. 2025-06-30)"))
+}
+
+/// `confrere consent …`
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Record a patient's consent to share their dossier with the named
+    /// colleagues for a purpose; prints the consent's id, which `send
+    /// --consent` cites.
+    #[command(after_help = "\
+Without --expires the consent holds until it is revoked. The expiry day is
+read in French legal time: the consent covers sends until midnight at its end.
+
+Example:
+  confrere consent grant --home ~/confrere --patient-ins 255081416802538 \\
+      --to 810002000015 --to 899700075064 --purpose \"Cardiology opinion\" \\
+      --expires 2025-12-31")]
+    Grant(ConsentGrantArgs),
+    /// List the consents recorded on this node, newest first.
+    #[command(after_help = "\
+Example:
+  confrere consent list --home ~/confrere
+  confrere consent list --patient-ins 255081416802538 --json")]
+    List(ConsentListArgs),
+    /// Show one consent and its state (active, revoked or expired).
+    #[command(after_help = "\
+Example:
+  confrere consent show 3f2a9c1e --home ~/confrere
+  confrere consent show 3f2a9c1e --json")]
+    Show(ConsentShowArgs),
+    /// Revoke a consent: the patient withdrew it. Nothing more can be sent
+    /// under it.
+    #[command(after_help = "\
+Example:
+  confrere consent revoke 3f2a9c1e --reason \"Withdrawn by the patient on the phone\" --home ~/confrere")]
+    Revoke(ConsentRevokeArgs),
+}
+
+/// Options of `consent grant`.
+#[derive(Debug, Args)]
+pub struct ConsentGrantArgs {
+    /// The patient's INS: 13-digit NIR and its 2-digit key.
+    #[arg(long, value_name = "INS")]
+    pub patient_ins: String,
+    /// A colleague the patient allows shares with (national id: 8 + RPPS,
+    /// or 0 + ADELI); repeatable, or several after one --to.
+    #[arg(long = "to", value_name = "NATIONAL_ID", required = true, num_args = 1..)]
+    pub to: Vec<String>,
+    /// What the consent is for, in one line (at most 1 KiB).
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: String,
+    /// The consent's last day (none: until revoked).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub expires: Option<String>,
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the consent as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `consent list`.
+#[derive(Debug, Args)]
+pub struct ConsentListArgs {
+    /// Only this patient's consents (INS).
+    #[arg(long, value_name = "INS")]
+    pub patient_ins: Option<String>,
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the consents as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `consent show`.
+#[derive(Debug, Args)]
+pub struct ConsentShowArgs {
+    /// The consent id, or a unique prefix of it (at least 8 characters).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the consent as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `consent revoke`.
+#[derive(Debug, Args)]
+pub struct ConsentRevokeArgs {
+    /// The consent id, or a unique prefix of it (at least 8 characters).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Why, in one line (kept with the consent).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the revoked consent as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `confrere care-team …`
+#[derive(Debug, Subcommand)]
+pub enum CareTeamCommand {
+    /// Record that the patient was informed, on a day, that their
+    /// information is exchanged with these members of their care team, and
+    /// did not object; prints the record's id, which `send --care-team`
+    /// cites.
+    #[command(after_help = "\
+Example:
+  confrere care-team record --home ~/confrere --patient-ins 255081416802538 \\
+      --to 899700075064 --informed-on 2025-06-01")]
+    Record(CareTeamRecordArgs),
+}
+
+/// Options of `care-team record`.
+#[derive(Debug, Args)]
+pub struct CareTeamRecordArgs {
+    /// The patient's INS: 13-digit NIR and its 2-digit key.
+    #[arg(long, value_name = "INS")]
+    pub patient_ins: String,
+    /// A member of the care team (national id: 8 + RPPS, or 0 + ADELI);
+    /// repeatable, or several after one --to.
+    #[arg(long = "to", value_name = "NATIONAL_ID", required = true, num_args = 1..)]
+    pub to: Vec<String>,
+    /// The day the patient was informed (today or earlier).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub informed_on: String,
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the record as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `confrere ledger …`
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// List the ledger's entries: sequence number, time, kind, hash and
+    /// the main fields.
+    #[command(after_help = "\
+Reads the store directly when the daemon is stopped, else asks the daemon.
+
+Example:
+  confrere ledger show --home ~/confrere
+  confrere ledger show --since 120 --json")]
+    Show(LedgerShowArgs),
+    /// Check the whole chain, every signature and the head checkpoint.
+    #[command(after_help = "\
+Detects a changed byte, a removed entry, reordered entries and a cut-off
+tail, and names the first bad entry.
+
+Exit status: 0 intact, 1 not intact (or unreadable), 2 unusable input,
+3 daemon unreachable.
+
+Example:
+  confrere ledger verify --home ~/confrere
+  confrere ledger verify --quick --json")]
+    Verify(LedgerVerifyArgs),
+}
+
+/// Options of `ledger show`.
+#[derive(Debug, Args)]
+pub struct LedgerShowArgs {
+    /// The node's home directory.
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
+    pub home: PathBuf,
+    /// Only the entries from this sequence number on.
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
+    /// Print the entries as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `ledger verify`.
+#[derive(Debug, Args)]
+pub struct LedgerVerifyArgs {
+    /// The node's home directory.
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
+    pub home: PathBuf,
+    /// Check the hash chain up to the signed head checkpoint, and the
+    /// signatures only where it does not reach (the genesis entry, entries
+    /// after the checkpoint), instead of every signature: as sure to catch
+    /// a change, a removal, a move or a cut, and many times faster on a
+    /// long ledger.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print the verification report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

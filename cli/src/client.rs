@@ -161,6 +161,50 @@ impl Client {
         self.post(&format!("/inbox/{}/reply", segment(id)), req)
     }
 
+    /// `POST /v1/consents`.
+    pub fn consent_grant(
+        &self,
+        req: &confrere_node::api::consent_model::GrantConsentRequest,
+    ) -> Result<confrere_node::api::consent_model::ConsentInfo, CliError> {
+        self.post("/consents", req)
+    }
+
+    /// `GET /v1/consents[?patient_ins=INS]`.
+    pub fn consent_list(
+        &self,
+        patient_ins: Option<&str>,
+    ) -> Result<Vec<confrere_node::api::consent_model::ConsentInfo>, CliError> {
+        match patient_ins {
+            Some(ins) => self.get(&format!("/consents?patient_ins={}", segment(ins))),
+            None => self.get("/consents"),
+        }
+    }
+
+    /// `GET /v1/consents/{id}`.
+    pub fn consent_show(
+        &self,
+        id: &str,
+    ) -> Result<confrere_node::api::consent_model::ConsentInfo, CliError> {
+        self.get(&format!("/consents/{}", segment(id)))
+    }
+
+    /// `POST /v1/consents/{id}/revoke`.
+    pub fn consent_revoke(
+        &self,
+        id: &str,
+        req: &confrere_node::api::consent_model::RevokeConsentRequest,
+    ) -> Result<confrere_node::api::consent_model::ConsentInfo, CliError> {
+        self.post(&format!("/consents/{}/revoke", segment(id)), req)
+    }
+
+    /// `POST /v1/care-team`.
+    pub fn care_team_record(
+        &self,
+        req: &confrere_node::api::consent_model::CareTeamRequest,
+    ) -> Result<confrere_node::api::consent_model::CareTeamInfo, CliError> {
+        self.post("/care-team", req)
+    }
+
     fn get<T: DeserializeOwned>(&self, route: &str) -> Result<T, CliError> {
         let result = self
             .agent

@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use confrere_protocol::UnixTime;
 
-use cli::{CertCommand, Cli, Command, PeersCommand};
+use cli::{
+    CareTeamCommand, CertCommand, Cli, Command, ConsentCommand, LedgerCommand, PeersCommand,
+};
 
 fn now() -> UnixTime {
     let secs = std::time::SystemTime::now()
@@ -36,6 +38,15 @@ fn main() -> ExitCode {
         Command::Send(a) => (commands::send::run(a), a.json),
         Command::Outbox(a) => (commands::outbox::run(a), a.json),
         Command::Inbox(a) => (commands::inbox::run(a), a.json),
+        Command::Consent(ConsentCommand::Grant(a)) => (commands::consent::grant(a), a.json),
+        Command::Consent(ConsentCommand::List(a)) => (commands::consent::list(a), a.json),
+        Command::Consent(ConsentCommand::Show(a)) => (commands::consent::show(a), a.json),
+        Command::Consent(ConsentCommand::Revoke(a)) => (commands::consent::revoke(a), a.json),
+        Command::CareTeam(CareTeamCommand::Record(a)) => {
+            (commands::consent::care_team_record(a), a.json)
+        }
+        Command::Ledger(LedgerCommand::Show(a)) => (commands::ledger::show(a), a.json),
+        Command::Ledger(LedgerCommand::Verify(a)) => (commands::ledger::verify(a), a.json),
     };
     match result {
         Ok(code) => code,

@@ -5,9 +5,11 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod consent;
 pub mod daemon;
 pub mod files;
 pub mod home;
+pub mod ledger;
 pub mod net;
 pub mod pump;
 pub mod store;

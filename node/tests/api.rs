@@ -398,6 +398,8 @@ fn every_route_round_trips_its_json() {
         urgent: true,
         letter: Some("Cher confrère,\n".into()),
         files: vec![PathBuf::from("/tmp/ecg.pdf")],
+        consent: None,
+        care_team: None,
     };
     let (code, body) = h.call(
         "POST",

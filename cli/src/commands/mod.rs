@@ -3,9 +3,12 @@
 pub mod cert;
 pub mod demo;
 pub mod init;
+// Reads the store directly, or asks the daemon when it runs.
+pub mod ledger;
 pub mod pki;
 pub mod run;
 // Commands that talk to the running daemon through its local API.
+pub mod consent;
 pub mod inbox;
 pub mod outbox;
 pub mod peers;

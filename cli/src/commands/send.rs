@@ -42,6 +42,8 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
         urgent: args.urgent,
         letter,
         files,
+        consent: args.consent.as_deref().map(|id| id.trim().to_owned()),
+        care_team: args.care_team.as_deref().map(|id| id.trim().to_owned()),
     };
     let client = Client::connect(&args.home.home)?;
     let sent = client.send(&req)?;

@@ -9,6 +9,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::consent_model::{
+    CareTeamInfo, CareTeamRequest, ConsentInfo, ConsentQuery, GrantConsentRequest,
+    RevokeConsentRequest,
+};
+
 /// `GET /v1/status`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Status {
@@ -82,6 +87,15 @@ pub struct SendRequest {
     pub letter: Option<String>,
     /// Documents, absolute paths.
     pub files: Vec<PathBuf>,
+    /// The consent the send rests on: its id, or a unique prefix of at
+    /// least 8 hex digits. A send cites a consent or a care-team record
+    /// (not both); a reply needs neither.
+    #[serde(default)]
+    pub consent: Option<String>,
+    /// The care-team record the send rests on: its id, or a unique prefix
+    /// of at least 8 hex digits.
+    #[serde(default)]
+    pub care_team: Option<String>,
 }
 
 /// The answer to a send or a reply.
@@ -262,4 +276,61 @@ pub trait NodeApi: Send + Sync + 'static {
         id: String,
         req: ReplyRequest,
     ) -> impl Future<Output = Result<Sent, ApiError>> + Send;
+
+    /// Records a patient's consent (`POST /v1/consents`).
+    fn consent_grant(
+        &self,
+        req: GrantConsentRequest,
+    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send {
+        let _ = req;
+        std::future::ready(Err(not_wired("recording a consent")))
+    }
+
+    /// The consents, newest first; only those of a patient (INS as typed)
+    /// if given (`GET /v1/consents?patient_ins=`).
+    fn consent_list(
+        &self,
+        patient_ins: Option<String>,
+    ) -> impl Future<Output = Result<Vec<ConsentInfo>, ApiError>> + Send {
+        let _ = patient_ins;
+        std::future::ready(Err(not_wired("listing consents")))
+    }
+
+    /// One consent, by id or unique prefix (`GET /v1/consents/{id}`).
+    fn consent_show(
+        &self,
+        id: String,
+    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send {
+        let _ = id;
+        std::future::ready(Err(not_wired("showing a consent")))
+    }
+
+    /// Revokes a consent (`POST /v1/consents/{id}/revoke`).
+    fn consent_revoke(
+        &self,
+        id: String,
+        req: RevokeConsentRequest,
+    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send {
+        let _ = (id, req);
+        std::future::ready(Err(not_wired("revoking a consent")))
+    }
+
+    /// Records an exchange within the patient's care team
+    /// (`POST /v1/care-team`).
+    fn care_team_record(
+        &self,
+        req: CareTeamRequest,
+    ) -> impl Future<Output = Result<CareTeamInfo, ApiError>> + Send {
+        let _ = req;
+        std::future::ready(Err(not_wired("recording a care-team exchange")))
+    }
+}
+
+/// The answer of a [`NodeApi`] method the daemon does not implement yet.
+fn not_wired(what: &str) -> ApiError {
+    ApiError::new(
+        "internal",
+        format!("not wired: this daemon does not handle {what} yet"),
+        "update the daemon to the version of the command line",
+    )
 }

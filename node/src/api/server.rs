@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -38,6 +39,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
+use super::consent_model::{
+    CareTeamRequest, ConsentQuery, GrantConsentRequest, RevokeConsentRequest,
+};
 use super::model::{
     AddPeer, ApiError, DeclineRequest, NodeApi, OpenRequest, ReplyRequest, SendRequest,
 };
@@ -391,7 +395,11 @@ fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
         .route("/inbox/{id}/open", post(inbox_open::<A>))
         .route("/inbox/{id}/accept", post(inbox_accept::<A>))
         .route("/inbox/{id}/decline", post(inbox_decline::<A>))
-        .route("/inbox/{id}/reply", post(inbox_reply::<A>));
+        .route("/inbox/{id}/reply", post(inbox_reply::<A>))
+        .route("/consents", get(consent_list::<A>).post(consent_grant::<A>))
+        .route("/consents/{id}", get(consent_show::<A>))
+        .route("/consents/{id}/revoke", post(consent_revoke::<A>))
+        .route("/care-team", post(care_team_record::<A>));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
@@ -483,6 +491,50 @@ async fn inbox_reply<A: NodeApi>(
     Body(req): Body<ReplyRequest>,
 ) -> Response {
     answer(api.inbox_reply(id, req).await)
+}
+
+async fn consent_grant<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    Body(req): Body<GrantConsentRequest>,
+) -> Response {
+    answer(api.consent_grant(req).await)
+}
+
+async fn consent_list<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    query: Result<Query<ConsentQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(q)) => answer(api.consent_list(q.patient_ins).await),
+        Err(_) => Failure::from(ApiError::new(
+            "invalid",
+            "the query string is not what this route takes",
+            "give nothing, or ?patient_ins=INS",
+        ))
+        .into_response(),
+    }
+}
+
+async fn consent_show<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    answer(api.consent_show(id).await)
+}
+
+async fn consent_revoke<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(id): UrlPath<String>,
+    Body(req): Body<RevokeConsentRequest>,
+) -> Response {
+    answer(api.consent_revoke(id, req).await)
+}
+
+async fn care_team_record<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    Body(req): Body<CareTeamRequest>,
+) -> Response {
+    answer(api.care_team_record(req).await)
 }
 
 #[cfg(test)]

@@ -28,17 +28,21 @@ pub enum Tree {
     Peers,
     /// Node-wide settings and counters.
     Meta,
+    /// The node's ledger: one signed entry per record, keyed by its
+    /// sequence number (8 bytes, big-endian).
+    Ledger,
 }
 
 impl Tree {
     /// Every tree, in a fixed order.
-    pub const ALL: [Tree; 6] = [
+    pub const ALL: [Tree; 7] = [
         Tree::Outbox,
         Tree::Inbox,
         Tree::Transfers,
         Tree::Dossiers,
         Tree::Peers,
         Tree::Meta,
+        Tree::Ledger,
     ];
 
     /// The tree's name in the database (also bound into each record's
@@ -51,6 +55,7 @@ impl Tree {
             Tree::Dossiers => "dossiers",
             Tree::Peers => "peers",
             Tree::Meta => "meta",
+            Tree::Ledger => "ledger",
         }
     }
 
@@ -62,6 +67,7 @@ impl Tree {
             Tree::Dossiers => 3,
             Tree::Peers => 4,
             Tree::Meta => 5,
+            Tree::Ledger => 6,
         }
     }
 }

@@ -1,0 +1,280 @@
+//! `confrere ledger show|verify`: the node's tamper-evident ledger.
+//!
+//! Both read the store directly when the daemon is stopped. While it runs
+//! the store is locked, and they ask the daemon instead (`GET /v1/ledger`,
+//! `GET /v1/ledger/verify`), which reads the same store.
+//!
+//! `verify` exits 0 when the chain is intact (or empty), 1 when it is not,
+//! naming the first bad entry and what is wrong with it.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use confrere_node::api::model::ApiError;
+use confrere_node::api::server::{Endpoint, ENDPOINT_FILE, TOKEN_FILE};
+use confrere_node::home::Home;
+use confrere_node::ledger::{
+    read_entries, report, verify_store, EntryView, LedgerError, VerifyReport,
+};
+use confrere_node::store::{Store, StoreError, StoreKeySource};
+use confrere_protocol::ledger::SignatureCheck;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cli::{LedgerShowArgs, LedgerVerifyArgs};
+use crate::client::output::{cut, print_json, Table};
+use crate::error::{CliError, EXIT_DAEMON, EXIT_OK, EXIT_REFUSED};
+
+/// Where the ledger is read from.
+enum Source {
+    /// The store, opened here (the daemon is stopped).
+    Store { store: Store, peer_id: Vec<u8> },
+    /// The running daemon holds the store.
+    Daemon,
+}
+
+/// Opens the home's store, or says that the daemon holds it.
+fn open(home: &Path) -> Result<Source, CliError> {
+    let node = Home::open(home).map_err(|e| {
+        CliError::input(
+            format!("cannot read the home {}: {e}", home.display()),
+            e.hint(),
+        )
+    })?;
+    let peer_id = node.credential.peer_id().to_vec();
+    drop(node);
+    let key_source = match std::env::var("CONFRERE_PASSPHRASE") {
+        Ok(p) if !p.is_empty() => StoreKeySource::Passphrase(p),
+        _ => StoreKeySource::KeyFile,
+    };
+    match Store::open(home, key_source) {
+        Ok(store) => Ok(Source::Store { store, peer_id }),
+        Err(StoreError::Locked { .. }) => Ok(Source::Daemon),
+        Err(e) => Err(CliError::refused(
+            format!("cannot open the store of {}: {e}", home.display()),
+            e.hint(),
+        )),
+    }
+}
+
+fn ledger_error(e: &LedgerError) -> CliError {
+    CliError::refused(e.to_string(), e.hint())
+}
+
+/// Runs `ledger show`.
+pub fn show(args: &LedgerShowArgs) -> Result<ExitCode, CliError> {
+    let views: Vec<EntryView> = match open(&args.home)? {
+        Source::Store { store, .. } => read_entries(&store, args.since)
+            .map_err(|e| ledger_error(&e))?
+            .iter()
+            .map(EntryView::of)
+            .collect(),
+        Source::Daemon => {
+            let route = match args.since {
+                Some(n) => format!("/ledger?since={n}"),
+                None => "/ledger".to_owned(),
+            };
+            daemon_get(&args.home, &route)?
+        }
+    };
+    if args.json {
+        print_json(&views)?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    if views.is_empty() {
+        match args.since {
+            Some(n) => println!("No ledger entry from {n} on."),
+            None => {
+                println!("The ledger is empty: the daemon writes its first entry when it starts.")
+            }
+        }
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    let mut table = Table::new(&["SEQ", "TIME", "KIND", "HASH", "DETAILS"]);
+    for v in &views {
+        table.row(vec![
+            v.seq.to_string(),
+            v.time.clone(),
+            v.kind.clone(),
+            v.hash.chars().take(12).collect(),
+            details(v),
+        ]);
+    }
+    table.print();
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Runs `ledger verify`: exit 0 intact, 1 broken.
+pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
+    let signatures = if args.quick {
+        SignatureCheck::Anchored
+    } else {
+        SignatureCheck::Every
+    };
+    let report: VerifyReport = match open(&args.home)? {
+        Source::Store { store, peer_id } => {
+            report(verify_store(&store, &peer_id, signatures)).map_err(|e| ledger_error(&e))?
+        }
+        Source::Daemon if args.quick => daemon_get(&args.home, "/ledger/verify?quick=true")?,
+        Source::Daemon => daemon_get(&args.home, "/ledger/verify")?,
+    };
+    if args.json {
+        print_json(&report)?;
+        let code = if report.intact { EXIT_OK } else { EXIT_REFUSED };
+        return Ok(ExitCode::from(code));
+    }
+    match (&report.problem, report.head_seq) {
+        (Some(p), _) => Err(CliError::refused(
+            format!("the ledger is NOT intact: {}", p.message),
+            p.hint.clone(),
+        )),
+        (None, None) => {
+            println!("The ledger is empty: the daemon writes its first entry when it starts.");
+            Ok(ExitCode::from(EXIT_OK))
+        }
+        (None, Some(head)) => {
+            let checked = if args.quick {
+                "every link verified up to the signed head checkpoint"
+            } else {
+                "every signature and link verified"
+            };
+            println!(
+                "The ledger is intact: {} entries (0 to {head}), {checked}.",
+                report.entries
+            );
+            if let Some(hash) = &report.head_hash {
+                println!("Head          entry {head}, hash {hash}");
+            }
+            if let (Some(id), Some(name)) = (&report.national_id, &report.name) {
+                println!("Practitioner  {} ({})", cut(name, 60), cut(id, 32));
+            }
+            Ok(ExitCode::from(EXIT_OK))
+        }
+    }
+}
+
+/// The main fields of an entry, `key=value`, in a fixed order.
+fn details(v: &EntryView) -> String {
+    const ORDER: [&str; 18] = [
+        "national_id",
+        "name",
+        "dossier_id",
+        "consent_id",
+        "record_id",
+        "patient_ins",
+        "to",
+        "from",
+        "from_name",
+        "by",
+        "recipients",
+        "basis",
+        "basis_id",
+        "files",
+        "purpose",
+        "expires",
+        "informed_on",
+        "reason",
+    ];
+    let mut parts = Vec::new();
+    for key in ORDER {
+        let Some(value) = v.fields.get(key) else {
+            continue;
+        };
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) if key.ends_with("_id") && s.len() == 32 => {
+                s.chars().take(12).collect()
+            }
+            Value::String(s) => cut(s, 40),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        parts.push(format!("{key}={text}"));
+    }
+    for key in ["receipt"] {
+        if let Some(Value::String(hex)) = v.fields.get(key) {
+            parts.push(format!("{key}={} bytes", hex.len() / 2));
+        }
+    }
+    parts.join(" ")
+}
+
+// ----------------------------------------------------------------------------
+// The daemon's local API, when it holds the store
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Verifying a long ledger takes a while.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(3600);
+
+fn daemon_error(message: impl Into<String>, hint: impl Into<String>) -> CliError {
+    CliError {
+        message: message.into(),
+        hint: Some(hint.into()),
+        code: EXIT_DAEMON,
+    }
+}
+
+/// `GET /v1{route}` on the daemon that holds the store of `home`.
+fn daemon_get<T: DeserializeOwned>(home: &Path, route: &str) -> Result<T, CliError> {
+    let shown = home.display();
+    let busy = || {
+        daemon_error(
+            format!("another process holds the store of {shown}, and no daemon answers for it"),
+            "stop the other `confrere` process using this home, then retry",
+        )
+    };
+    let endpoint: Endpoint = match fs::read(home.join(ENDPOINT_FILE)) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|_| busy())?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(busy()),
+        Err(e) => return Err(daemon_error(e.to_string(), "run as the daemon's user")),
+    };
+    let token = fs::read_to_string(home.join(TOKEN_FILE))
+        .map_err(|e| daemon_error(e.to_string(), "run as the daemon's user"))?;
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(CONNECT_TIMEOUT)
+        .timeout_read(ANSWER_TIMEOUT)
+        .redirects(0)
+        .build();
+    let url = format!("http://127.0.0.1:{}/v1{route}", endpoint.port);
+    let answer = agent
+        .get(&url)
+        .set("Authorization", &format!("Bearer {}", token.trim()))
+        .call();
+    match answer {
+        Ok(response) => response.into_json::<T>().map_err(|e| {
+            daemon_error(
+                format!("the daemon's answer could not be read: {e}"),
+                "check that the daemon and the command line are the same version of Confrère",
+            )
+        }),
+        Err(ureq::Error::Status(404, _)) => Err(CliError::refused(
+            format!("the daemon running for {shown} does not serve the ledger"),
+            format!(
+                "stop the daemon (Ctrl-C in its terminal), then run the command again: \
+                 it reads the ledger from the store of {shown} directly"
+            ),
+        )),
+        Err(ureq::Error::Status(status, response)) => {
+            let body = response.into_json::<ApiError>().ok();
+            Err(CliError::refused(
+                body.as_ref().map_or_else(
+                    || format!("the daemon answered HTTP {status}"),
+                    |b| b.error.clone(),
+                ),
+                body.and_then(|b| b.hint)
+                    .unwrap_or_else(|| "check the daemon's log".into()),
+            ))
+        }
+        Err(ureq::Error::Transport(t)) => Err(daemon_error(
+            format!("the daemon for {shown} does not answer: {t}"),
+            "check the daemon's log; `confrere status` tells whether it runs",
+        )),
+    }
+}

@@ -1,0 +1,79 @@
+//! What can go wrong with the ledger, and what the user can do about it.
+
+use confrere_protocol::ledger::{ChainError, EntryError};
+
+use crate::api::model::ApiError;
+use crate::store::StoreError;
+
+/// Why a ledger operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The store failed (disk, lock, damaged files).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ledger does not verify: it was tampered with or damaged.
+    #[error("the ledger does not verify: {0}")]
+    Broken(#[from] ChainError),
+    /// The entry could not be made (invalid fields, or the node key failed).
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// The ledger in this store belongs to another practitioner or node.
+    #[error(
+        "the ledger in this store was started by another {what} ({found}); \
+         it cannot be continued by this one"
+    )]
+    OtherOwner {
+        /// `practitioner` or `node`.
+        what: &'static str,
+        /// Who the genesis entry names.
+        found: String,
+    },
+    /// The practitioner's national id is not valid.
+    #[error("the practitioner's national id is invalid: {0}")]
+    NationalId(String),
+    /// A background task running a ledger operation failed.
+    #[error("the ledger task failed: {0}")]
+    Task(String),
+}
+
+impl LedgerError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            LedgerError::Store(e) => e.hint(),
+            LedgerError::Broken(e) => e.hint(),
+            LedgerError::Entry(EntryError::Invalid(_)) => {
+                "this is a bug in Confrère: report it, with the node's log"
+            }
+            LedgerError::Entry(_) => {
+                "check that keys/libp2p.key is the key the node credential binds; \
+                 restore the home from its backup if it is not"
+            }
+            LedgerError::OtherOwner { .. } => {
+                "use the home this store was made in, or restore that home from its backup"
+            }
+            LedgerError::NationalId(_) => "check the node's certificate (`confrere status`)",
+            LedgerError::Task(_) => "see the daemon's log; if it persists, restart the daemon",
+        }
+    }
+
+    /// The chain error, when the ledger does not verify.
+    pub fn chain_error(&self) -> Option<&ChainError> {
+        match self {
+            LedgerError::Broken(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The local API's error for it: a full disk is `unavailable`, a
+    /// broken ledger `refused`, anything else `internal`.
+    pub fn api_error(&self) -> ApiError {
+        let code = match self {
+            LedgerError::Store(StoreError::NoSpace) => "unavailable",
+            LedgerError::Broken(_) => "refused",
+            _ => "internal",
+        };
+        ApiError::new(code, self.to_string(), self.hint())
+    }
+}

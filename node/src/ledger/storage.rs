@@ -1,0 +1,221 @@
+//! Where the ledger lives in the store, and reading it back without a
+//! running [`Ledger`](super::Ledger) (the command line does, with the
+//! daemon stopped).
+//!
+//! - Entries: tree [`Tree::Ledger`], key = sequence number (8 bytes,
+//!   big-endian), value = the encoded entry in hex, sealed by the store's
+//!   record encryption like any record (bound to its tree and key).
+//! - Head checkpoint: tree [`Tree::Meta`], key [`HEAD_KEY`], value = the
+//!   encoded [`HeadCheckpoint`] in hex, sealed likewise.
+//!
+//! A record that does not open (a changed byte in the sealed bytes fails
+//! AES-GCM authentication), or opens to something that is not an entry,
+//! is a damaged entry: reported as [`ChainError::Malformed`], never a
+//! panic.
+
+use confrere_protocol::ledger::{
+    ChainError, ChainSummary, ChainVerifier, HeadCheckpoint, LedgerEntry, SignatureCheck,
+};
+
+use super::error::LedgerError;
+use crate::store::{Store, StoreError, Tree};
+
+/// Key of the head checkpoint in [`Tree::Meta`].
+pub const HEAD_KEY: &[u8] = b"ledger-head";
+
+/// Entries read from the store per verification batch.
+const READ_BATCH: usize = 4096;
+
+/// What the store holds at one sequence number.
+#[derive(Debug)]
+pub(crate) enum Slot {
+    /// No record.
+    Missing,
+    /// A record that does not open or decode.
+    Damaged,
+    /// An entry.
+    Entry(Box<LedgerEntry>),
+}
+
+/// The record key of entry `seq`.
+pub(crate) fn entry_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+/// Whether a store error means the record itself is damaged (rather than
+/// the disk or the store failing).
+fn is_damage(e: &StoreError) -> bool {
+    matches!(e, StoreError::Corrupt { .. } | StoreError::Decode { .. })
+}
+
+/// Reads entry `seq`.
+pub(crate) fn read_slot(store: &Store, seq: u64) -> Result<Slot, LedgerError> {
+    match store.get::<String>(Tree::Ledger, &entry_key(seq)) {
+        Ok(None) => Ok(Slot::Missing),
+        Ok(Some(text)) => Ok(hex::decode(text)
+            .ok()
+            .and_then(|bytes| LedgerEntry::decode(&bytes).ok())
+            .map_or(Slot::Damaged, |e| Slot::Entry(Box::new(e)))),
+        Err(e) if is_damage(&e) => Ok(Slot::Damaged),
+        Err(e) => Err(LedgerError::Store(e)),
+    }
+}
+
+/// Reads entries `first .. first + count` (fewer at the end of the
+/// sequence numbers), spread over `threads` threads.
+fn read_range(
+    store: &Store,
+    first: u64,
+    count: u64,
+    threads: usize,
+) -> Result<Vec<Slot>, LedgerError> {
+    let end = first.saturating_add(count);
+    let read = |from: u64, to: u64| -> Result<Vec<Slot>, LedgerError> {
+        (from..to).map(|seq| read_slot(store, seq)).collect()
+    };
+    if threads <= 1 {
+        return read(first, end);
+    }
+    let per = (end - first).div_ceil(threads as u64).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (first..end)
+            .step_by(usize::try_from(per).unwrap_or(usize::MAX))
+            .map(|from| {
+                let to = from.saturating_add(per).min(end);
+                scope.spawn(move || read(from, to))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(usize::try_from(end - first).unwrap_or(0));
+        for part in parts {
+            match part.join() {
+                Ok(slots) => out.extend(slots?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Writes entry `entry` under its sequence number (durable after a flush).
+pub(crate) fn write_entry(store: &Store, entry: &LedgerEntry) -> Result<(), LedgerError> {
+    let bytes = entry.encode()?;
+    store.put(Tree::Ledger, &entry_key(entry.seq), &hex::encode(bytes))?;
+    Ok(())
+}
+
+/// Reads the head checkpoint, if there is one. A damaged one is
+/// [`ChainError::BadCheckpoint`].
+pub(crate) fn read_checkpoint(store: &Store) -> Result<Option<HeadCheckpoint>, LedgerError> {
+    match store.get::<String>(Tree::Meta, HEAD_KEY) {
+        Ok(None) => Ok(None),
+        Ok(Some(text)) => hex::decode(text)
+            .ok()
+            .and_then(|bytes| HeadCheckpoint::decode(&bytes).ok())
+            .map(Some)
+            .ok_or(LedgerError::Broken(ChainError::BadCheckpoint)),
+        Err(e) if is_damage(&e) => Err(LedgerError::Broken(ChainError::BadCheckpoint)),
+        Err(e) => Err(LedgerError::Store(e)),
+    }
+}
+
+/// Writes the head checkpoint (durable after a flush).
+pub(crate) fn write_checkpoint(store: &Store, cp: &HeadCheckpoint) -> Result<(), LedgerError> {
+    store.put(Tree::Meta, HEAD_KEY, &hex::encode(cp.encode()))?;
+    Ok(())
+}
+
+/// Reads and verifies the head checkpoint against the node's PeerId.
+pub(crate) fn verified_checkpoint(
+    store: &Store,
+    node_peer_id: &[u8],
+) -> Result<Option<HeadCheckpoint>, LedgerError> {
+    let cp = read_checkpoint(store)?;
+    if let Some(cp) = &cp {
+        cp.verify(node_peer_id)?;
+    }
+    Ok(cp)
+}
+
+/// The entries from `since` (or from the genesis entry) to the last one,
+/// in order. Missing sequence numbers are skipped (`verify` names them);
+/// a damaged record fails with [`ChainError::Malformed`].
+pub fn read_entries(store: &Store, since: Option<u64>) -> Result<Vec<LedgerEntry>, LedgerError> {
+    let head = read_checkpoint(store)?.map_or(0, |cp| cp.seq);
+    let mut out = Vec::new();
+    let mut seq = since.unwrap_or(0);
+    loop {
+        match read_slot(store, seq)? {
+            Slot::Entry(e) => out.push(*e),
+            Slot::Missing if seq >= head => break,
+            Slot::Missing => {}
+            Slot::Damaged => return Err(LedgerError::Broken(ChainError::Malformed { seq })),
+        }
+        let Some(next) = seq.checked_add(1) else {
+            break;
+        };
+        seq = next;
+    }
+    Ok(out)
+}
+
+/// Verifies the ledger held in `store` for the node `node_peer_id`: the
+/// head checkpoint's signature, then the whole chain against it (see
+/// [`ChainVerifier`]). `Ok(None)`: the store holds no ledger yet.
+///
+/// Integrity failures are [`LedgerError::Broken`], naming the first bad
+/// entry; other errors are the store's.
+pub fn verify_store(
+    store: &Store,
+    node_peer_id: &[u8],
+    signatures: SignatureCheck,
+) -> Result<Option<ChainSummary>, LedgerError> {
+    let checkpoint = verified_checkpoint(store, node_peer_id)?;
+    let head = checkpoint.as_ref().map_or(0, |cp| cp.seq);
+    let mut verifier = ChainVerifier::new(
+        node_peer_id,
+        checkpoint.as_ref().map(|cp| (cp.seq, cp.hash)),
+        signatures,
+    )?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let mut batch: Vec<LedgerEntry> = Vec::with_capacity(READ_BATCH);
+    let mut found_any = false;
+    let mut first = 0u64;
+    'reading: while !verifier.is_settled() {
+        let slots = read_range(store, first, READ_BATCH as u64, threads)?;
+        for (seq, slot) in (first..).zip(slots) {
+            match slot {
+                Slot::Entry(e) => {
+                    found_any = true;
+                    batch.push(*e);
+                }
+                Slot::Missing if seq >= head => {
+                    verifier.push(&batch);
+                    break 'reading;
+                }
+                Slot::Missing => {}
+                Slot::Damaged => {
+                    found_any = true;
+                    verifier.push(&batch);
+                    batch.clear();
+                    verifier.push_malformed(seq);
+                }
+            }
+        }
+        verifier.push(&batch);
+        batch.clear();
+        match first.checked_add(READ_BATCH as u64) {
+            Some(next) => first = next,
+            None => break,
+        }
+    }
+    if !found_any && checkpoint.is_none() {
+        return Ok(None);
+    }
+    let summary = verifier.finish()?;
+    // The genesis entry is flushed with its checkpoint; any later entry
+    // without one means the checkpoint was removed.
+    if checkpoint.is_none() && summary.head_seq > 0 {
+        return Err(ChainError::MissingCheckpoint.into());
+    }
+    Ok(Some(summary))
+}
