@@ -1008,9 +1008,31 @@ pub struct SendCommand<'a> {
 impl SendCommand<'_> {
     /// Runs `confrere send … --json` from `node` and collects the outcome.
     pub fn run(&self, node: &Daemon) -> Outcome {
+        // Every share cites a record: grant the patient's consent for this
+        // recipient first. If the grant is refused (bad INS, bad national
+        // id), send without one, so the send reports its own error.
+        let consent = {
+            let mut grant = confrere_cmd();
+            grant
+                .args(["consent", "grant", "--home"])
+                .arg(node.home())
+                .args(["--patient-ins", self.patient.ins])
+                .args(["--to", self.to])
+                .args(["--purpose", "referral (test)"])
+                .arg("--json");
+            let out = run(&mut grant);
+            serde_json::from_str::<serde_json::Value>(&out.stdout)
+                .ok()
+                .filter(|_| out.code == Some(0))
+                .and_then(|v| v["id"].as_str().map(str::to_owned))
+        };
         let mut cmd = confrere_cmd();
-        cmd.arg("send")
-            .arg("--home")
+        if let Some(id) = &consent {
+            cmd.args(["send", "--consent", id]);
+        } else {
+            cmd.arg("send");
+        }
+        cmd.arg("--home")
             .arg(node.home())
             .args(["--to", self.to])
             .args(["--patient-ins", self.patient.ins])

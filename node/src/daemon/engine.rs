@@ -30,6 +30,7 @@ pub struct Engine {
     pub(super) stopping: AtomicBool,
     /// Sealed bytes sent so far by transfers under way, by dossier id.
     pub(super) progress: std::sync::Mutex<HashMap<String, u64>>,
+    pub(super) ledger: crate::ledger::Ledger,
     store_key: StoreKey,
 }
 
@@ -92,6 +93,14 @@ impl Engine {
             .practitioner()
             .map_err(|e| DaemonError::Net(e.to_string()))?;
         let store_key = StoreKey::from_bytes(*store.key_wrapping_secret().as_bytes());
+        let signer = std::sync::Arc::new(crate::ledger::Libp2pNodeSigner::new(home.libp2p.clone()));
+        let ledger = crate::ledger::Ledger::open(
+            store.clone(),
+            signer,
+            identity.national_id.as_str(),
+            &identity.display_name(),
+        )
+        .map_err(|e| DaemonError::Net(format!("the ledger cannot be opened: {e}")))?;
         Ok(Engine {
             identity,
             home,
@@ -101,6 +110,7 @@ impl Engine {
             wake: Notify::new(),
             stopping: AtomicBool::new(false),
             progress: std::sync::Mutex::new(HashMap::new()),
+            ledger,
             store_key,
         })
     }
@@ -123,6 +133,23 @@ impl Engine {
 
     pub(super) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Appends an entry to the ledger; durable when it returns.
+    pub(super) async fn record(
+        &self,
+        kind: confrere_protocol::ledger::EntryKind,
+    ) -> Result<(), ApiError> {
+        self.ledger
+            .append_async(kind, now())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.api_error())
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &crate::ledger::Ledger {
+        &self.ledger
     }
 
     /// Flushes the store (blocking flush on a blocking thread).
@@ -330,7 +357,7 @@ impl NodeApi for Engine {
     }
 
     async fn inbox_show(&self, id: String) -> Result<InboxItem, ApiError> {
-        inbox::show(self, &id)
+        inbox::show(self, &id).await
     }
 
     async fn inbox_open(&self, id: String, req: OpenRequest) -> Result<Opened, ApiError> {
@@ -347,5 +374,68 @@ impl NodeApi for Engine {
 
     async fn inbox_reply(&self, id: String, req: ReplyRequest) -> Result<Sent, ApiError> {
         inbox::reply(self, &id, req).await
+    }
+
+    async fn consent_grant(&self, req: GrantConsentRequest) -> Result<ConsentInfo, ApiError> {
+        let now = now();
+        let consent = crate::consent::grant_request(&self.store, &req, now)?;
+        self.flush().await.map_err(store_err)?;
+        self.record(confrere_protocol::ledger::EntryKind::ConsentGranted {
+            consent_id: consent.id.0,
+            patient_ins: consent.patient_ins.clone(),
+            recipients: consent.recipients.iter().map(ToString::to_string).collect(),
+            purpose: consent.purpose.clone(),
+            expires: consent.expires.map(|d| d.to_string()),
+        })
+        .await?;
+        Ok(ConsentInfo::new(&consent, now))
+    }
+
+    async fn consent_list(
+        &self,
+        patient_ins: Option<String>,
+    ) -> Result<Vec<ConsentInfo>, ApiError> {
+        let now = now();
+        let consents = crate::consent::list_request(&self.store, patient_ins.as_deref())?;
+        Ok(consents.iter().map(|c| ConsentInfo::new(c, now)).collect())
+    }
+
+    async fn consent_show(&self, id: String) -> Result<ConsentInfo, ApiError> {
+        let consent = crate::consent::get(&self.store, &id)?;
+        let mut info = ConsentInfo::new(&consent, now());
+        info.recipient_states = super::revocation::recipient_states(self, &info.id);
+        Ok(info)
+    }
+
+    async fn consent_revoke(
+        &self,
+        id: String,
+        req: RevokeConsentRequest,
+    ) -> Result<ConsentInfo, ApiError> {
+        let now = now();
+        let consent = crate::consent::revoke(&self.store, &id, req.reason.as_deref(), now)?;
+        self.flush().await.map_err(store_err)?;
+        self.record(confrere_protocol::ledger::EntryKind::ConsentRevoked {
+            consent_id: consent.id.0,
+            reason: req.reason.clone().unwrap_or_default(),
+        })
+        .await?;
+        super::revocation::fan_out(self, consent.id.0, req.reason.as_deref().unwrap_or("")).await?;
+        let mut info = ConsentInfo::new(&consent, now);
+        info.recipient_states = super::revocation::recipient_states(self, &info.id);
+        Ok(info)
+    }
+
+    async fn care_team_record(&self, req: CareTeamRequest) -> Result<CareTeamInfo, ApiError> {
+        let record = crate::consent::care_team_request(&self.store, &req, now())?;
+        self.flush().await.map_err(store_err)?;
+        self.record(confrere_protocol::ledger::EntryKind::CareTeamRecorded {
+            record_id: record.id.0,
+            patient_ins: record.patient_ins.clone(),
+            recipients: record.recipients.iter().map(ToString::to_string).collect(),
+            informed_on: record.informed_on.to_string(),
+        })
+        .await?;
+        Ok(CareTeamInfo::new(&record))
     }
 }

@@ -79,9 +79,22 @@ fn get(engine: &Engine, id: &str) -> Result<(DossierId, InboxRecord), ApiError> 
     Ok((did, rec))
 }
 
-pub(super) fn show(engine: &Engine, id: &str) -> Result<InboxItem, ApiError> {
-    let (_, rec) = get(engine, id)?;
+pub(super) async fn show(engine: &Engine, id: &str) -> Result<InboxItem, ApiError> {
+    let (did, rec) = get(engine, id)?;
+    // Reading the referral (its patient, reason and letter) is an opening.
+    record_opened(engine, did, &rec).await?;
     Ok(item(&rec, true))
+}
+
+async fn record_opened(engine: &Engine, did: DossierId, rec: &InboxRecord) -> Result<(), ApiError> {
+    let ins = confrere_protocol::dossier::Ins::parse(&rec.ins).map_err(internal)?;
+    engine
+        .record(confrere_protocol::ledger::EntryKind::DossierOpened {
+            dossier_id: did,
+            patient_ins: ins,
+            by: engine.identity.national_id.to_string(),
+        })
+        .await
 }
 
 pub(super) async fn set_status(
@@ -131,6 +144,16 @@ pub(super) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Resul
 /// names; nothing is written outside it and nothing existing is overwritten.
 pub(super) async fn open(engine: &Engine, id: &str, req: OpenRequest) -> Result<Opened, ApiError> {
     let (did, mut rec) = get(engine, id)?;
+    if rec.status == InboxStatus::Revoked {
+        return Err(ApiError::new(
+            "refused",
+            format!(
+                "dossier {} was erased: the patient withdrew consent",
+                &rec.id[..12.min(rec.id.len())]
+            ),
+            "its documents can no longer be opened; ask the referring practitioner if care requires them",
+        ));
+    }
     let key = engine.unwrap_key(&did)?;
     let store = engine.store.clone();
     let out = req.out_dir.clone();
@@ -140,6 +163,17 @@ pub(super) async fn open(engine: &Engine, id: &str, req: OpenRequest) -> Result<
     })
     .await
     .map_err(internal)??;
+    let ins = confrere_protocol::dossier::Ins::parse(&rec.ins).map_err(internal)?;
+    if rec.status == InboxStatus::New {
+        record_opened(engine, did, &rec).await?;
+    }
+    engine
+        .record(confrere_protocol::ledger::EntryKind::DossierExported {
+            dossier_id: did,
+            patient_ins: ins,
+            files: u32::try_from(files.len()).unwrap_or(u32::MAX),
+        })
+        .await?;
     if rec.status == InboxStatus::New {
         rec.status = InboxStatus::Opened;
         engine

@@ -23,6 +23,7 @@ mod engine;
 mod inbox;
 mod receiving;
 mod records;
+mod revocation;
 mod sending;
 
 use std::path::PathBuf;

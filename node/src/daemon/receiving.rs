@@ -36,6 +36,17 @@ pub(super) async fn serve_inbound(engine: Arc<Engine>, mut ch: SecureChannel) {
         };
         let msg = match TransferMessage::decode(&msg) {
             Ok(m) => m,
+            Err(confrere_protocol::codec::DecodeError::UnknownTag(_)) => {
+                match confrere_protocol::revocation::RevocationMessage::decode(&msg) {
+                    Ok(confrere_protocol::revocation::RevocationMessage::Notice(n)) => {
+                        if let Err(e) = super::revocation::on_notice(&engine, &mut ch, n).await {
+                            tracing::warn!(%peer, error = %e, "revocation notice not honoured");
+                        }
+                    }
+                    _ => tracing::warn!(%peer, "unexpected message; closing the session"),
+                }
+                break;
+            }
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "malformed message; closing the session");
                 break;
@@ -262,6 +273,16 @@ async fn receive(
         chunk_count,
         receipt: hex::encode(receipt_bytes),
     };
+    // Durable in the ledger before the peer is told.
+    engine
+        .record(confrere_protocol::ledger::EntryKind::DossierReceived {
+            dossier_id: id,
+            patient_ins: manifest.patient.ins.clone(),
+            from: from.clone(),
+            from_name: rec.from_name.clone(),
+        })
+        .await
+        .map_err(|e| e.error)?;
     let stored = engine
         .store
         .put(Tree::Inbox, id.as_bytes(), &rec)

@@ -63,6 +63,9 @@ pub struct OutboxRecord {
     pub content_sha256: String,
     /// The recipient's signed receipt, encoded, hex.
     pub receipt: Option<String>,
+    /// The consent or care-team record the send cites (none for a reply).
+    #[serde(default)]
+    pub basis: Option<crate::consent::CitedBasis>,
 }
 
 /// Status of an inbox item.
@@ -79,6 +82,8 @@ pub enum InboxStatus {
     Declined,
     /// Answered by a reply.
     Answered,
+    /// Erased because the patient withdrew consent.
+    Revoked,
 }
 
 impl InboxStatus {
@@ -90,6 +95,7 @@ impl InboxStatus {
             InboxStatus::Accepted => "accepted",
             InboxStatus::Declined => "declined",
             InboxStatus::Answered => "answered",
+            InboxStatus::Revoked => "revoked",
         }
     }
 }

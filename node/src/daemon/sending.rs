@@ -92,6 +92,20 @@ pub(super) async fn send(
             "the INS is 13 digits and a 2-digit key, as on the patient's carte Vitale or INS record",
         )
     })?;
+    // The record that allows this share (art. L1110-4). A reply goes back
+    // to the referrer and cites none, unless the user gives one.
+    let basis = if in_reply_to.is_none() || req.consent.is_some() || req.care_team.is_some() {
+        Some(crate::consent::check_send(
+            &engine.store,
+            req.consent.as_deref(),
+            req.care_team.as_deref(),
+            &ins,
+            &to,
+            created_at,
+        )?)
+    } else {
+        None
+    };
     let birth_date = BirthDate::parse(&req.patient.birth_date).map_err(|e| {
         invalid(
             format!("the birth date is invalid: {e}"),
@@ -104,6 +118,7 @@ pub(super) async fn send(
         "U" | "u" => Sex::U,
         _ => return Err(invalid("the sex must be F, M or U", "use --sex F, M or U")),
     };
+    let patient_ins_for_ledger = ins.clone();
     let patient = Patient {
         ins,
         family: req.patient.family.trim().to_owned(),
@@ -192,12 +207,29 @@ pub(super) async fn send(
         in_reply_to: in_reply_to.map(|d| d.to_string()),
         content_sha256: hex::encode(summary.content_sha256),
         receipt: None,
+        basis,
     };
     engine
         .store
         .put(Tree::Outbox, id.as_bytes(), &rec)
         .map_err(store_err)?;
     engine.flush().await.map_err(store_err)?;
+    let ledger_basis = match (&rec.basis, in_reply_to) {
+        (Some(b), _) if b.kind == crate::consent::BasisKind::CareTeam => {
+            confrere_protocol::ledger::ShareBasis::CareTeam(b.id.0)
+        }
+        (Some(b), _) => confrere_protocol::ledger::ShareBasis::Consent(b.id.0),
+        (None, Some(r)) => confrere_protocol::ledger::ShareBasis::Reply(r),
+        (None, None) => return Err(internal("a send without a basis")),
+    };
+    engine
+        .record(confrere_protocol::ledger::EntryKind::DossierSent {
+            dossier_id: id,
+            patient_ins: patient_ins_for_ledger,
+            to: to.to_string(),
+            basis: ledger_basis,
+        })
+        .await?;
     engine.wake.notify_one();
     Ok(Sent {
         id: id.to_string(),
@@ -254,6 +286,7 @@ fn seal_into_store(
 /// Delivers queued dossiers, with backoff, until the daemon stops.
 pub(super) async fn outbox_worker(engine: Arc<Engine>) {
     let running: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
+    let revoking: Arc<std::sync::atomic::AtomicBool> = Arc::default();
     while !engine.is_stopping() {
         let due: Vec<OutboxRecord> = match engine.outbox_records() {
             Ok(recs) => recs
@@ -285,6 +318,14 @@ pub(super) async fn outbox_worker(engine: Arc<Engine>) {
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&id);
                 engine.wake.notify_one();
+            });
+        }
+        if !revoking.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let engine = engine.clone();
+            let revoking = revoking.clone();
+            tokio::spawn(async move {
+                super::revocation::deliver_due(&engine).await;
+                revoking.store(false, std::sync::atomic::Ordering::SeqCst);
             });
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), engine.wake.notified()).await;
@@ -329,6 +370,12 @@ enum Outcome {
 
 async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outcome> {
     let id = DossierId::parse_hex(&rec.id).map_err(|e| Outcome::Failed(e.to_string()))?;
+    if let Some(basis) = &rec.basis {
+        crate::consent::still_allows(&engine.store, basis, now()).map_err(|e| match e.code() {
+            "refused" | "not_found" => Outcome::Failed(e.to_string()),
+            _ => Outcome::Retry(e.to_string()),
+        })?;
+    }
     let entry = engine
         .book
         .lock()
@@ -370,7 +417,9 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
     send_msg(&mut ch, &TransferMessage::Offer(offer)).await?;
     let next = match recv_msg(&mut ch).await? {
         TransferMessage::Resume { next_index, .. } if next_index <= rec.chunk_count => next_index,
-        TransferMessage::Complete { receipt } => return finish(engine, rec, &ch, receipt),
+        TransferMessage::Complete { receipt } => {
+            return finish_recorded(engine, rec, ch.remote_peer_id().to_bytes(), receipt).await
+        }
         TransferMessage::Refuse { reason, .. } => return Err(refused(reason)),
         _ => {
             return Err(Outcome::Retry(
@@ -402,6 +451,11 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
         // The recipient may refuse mid-way (a full disk): look for its
         // answer now and then without waiting.
         if index % CHECK_EVERY == CHECK_EVERY - 1 {
+            if !super::revocation::outbox_still_allowed(rec, engine) {
+                return Err(Outcome::Failed(
+                    "the consent was revoked during the transfer".into(),
+                ));
+            }
             if let Ok(answer) = tokio::time::timeout(Duration::ZERO, ch.recv()).await {
                 return Err(match answer {
                     Ok(Some(bytes)) => match TransferMessage::decode(&bytes) {
@@ -424,10 +478,32 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
         .await
         .map_err(|e| Outcome::Retry(e.to_string()))?;
     match recv_msg(&mut ch).await? {
-        TransferMessage::Complete { receipt } => finish(engine, rec, &ch, receipt),
+        TransferMessage::Complete { receipt } => {
+            finish_recorded(engine, rec, ch.remote_peer_id().to_bytes(), receipt).await
+        }
         TransferMessage::Refuse { reason, .. } => Err(refused(reason)),
         _ => Err(Outcome::Retry("the recipient answered out of turn".into())),
     }
+}
+
+/// Checks the receipt, then records the delivery in the ledger.
+async fn finish_recorded(
+    engine: &Engine,
+    rec: &mut OutboxRecord,
+    peer: Vec<u8>,
+    receipt: DeliveryReceipt,
+) -> Result<(), Outcome> {
+    let bytes = receipt.encode().unwrap_or_default();
+    finish(rec, &peer, receipt)?;
+    let id = DossierId::parse_hex(&rec.id).map_err(|e| Outcome::Failed(e.to_string()))?;
+    engine
+        .record(confrere_protocol::ledger::EntryKind::DossierDelivered {
+            dossier_id: id,
+            to: rec.to.clone(),
+            receipt: bytes,
+        })
+        .await
+        .map_err(|e| Outcome::Retry(format!("the delivery could not be recorded: {}", e.error)))
 }
 
 /// What a refusal reason means to the user.
@@ -451,24 +527,18 @@ fn refused(reason: RefuseReason) -> Outcome {
     }
 }
 
-fn finish(
-    engine: &Engine,
-    rec: &mut OutboxRecord,
-    ch: &SecureChannel,
-    receipt: DeliveryReceipt,
-) -> Result<(), Outcome> {
+fn finish(rec: &mut OutboxRecord, peer: &[u8], receipt: DeliveryReceipt) -> Result<(), Outcome> {
     let id = DossierId::parse_hex(&rec.id).map_err(|e| Outcome::Failed(e.to_string()))?;
     let mut hash = [0u8; 32];
     hex::decode_to_slice(&rec.content_sha256, &mut hash)
         .map_err(|e| Outcome::Failed(e.to_string()))?;
-    verify_receipt(&receipt, &id, &ch.remote_peer_id().to_bytes(), &hash)
+    verify_receipt(&receipt, &id, peer, &hash)
         .map_err(|e| Outcome::Retry(format!("the recipient's receipt does not verify: {e}")))?;
     rec.state = OutboxState::Delivered;
     rec.delivered_at = Some(now().as_secs());
     rec.acked_chunks = rec.chunk_count;
     rec.last_error = None;
     rec.receipt = receipt.encode().ok().map(hex::encode);
-    let _ = engine;
     Ok(())
 }
 

@@ -1,0 +1,353 @@
+//! Consent withdrawal that reaches recipients.
+//!
+//! Sharer's side: revoking a consent stops new sends under it, fails the
+//! dossiers still queued, and queues a signed revocation notice for every
+//! dossier shared under it; a worker delivers each notice (with backoff,
+//! across restarts) and keeps the recipient's signed erasure receipt.
+//!
+//! Recipient's side: a notice is accepted only from the node of the
+//! practitioner who shared the dossier (the protocol's `verify_notice`
+//! decides); the node destroys the dossier's key and chunks, records the
+//! erasure in its ledger, shows the item as `revoked`, and returns a signed
+//! erasure receipt. A notice for a dossier it does not hold (never
+//! completed, or already erased) gets a receipt saying so.
+
+use std::sync::Arc;
+
+use confrere_protocol::dossier::DossierId;
+use confrere_protocol::ledger::EntryKind;
+use confrere_protocol::revocation::{
+    sign_erasure, sign_notice, verify_erasure, verify_notice, RevocationMessage, RevocationNotice,
+};
+use serde::{Deserialize, Serialize};
+
+use super::engine::{internal, now, rfc3339, store_err, Engine};
+use super::records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState, TransferRecord};
+use crate::api::consent_model::RecipientState;
+use crate::api::model::ApiError;
+use crate::ledger::Libp2pNodeSigner;
+use crate::net::SecureChannel;
+use crate::store::Tree;
+
+const PREFIX: &str = "revocation/";
+
+/// A revocation notice to deliver, and its outcome.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RevocationTask {
+    /// Consent id, hex.
+    pub consent_id: String,
+    /// Dossier id, hex.
+    pub dossier_id: String,
+    /// Recipient's national id.
+    pub to: String,
+    /// Revocation time (Unix seconds).
+    pub revoked_at: i64,
+    /// The reason given.
+    pub reason: String,
+    /// Receipt time (Unix seconds), once in.
+    pub erased_at: Option<i64>,
+    /// Whether the recipient held the dossier.
+    pub held: Option<bool>,
+    /// The signed erasure receipt, encoded, hex.
+    pub receipt: Option<String>,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Not before this instant (Unix seconds).
+    pub next_attempt: i64,
+    /// Last error.
+    pub last_error: Option<String>,
+}
+
+fn key(dossier: &str) -> Vec<u8> {
+    format!("{PREFIX}{dossier}").into_bytes()
+}
+
+fn tasks(engine: &Engine) -> Result<Vec<RevocationTask>, ApiError> {
+    Ok(engine
+        .store
+        .scan_prefix::<RevocationTask>(Tree::Meta, PREFIX.as_bytes())
+        .map_err(store_err)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
+}
+
+fn consent_hex(id: &[u8; 16]) -> String {
+    hex::encode(id)
+}
+
+/// Dossiers shared under a consent, with their erasure state.
+pub(super) fn recipient_states(engine: &Engine, consent_id: &str) -> Vec<RecipientState> {
+    let Ok(outbox) = engine.outbox_records() else {
+        return Vec::new();
+    };
+    let tasks = tasks(engine).unwrap_or_default();
+    outbox
+        .iter()
+        .filter(|r| {
+            r.basis.as_ref().is_some_and(|b| {
+                b.kind == crate::consent::BasisKind::Consent && b.id.to_string() == consent_id
+            })
+        })
+        .map(|r| {
+            let task = tasks.iter().find(|t| t.dossier_id == r.id);
+            RecipientState {
+                national_id: r.to.clone(),
+                dossier_id: r.id.clone(),
+                state: match task {
+                    None => "shared".into(),
+                    Some(t) if t.erased_at.is_some() => "erased".into(),
+                    Some(_) => "pending".into(),
+                },
+                receipt_at: task.and_then(|t| t.erased_at).map(rfc3339),
+                held: task.and_then(|t| t.held),
+                last_error: task.and_then(|t| t.last_error.clone()),
+            }
+        })
+        .collect()
+}
+
+/// After a consent is revoked: fail what is still queued under it and queue
+/// a notice for every dossier shared under it.
+pub(super) async fn fan_out(
+    engine: &Engine,
+    consent_id: [u8; 16],
+    reason: &str,
+) -> Result<(), ApiError> {
+    let cid = consent_hex(&consent_id);
+    let revoked_at = now().as_secs();
+    for mut rec in engine.outbox_records()? {
+        let under = rec
+            .basis
+            .as_ref()
+            .is_some_and(|b| b.kind == crate::consent::BasisKind::Consent && b.id.0 == consent_id);
+        if !under {
+            continue;
+        }
+        if matches!(rec.state, OutboxState::Queued | OutboxState::Sending) {
+            rec.state = OutboxState::Failed;
+            rec.last_error = Some("the consent was revoked before delivery".into());
+            let did = DossierId::parse_hex(&rec.id).map_err(internal)?;
+            engine
+                .store
+                .put(Tree::Outbox, did.as_bytes(), &rec)
+                .map_err(store_err)?;
+        }
+        let task = RevocationTask {
+            consent_id: cid.clone(),
+            dossier_id: rec.id.clone(),
+            to: rec.to.clone(),
+            revoked_at,
+            reason: reason.to_owned(),
+            erased_at: None,
+            held: None,
+            receipt: None,
+            attempts: 0,
+            next_attempt: 0,
+            last_error: None,
+        };
+        engine
+            .store
+            .put(Tree::Meta, &key(&rec.id), &task)
+            .map_err(store_err)?;
+        let did = DossierId::parse_hex(&rec.id).map_err(internal)?;
+        engine
+            .record(EntryKind::RevocationSent {
+                consent_id,
+                dossier_id: did,
+                to: rec.to.clone(),
+            })
+            .await?;
+    }
+    engine.flush().await.map_err(store_err)?;
+    engine.wake.notify_one();
+    Ok(())
+}
+
+/// Delivers the notices that are due; called by the outbox worker.
+pub(super) async fn deliver_due(engine: &Arc<Engine>) {
+    let due: Vec<RevocationTask> = match tasks(engine) {
+        Ok(t) => t
+            .into_iter()
+            .filter(|t| t.erased_at.is_none() && t.next_attempt <= now().as_secs())
+            .collect(),
+        Err(_) => return,
+    };
+    for mut task in due {
+        if engine.is_stopping() {
+            return;
+        }
+        task.attempts = task.attempts.saturating_add(1);
+        match deliver(engine, &task).await {
+            Ok((receipt_hex, held)) => {
+                task.erased_at = Some(now().as_secs());
+                task.held = Some(held);
+                task.receipt = Some(receipt_hex);
+                task.last_error = None;
+            }
+            Err(e) => {
+                let backoff = 1i64 << task.attempts.min(6);
+                task.next_attempt = now().as_secs() + backoff.min(60);
+                task.last_error = Some(e);
+            }
+        }
+        if let Err(e) = engine.store.put(Tree::Meta, &key(&task.dossier_id), &task) {
+            tracing::warn!(error = %e, "cannot update a revocation");
+        }
+        let _ = engine.flush().await;
+    }
+}
+
+async fn deliver(engine: &Engine, task: &RevocationTask) -> Result<(String, bool), String> {
+    let did = DossierId::parse_hex(&task.dossier_id).map_err(|e| e.to_string())?;
+    let mut consent_id = [0u8; 16];
+    hex::decode_to_slice(&task.consent_id, &mut consent_id).map_err(|e| e.to_string())?;
+    let entry = engine
+        .book
+        .lock()
+        .await
+        .find_by_national_id(&task.to)
+        .ok_or_else(|| format!("no known node serves {}", task.to))?;
+    let mut ch = match entry.peer() {
+        Some(p) => engine.net.open_channel(p, entry.multiaddrs()).await,
+        None => match entry.multiaddrs().first() {
+            Some(a) => engine.net.open_channel_addr(a.clone()).await,
+            None => return Err(format!("no address is known for {}", task.to)),
+        },
+    }
+    .map_err(|e| e.to_string())?;
+    if ch.peer().identity().national_id.as_str() != task.to {
+        return Err(format!("the node reached does not serve {}", task.to));
+    }
+    let signer = Libp2pNodeSigner::new(engine.home.libp2p.clone());
+    let notice = sign_notice(
+        &signer,
+        consent_id,
+        did,
+        engine.identity.national_id.as_str(),
+        &task.to,
+        confrere_protocol::UnixTime::from_secs(task.revoked_at),
+        &task.reason,
+    )
+    .map_err(|e| e.to_string())?;
+    let bytes = RevocationMessage::Notice(notice)
+        .encode()
+        .map_err(|e| e.to_string())?;
+    ch.send(&bytes).await.map_err(|e| e.to_string())?;
+    let answer = ch
+        .recv()
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the recipient closed the session")?;
+    let receipt = match RevocationMessage::decode(&answer) {
+        Ok(RevocationMessage::Erased(r)) => r,
+        _ => return Err("the recipient did not answer with an erasure receipt".into()),
+    };
+    verify_erasure(&receipt, &did, &consent_id, &ch.remote_peer_id().to_bytes())
+        .map_err(|e| format!("the erasure receipt does not verify: {e}"))?;
+    let _ = ch.close().await;
+    let encoded = RevocationMessage::Erased(receipt.clone())
+        .encode()
+        .map_err(|e| e.to_string())?;
+    engine
+        .record(EntryKind::ErasureReceiptReceived {
+            dossier_id: did,
+            from: task.to.clone(),
+            receipt: encoded.clone(),
+        })
+        .await
+        .map_err(|e| e.error)?;
+    Ok((hex::encode(encoded), receipt.held))
+}
+
+/// Recipient's side: a notice arrived on an inbound session.
+pub(super) async fn on_notice(
+    engine: &Engine,
+    ch: &mut SecureChannel,
+    notice: RevocationNotice,
+) -> Result<(), String> {
+    let did = notice.dossier_id;
+    let own = engine.identity.national_id.to_string();
+    let peer_bytes = ch.remote_peer_id().to_bytes();
+    let session_sharer = ch.peer().identity().national_id.to_string();
+    let inbox = engine
+        .store
+        .get::<InboxRecord>(Tree::Inbox, did.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let transfer = engine
+        .store
+        .get::<TransferRecord>(Tree::Transfers, did.as_bytes())
+        .map_err(|e| e.to_string())?;
+    // Who shared it, as this node recorded it.
+    let recorded_sharer = inbox
+        .as_ref()
+        .map(|r| r.from.clone())
+        .or_else(|| transfer.as_ref().map(|t| t.from.clone()));
+    let held = inbox
+        .as_ref()
+        .is_some_and(|r| r.status != InboxStatus::Revoked);
+    let expected_sharer = recorded_sharer.clone().unwrap_or(session_sharer.clone());
+    // The session's practitioner must be the one who shared.
+    if session_sharer != expected_sharer {
+        return Err("a revocation notice from a practitioner who did not share the dossier".into());
+    }
+    verify_notice(
+        &notice,
+        &peer_bytes,
+        &expected_sharer,
+        &own,
+        recorded_sharer.as_ref().map(|_| &did),
+    )
+    .map_err(|e| format!("revocation notice refused: {e}"))?;
+    // Erase: the key first (crypto-shredding), then the chunks.
+    let _ = engine.store.destroy_key(did.as_bytes());
+    let _ = engine.store.remove_chunks(did.as_bytes());
+    let _ = engine.store.remove(Tree::Transfers, did.as_bytes());
+    if let Some(mut rec) = inbox {
+        if rec.status != InboxStatus::Revoked {
+            rec.status = InboxStatus::Revoked;
+            rec.decline_reason = None;
+            engine
+                .store
+                .put(Tree::Inbox, did.as_bytes(), &rec)
+                .map_err(|e| e.to_string())?;
+            if let Ok(ins) = confrere_protocol::dossier::Ins::parse(&rec.ins) {
+                engine
+                    .record(EntryKind::RevocationReceived {
+                        consent_id: notice.consent_id,
+                        dossier_id: did,
+                        from: expected_sharer.clone(),
+                    })
+                    .await
+                    .map_err(|e| e.error)?;
+                engine
+                    .record(EntryKind::DossierErased {
+                        dossier_id: did,
+                        patient_ins: ins,
+                        reason: "the patient withdrew consent".into(),
+                    })
+                    .await
+                    .map_err(|e| e.error)?;
+            }
+        }
+    }
+    engine.flush().await.map_err(|e| e.to_string())?;
+    let signer = Libp2pNodeSigner::new(engine.home.libp2p.clone());
+    let receipt = sign_erasure(&signer, notice.consent_id, did, &own, now(), held)
+        .map_err(|e| e.to_string())?;
+    let bytes = RevocationMessage::Erased(receipt)
+        .encode()
+        .map_err(|e| e.to_string())?;
+    ch.send(&bytes).await.map_err(|e| e.to_string())?;
+    ch.flush().await.map_err(|e| e.to_string())?;
+    tracing::info!(dossier = %did.to_string().get(..8).unwrap_or(""), "dossier erased on consent withdrawal");
+    Ok(())
+}
+
+/// Whether a revocation stops a delivery under way.
+pub(super) fn outbox_still_allowed(rec: &OutboxRecord, engine: &Engine) -> bool {
+    match &rec.basis {
+        Some(b) => crate::consent::still_allows(&engine.store, b, now()).is_ok(),
+        None => true,
+    }
+}
