@@ -105,6 +105,15 @@ Example:
     /// show it, verify it.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// The patient's access journal: who received, opened, exported or
+    /// erased which dossier, when, each line with its ledger entry's hash.
+    #[command(after_help = "\
+Example:
+  confrere journal --patient-ins 285057512345623
+  confrere journal --patient-ins 285057512345623 --format fhir > journal.json
+
+Formats: text (default), json, csv, fhir (a FHIR R4 Bundle of AuditEvent).")]
+    Journal(JournalArgs),
 }
 
 /// `confrere cert …`
@@ -570,6 +579,32 @@ pub struct ConsentListArgs {
     /// Print the consents as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `journal`.
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// The patient's INS.
+    #[arg(long, value_name = "INS")]
+    pub patient_ins: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: JournalFormat,
+    #[command(flatten)]
+    pub home: DaemonHome,
+}
+
+/// Output formats of `journal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JournalFormat {
+    /// One line per event.
+    Text,
+    /// A JSON list.
+    Json,
+    /// CSV with a header line.
+    Csv,
+    /// A FHIR R4 Bundle of AuditEvent resources.
+    Fhir,
 }
 
 /// Options of `consent show`.

@@ -169,6 +169,14 @@ impl Client {
         self.post("/consents", req)
     }
 
+    /// `GET /v1/journal?patient_ins=`.
+    pub fn journal(
+        &self,
+        patient_ins: &str,
+    ) -> Result<Vec<confrere_node::api::journal_model::JournalLine>, CliError> {
+        self.get(&format!("/journal?patient_ins={}", segment(patient_ins)))
+    }
+
     /// `GET /v1/consents[?patient_ins=INS]`.
     pub fn consent_list(
         &self,

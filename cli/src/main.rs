@@ -45,6 +45,10 @@ fn main() -> ExitCode {
         Command::CareTeam(CareTeamCommand::Record(a)) => {
             (commands::consent::care_team_record(a), a.json)
         }
+        Command::Journal(a) => (
+            commands::journal::run(a),
+            a.format == cli::JournalFormat::Json,
+        ),
         Command::Ledger(LedgerCommand::Show(a)) => (commands::ledger::show(a), a.json),
         Command::Ledger(LedgerCommand::Verify(a)) => (commands::ledger::verify(a), a.json),
     };

@@ -3,6 +3,7 @@
 pub mod cert;
 pub mod demo;
 pub mod init;
+pub mod journal;
 // Reads the store directly, or asks the daemon when it runs.
 pub mod ledger;
 pub mod pki;

@@ -2,5 +2,6 @@
 //! which the `confrere` command line drives its node's daemon.
 
 pub mod consent_model;
+pub mod journal_model;
 pub mod model;
 pub mod server;

@@ -286,6 +286,17 @@ pub trait NodeApi: Send + Sync + 'static {
         std::future::ready(Err(not_wired("recording a consent")))
     }
 
+    /// The patient's access journal from this node's ledger
+    /// (`GET /v1/journal?patient_ins=`).
+    fn journal(
+        &self,
+        patient_ins: String,
+    ) -> impl Future<Output = Result<Vec<crate::api::journal_model::JournalLine>, ApiError>> + Send
+    {
+        let _ = patient_ins;
+        std::future::ready(Err(not_wired("the access journal")))
+    }
+
     /// The consents, newest first; only those of a patient (INS as typed)
     /// if given (`GET /v1/consents?patient_ins=`).
     fn consent_list(

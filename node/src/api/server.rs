@@ -399,6 +399,7 @@ fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
         .route("/consents", get(consent_list::<A>).post(consent_grant::<A>))
         .route("/consents/{id}", get(consent_show::<A>))
         .route("/consents/{id}/revoke", post(consent_revoke::<A>))
+        .route("/journal", get(journal::<A>))
         .route("/care-team", post(care_team_record::<A>));
     Router::new()
         .nest("/v1", v1)
@@ -510,6 +511,21 @@ async fn consent_list<A: NodeApi>(
             "invalid",
             "the query string is not what this route takes",
             "give nothing, or ?patient_ins=INS",
+        ))
+        .into_response(),
+    }
+}
+
+async fn journal<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    query: Result<Query<crate::api::journal_model::JournalQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(q)) => answer(api.journal(q.patient_ins).await),
+        Err(_) => Failure::from(ApiError::new(
+            "invalid",
+            "the journal needs the patient's INS",
+            "give ?patient_ins=INS",
         ))
         .into_response(),
     }

@@ -376,6 +376,13 @@ impl NodeApi for Engine {
         inbox::reply(self, &id, req).await
     }
 
+    async fn journal(
+        &self,
+        patient_ins: String,
+    ) -> Result<Vec<crate::api::journal_model::JournalLine>, ApiError> {
+        super::journal::journal(self, &patient_ins).await
+    }
+
     async fn consent_grant(&self, req: GrantConsentRequest) -> Result<ConsentInfo, ApiError> {
         let now = now();
         let consent = crate::consent::grant_request(&self.store, &req, now)?;

@@ -21,6 +21,7 @@
 mod documents;
 mod engine;
 mod inbox;
+mod journal;
 mod receiving;
 mod records;
 mod revocation;
