@@ -114,6 +114,13 @@ Example:
 
 Formats: text (default), json, csv, fhir (a FHIR R4 Bundle of AuditEvent).")]
     Journal(JournalArgs),
+    /// Erase the dossiers past their retention period (config
+    /// `[retention] years`, 20 by default) and record it in the ledger.
+    #[command(after_help = "\
+Example:
+  confrere purge --dry-run     # list what would be erased
+  confrere purge")]
+    Purge(PurgeArgs),
 }
 
 /// `confrere cert …`
@@ -577,6 +584,19 @@ pub struct ConsentListArgs {
     #[command(flatten)]
     pub home: DaemonHome,
     /// Print the consents as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Only list the dossiers past their retention period.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub home: DaemonHome,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

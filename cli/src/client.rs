@@ -169,6 +169,17 @@ impl Client {
         self.post("/consents", req)
     }
 
+    /// `POST /v1/purge`.
+    pub fn purge(
+        &self,
+        dry_run: bool,
+    ) -> Result<confrere_node::api::purge_model::PurgeReport, CliError> {
+        self.post(
+            "/purge",
+            &confrere_node::api::purge_model::PurgeRequest { dry_run },
+        )
+    }
+
     /// `GET /v1/journal?patient_ins=`.
     pub fn journal(
         &self,

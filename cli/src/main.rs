@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Command::CareTeam(CareTeamCommand::Record(a)) => {
             (commands::consent::care_team_record(a), a.json)
         }
+        Command::Purge(a) => (commands::journal::purge(a), a.json),
         Command::Journal(a) => (
             commands::journal::run(a),
             a.format == cli::JournalFormat::Json,

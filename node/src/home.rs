@@ -448,7 +448,13 @@ fn config_text(f: &HomeFiles<'_>) -> String {
          [api]\n\
          # TCP port of the local API on 127.0.0.1; 0 lets the system choose one\n\
          # (the daemon writes it to api.json, where the command line finds it).\n\
-         port = 0\n",
+         port = 0\n\
+         \n\
+         [retention]\n\
+         # Dossiers are kept this many years after the last event about them\n\
+         # (French rule for medical records: 20 years); `confrere purge` erases\n\
+         # those past it and records the purge in the ledger.\n\
+         years = 20\n",
         name = toml_escape(&f.identity.display_name()),
         id = toml_escape(f.identity.national_id.as_str()),
         peer = toml_escape(f.peer_id),

@@ -362,7 +362,6 @@ fn the_daemons_ledger_verifies_once_it_stops() {
 }
 
 #[test]
-#[ignore = "needs the daemon's GET /v1/ledger and GET /v1/ledger/verify"]
 fn while_the_daemon_runs_the_commands_ask_it() {
     let dir = enrolled();
     let _node = daemon(&dir);

@@ -23,6 +23,32 @@ pub fn run(args: &JournalArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(EXIT_OK))
 }
 
+/// Runs `purge`.
+pub fn purge(args: &crate::cli::PurgeArgs) -> Result<ExitCode, CliError> {
+    let client = Client::connect(&args.home.home)?;
+    let report = client.purge(args.dry_run)?;
+    if args.json {
+        println!("{}", to_pretty(&json!(report)));
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    if report.dossiers.is_empty() {
+        println!(
+            "No dossier is past its retention period ({} years after the last event).",
+            report.retention_years
+        );
+    }
+    for d in &report.dossiers {
+        println!(
+            "{} {}  {}  last event {}",
+            if d.erased { "erased" } else { "would erase" },
+            clean(d.dossier_id.get(..12).unwrap_or(&d.dossier_id)),
+            clean(&d.box_name),
+            clean(&d.last_event)
+        );
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
 fn to_pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }

@@ -4,4 +4,5 @@
 pub mod consent_model;
 pub mod journal_model;
 pub mod model;
+pub mod purge_model;
 pub mod server;

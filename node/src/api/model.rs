@@ -286,6 +286,35 @@ pub trait NodeApi: Send + Sync + 'static {
         std::future::ready(Err(not_wired("recording a consent")))
     }
 
+    /// The ledger's entries from `since` on (`GET /v1/ledger?since=SEQ`).
+    fn ledger(
+        &self,
+        since: Option<u64>,
+    ) -> impl Future<Output = Result<Vec<crate::ledger::EntryView>, ApiError>> + Send {
+        let _ = since;
+        std::future::ready(Err(not_wired("showing the ledger")))
+    }
+
+    /// Verifies the ledger: every signature, or with `quick` the hash
+    /// chain up to the signed head checkpoint (`GET /v1/ledger/verify?quick=true`).
+    /// A broken chain is a report with `intact: false`, not an error.
+    fn ledger_verify(
+        &self,
+        quick: bool,
+    ) -> impl Future<Output = Result<crate::ledger::VerifyReport, ApiError>> + Send {
+        let _ = quick;
+        std::future::ready(Err(not_wired("verifying the ledger")))
+    }
+
+    /// Erases the dossiers past their retention period (`POST /v1/purge`).
+    fn purge(
+        &self,
+        req: crate::api::purge_model::PurgeRequest,
+    ) -> impl Future<Output = Result<crate::api::purge_model::PurgeReport, ApiError>> + Send {
+        let _ = req;
+        std::future::ready(Err(not_wired("purging")))
+    }
+
     /// The patient's access journal from this node's ledger
     /// (`GET /v1/journal?patient_ins=`).
     fn journal(

@@ -400,6 +400,9 @@ fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
         .route("/consents/{id}", get(consent_show::<A>))
         .route("/consents/{id}/revoke", post(consent_revoke::<A>))
         .route("/journal", get(journal::<A>))
+        .route("/purge", post(purge::<A>))
+        .route("/ledger", get(ledger::<A>))
+        .route("/ledger/verify", get(ledger_verify::<A>))
         .route("/care-team", post(care_team_record::<A>));
     Router::new()
         .nest("/v1", v1)
@@ -511,6 +514,48 @@ async fn consent_list<A: NodeApi>(
             "invalid",
             "the query string is not what this route takes",
             "give nothing, or ?patient_ins=INS",
+        ))
+        .into_response(),
+    }
+}
+
+async fn ledger<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    query: Result<Query<crate::ledger::ShowQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(q)) => answer(api.ledger(q.since).await),
+        Err(_) => Failure::from(ApiError::new(
+            "invalid",
+            "the query string is not what this route takes",
+            "give nothing, or ?since=SEQ",
+        ))
+        .into_response(),
+    }
+}
+
+async fn ledger_verify<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    query: Result<Query<crate::ledger::VerifyQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(q)) => answer(api.ledger_verify(q.quick == Some(true)).await),
+        Err(_) => Failure::from(ApiError::new(
+            "invalid",
+            "the query string is not what this route takes",
+            "give nothing, or ?quick=true",
+        ))
+        .into_response(),
+    }
+}
+
+async fn purge<A: NodeApi>(State(api): State<Arc<A>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<crate::api::purge_model::PurgeRequest>(&body) {
+        Ok(req) => answer(api.purge(req).await),
+        Err(_) => Failure::from(ApiError::new(
+            "invalid",
+            "the body is not a purge request",
+            "send {\"dry_run\": true} or {\"dry_run\": false}",
         ))
         .into_response(),
     }

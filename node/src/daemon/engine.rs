@@ -100,7 +100,7 @@ impl Engine {
             identity.national_id.as_str(),
             &identity.display_name(),
         )
-        .map_err(|e| DaemonError::Net(format!("the ledger cannot be opened: {e}")))?;
+        .map_err(DaemonError::Ledger)?;
         Ok(Engine {
             identity,
             home,
@@ -374,6 +374,28 @@ impl NodeApi for Engine {
 
     async fn inbox_reply(&self, id: String, req: ReplyRequest) -> Result<Sent, ApiError> {
         inbox::reply(self, &id, req).await
+    }
+
+    async fn ledger(&self, since: Option<u64>) -> Result<Vec<crate::ledger::EntryView>, ApiError> {
+        self.ledger
+            .views_async(since)
+            .await
+            .map_err(|e| e.api_error())
+    }
+
+    async fn ledger_verify(&self, quick: bool) -> Result<crate::ledger::VerifyReport, ApiError> {
+        let signatures = crate::ledger::VerifyQuery { quick: Some(quick) }.signatures();
+        self.ledger
+            .verify_report_async(signatures)
+            .await
+            .map_err(|e| e.api_error())
+    }
+
+    async fn purge(
+        &self,
+        req: crate::api::purge_model::PurgeRequest,
+    ) -> Result<crate::api::purge_model::PurgeReport, ApiError> {
+        super::purge::purge(self, req).await
     }
 
     async fn journal(

@@ -22,6 +22,7 @@ mod documents;
 mod engine;
 mod inbox;
 mod journal;
+mod purge;
 mod receiving;
 mod records;
 mod revocation;
@@ -69,6 +70,9 @@ pub enum DaemonError {
     /// The network could not start.
     #[error("{0}")]
     Net(String),
+    /// The ledger could not be opened (or does not verify).
+    #[error("the ledger cannot be opened: {0}")]
+    Ledger(crate::ledger::LedgerError),
     /// The local API could not start.
     #[error("the local API could not start: {0}")]
     Api(String),
@@ -83,6 +87,7 @@ impl DaemonError {
             DaemonError::Net(_) => {
                 "check the --listen addresses (is another program using the port?)".into()
             }
+            DaemonError::Ledger(e) => e.hint().to_owned(),
             DaemonError::Api(_) => {
                 "check that 127.0.0.1 is usable and the port in config.toml is free".into()
             }
@@ -90,23 +95,33 @@ impl DaemonError {
     }
 }
 
-/// The API port from `config.toml` (`[api] port = N`), 0 if unset.
-fn api_port(home: &std::path::Path) -> u16 {
-    let text = std::fs::read_to_string(home.join("config.toml")).unwrap_or_default();
-    let mut in_api = false;
+/// A value of `config.toml` (`[section] key = value`), as written.
+pub(crate) fn config_value(home: &std::path::Path, section: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(home.join("config.toml")).ok()?;
+    let mut current = String::new();
     for line in text.lines() {
         let line = line.trim();
         if line.starts_with('[') {
-            in_api = line == "[api]";
-        } else if in_api {
-            if let Some(v) = line.strip_prefix("port") {
-                if let Some(v) = v.trim_start().strip_prefix('=') {
-                    return v.trim().parse().unwrap_or(0);
+            current = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned();
+        } else if current == section {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == key {
+                    return Some(v.trim().trim_matches('"').to_owned());
                 }
             }
         }
     }
-    0
+    None
+}
+
+/// The API port from `config.toml` (`[api] port = N`), 0 if unset.
+fn api_port(home: &std::path::Path) -> u16 {
+    config_value(home, "api", "port")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Runs the daemon until SIGINT or SIGTERM, then shuts down cleanly.

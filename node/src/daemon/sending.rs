@@ -209,11 +209,6 @@ pub(super) async fn send(
         receipt: None,
         basis,
     };
-    engine
-        .store
-        .put(Tree::Outbox, id.as_bytes(), &rec)
-        .map_err(store_err)?;
-    engine.flush().await.map_err(store_err)?;
     let ledger_basis = match (&rec.basis, in_reply_to) {
         (Some(b), _) if b.kind == crate::consent::BasisKind::CareTeam => {
             confrere_protocol::ledger::ShareBasis::CareTeam(b.id.0)
@@ -230,6 +225,11 @@ pub(super) async fn send(
             basis: ledger_basis,
         })
         .await?;
+    engine
+        .store
+        .put(Tree::Outbox, id.as_bytes(), &rec)
+        .map_err(store_err)?;
+    engine.flush().await.map_err(store_err)?;
     engine.wake.notify_one();
     Ok(Sent {
         id: id.to_string(),
