@@ -300,9 +300,16 @@ pub(super) async fn on_notice(
     )
     .map_err(|e| format!("revocation notice refused: {e}"))?;
     // Erase: the key first (crypto-shredding), then the chunks.
-    let _ = engine.store.destroy_key(did.as_bytes());
-    let _ = engine.store.remove_chunks(did.as_bytes());
-    let _ = engine.store.remove(Tree::Transfers, did.as_bytes());
+    // No receipt unless the erasure really happened.
+    let store = engine.store.clone();
+    tokio::task::spawn_blocking(move || {
+        store.destroy_key(did.as_bytes())?;
+        store.remove_chunks(did.as_bytes())?;
+        store.remove(Tree::Transfers, did.as_bytes())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("the dossier could not be erased: {e}"))?;
     if let Some(mut rec) = inbox {
         if rec.status != InboxStatus::Revoked {
             rec.status = InboxStatus::Revoked;

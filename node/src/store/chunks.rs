@@ -13,8 +13,10 @@
 //! [`flush`](Store::flush), which syncs the files written since.
 //!
 //! Per-dossier keys arrive wrapped by the caller (with
-//! [`Store::key_wrapping_secret`]) and are stored as opaque bytes in sled
-//! under the dossier id. Destroying one erases its dossier.
+//! [`Store::key_wrapping_secret`]) and are stored as opaque bytes in
+//! `HOME/blobs/<id>.key`, not in sled, whose log keeps removed values until
+//! it reclaims the space. Destroying one overwrites and removes its file,
+//! which erases its dossier.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -26,9 +28,6 @@ use std::sync::Mutex;
 use confrere_protocol::dossier::SEALED_CHUNK_LEN;
 
 use super::{Store, StoreError};
-
-/// Name of the wrapped-key tree.
-pub(crate) const KEYS_TREE: &str = "keys";
 
 /// Directory of the chunk files, in the home.
 pub const BLOBS_DIR: &str = "blobs";
@@ -67,6 +66,10 @@ impl Blobs {
 
     fn path(&self, id: &[u8; 16]) -> PathBuf {
         self.dir.join(format!("{}.sealed", hex::encode(id)))
+    }
+
+    fn key_path(&self, id: &[u8; 16]) -> PathBuf {
+        self.dir.join(format!("{}.key", hex::encode(id)))
     }
 
     /// Runs `f` on the dossier's file, opened (and created if `create`).
@@ -234,37 +237,68 @@ impl Store {
     }
 
     /// Stores the wrapped key of dossier `id` (opaque bytes; the caller
-    /// wrapped it). Durable after the next [`flush`](Store::flush).
+    /// wrapped it), in its own file `HOME/blobs/<id>.key` (0600), written
+    /// atomically and synced: a key kept in sled would linger in its log
+    /// after removal, and erasure must leave no copy in the node's files.
     pub fn put_wrapped_key(&self, id: &[u8; 16], wrapped: &[u8]) -> Result<(), StoreError> {
-        self.inner
-            .keys
-            .insert(id, wrapped)
-            .map(|_| ())
-            .map_err(|e| self.sled_error(e, "writing a dossier key"))
+        let blobs = &self.inner.blobs;
+        let path = blobs.key_path(id);
+        let tmp = path.with_extension("key.tmp");
+        let _ = fs::remove_file(&tmp);
+        {
+            let mut opts = OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let f = opts
+                .open(&tmp)
+                .map_err(|e| io_err("writing a dossier key", e))?;
+            f.write_all_at(wrapped, 0)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| io_err("writing a dossier key", e))?;
+        }
+        fs::rename(&tmp, &path).map_err(|e| io_err("writing a dossier key", e))?;
+        File::open(&blobs.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err("syncing the chunk directory", e))
     }
 
     /// The wrapped key of dossier `id`, if it has not been destroyed.
     pub fn get_wrapped_key(&self, id: &[u8; 16]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner
-            .keys
-            .get(id)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|e| self.sled_error(e, "reading a dossier key"))
+        match fs::read(self.inner.blobs.key_path(id)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("reading a dossier key", e)),
+        }
     }
 
-    /// Destroys the key of dossier `id`, then flushes: once this returns,
-    /// the dossier's chunks can no longer be opened here (crypto-shredding).
-    /// Says whether there was a key. Blocks on the flush; from async code,
-    /// run it in `tokio::task::spawn_blocking`.
+    /// Destroys the key of dossier `id`: overwrites its file with zeros,
+    /// syncs, removes it and syncs the directory. Once this returns, the
+    /// dossier's chunks can no longer be opened here (crypto-shredding), and
+    /// no file of the node holds the key. Says whether there was a key.
+    /// Blocking; from async code, run it in `tokio::task::spawn_blocking`.
     pub fn destroy_key(&self, id: &[u8; 16]) -> Result<bool, StoreError> {
-        let existed = self
-            .inner
-            .keys
-            .remove(id)
-            .map_err(|e| self.sled_error(e, "destroying a dossier key"))?
-            .is_some();
-        self.flush()?;
-        Ok(existed)
+        let blobs = &self.inner.blobs;
+        let path = blobs.key_path(id);
+        let len = match fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err("destroying a dossier key", e)),
+        };
+        if let Ok(f) = OpenOptions::new().write(true).open(&path) {
+            let zeros = vec![0u8; usize::try_from(len).unwrap_or(0)];
+            f.write_all_at(&zeros, 0)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| io_err("destroying a dossier key", e))?;
+        }
+        fs::remove_file(&path).map_err(|e| io_err("destroying a dossier key", e))?;
+        File::open(&blobs.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err("syncing the chunk directory", e))?;
+        Ok(true)
     }
 }
 

@@ -87,7 +87,6 @@ impl std::fmt::Debug for Store {
 struct Inner {
     records: [sled::Tree; Tree::ALL.len()],
     blobs: chunks::Blobs,
-    keys: sled::Tree,
     db: sled::Db,
     cipher: RecordCipher,
     wrapping: KeyWrappingSecret,
@@ -154,12 +153,10 @@ impl Store {
             .try_into()
             .map_err(|_| StoreError::Internal("the record trees did not all open".into()))?;
         let blobs = chunks::Blobs::open(home)?;
-        let keys_tree = open_tree(chunks::KEYS_TREE)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 records,
                 blobs,
-                keys: keys_tree,
                 db,
                 cipher,
                 wrapping: keys.wrapping,
