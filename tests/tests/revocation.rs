@@ -819,3 +819,168 @@ fn an_erased_dossier_leaves_no_copy_of_its_key_in_the_recipients_files() {
         "the erased dossier's key is still in the cardiologist's files: {found:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The patient's access journal
+// ---------------------------------------------------------------------------
+
+/// The journal on each node lists the sends, receipts, openings, exports
+/// and erasures of a shared-then-revoked dossier, each line with the hash
+/// of a ledger entry of that node; every format carries the same events,
+/// and the FHIR output is a Bundle of AuditEvent resources.
+#[test]
+fn the_journal_lists_every_event_on_each_node_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (gp, cardio, _radio) = three_practices(dir);
+    let consent = grant(&gp, PATIENT_INS, &[CARDIOLOGIST.national_id]);
+    let doc = document(dir, "ecg.txt");
+    let id = sent(
+        &gp,
+        CARDIOLOGIST.national_id,
+        &["--consent", &consent],
+        &doc,
+    );
+    wait_delivered(&gp, &id, DELIVERY);
+    let out_dir = dir.join("opened");
+    cli(
+        &cardio,
+        &["inbox", "open", &id, "--out", out_dir.to_str().unwrap()],
+    )
+    .code(0);
+    cli(
+        &gp,
+        &["consent", "revoke", &consent, "--reason", "patient request"],
+    )
+    .code(0);
+    wait_erased(&gp, &consent, CARDIOLOGIST.national_id, ERASURE);
+
+    let expect: [(&Daemon, &[&str]); 2] = [
+        (
+            &gp,
+            &[
+                "consent_granted",
+                "dossier_sent",
+                "dossier_delivered",
+                "consent_revoked",
+                "revocation_sent",
+                "erasure_receipt_received",
+            ],
+        ),
+        (
+            &cardio,
+            &[
+                "dossier_received",
+                "dossier_opened",
+                "dossier_exported",
+                "revocation_received",
+                "dossier_erased",
+            ],
+        ),
+    ];
+    for (node, kinds) in expect {
+        let out = cli(
+            node,
+            &["journal", "--patient-ins", PATIENT_INS, "--format", "json"],
+        );
+        out.code(0);
+        let lines = out.json();
+        let lines = lines.as_array().unwrap();
+        let seen: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+        for k in kinds {
+            assert!(
+                seen.contains(k),
+                "{}: {k} missing from {seen:?}",
+                node.label()
+            );
+        }
+        // Each line's hash is the hash of a ledger entry of this node.
+        let ledger = cli(node, &["ledger", "show", "--json"]);
+        ledger.code(0);
+        let hashes: Vec<String> = ledger
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["hash"].as_str().unwrap().to_owned())
+            .collect();
+        for l in lines {
+            let h = l["entry_hash"].as_str().unwrap();
+            assert!(
+                hashes.iter().any(|x| x == h),
+                "{}: {h} not in the ledger",
+                node.label()
+            );
+            assert_eq!(l["node"], node_national_id(node), "{l}");
+        }
+        // Who: the recipient's receipt is attributed to the recipient.
+        if node.label() == "gp" {
+            let delivered = lines
+                .iter()
+                .find(|l| l["kind"] == "dossier_delivered")
+                .unwrap();
+            assert_eq!(delivered["who"], CARDIOLOGIST.national_id, "{delivered}");
+            assert_eq!(delivered["dossier_id"], id.as_str(), "{delivered}");
+        }
+        // Text, CSV and FHIR carry the same events.
+        let text = cli(node, &["journal", "--patient-ins", PATIENT_INS]);
+        text.code(0);
+        assert_eq!(
+            text.stdout.lines().filter(|l| l.contains('#')).count(),
+            lines.len(),
+            "{text}"
+        );
+        let csv = cli(
+            node,
+            &["journal", "--patient-ins", PATIENT_INS, "--format", "csv"],
+        );
+        csv.code(0);
+        let mut rows = csv.stdout.lines();
+        assert!(rows.next().unwrap().starts_with("seq,time,who"), "{csv}");
+        assert_eq!(rows.count(), lines.len(), "{csv}");
+        let fhir = cli(
+            node,
+            &["journal", "--patient-ins", PATIENT_INS, "--format", "fhir"],
+        );
+        fhir.code(0);
+        let bundle = fhir.json();
+        assert_eq!(bundle["resourceType"], "Bundle", "{fhir}");
+        let entries = bundle["entry"].as_array().unwrap();
+        assert_eq!(entries.len(), lines.len());
+        for e in entries {
+            let ev = &e["resource"];
+            assert_eq!(ev["resourceType"], "AuditEvent", "{ev}");
+            assert!(
+                ev["recorded"].as_str().is_some_and(|t| t.ends_with('Z')),
+                "{ev}"
+            );
+            assert!(ev["type"]["code"].as_str().is_some(), "{ev}");
+            assert!(
+                ev["agent"][0]["who"]["identifier"]["value"]
+                    .as_str()
+                    .is_some(),
+                "{ev}"
+            );
+            assert!(
+                ev["entity"].as_array().is_some_and(|a| !a.is_empty()),
+                "{ev}"
+            );
+        }
+    }
+    // Another patient's journal is empty.
+    let other = cli(
+        &gp,
+        &["journal", "--patient-ins", OTHER_INS, "--format", "json"],
+    );
+    other.code(0);
+    assert_eq!(other.json().as_array().map(Vec::len), Some(0), "{other}");
+    // An invalid INS is refused.
+    cli(&gp, &["journal", "--patient-ins", "123"]).code(2);
+}
+
+fn node_national_id(node: &Daemon) -> String {
+    node.json(["status"])["national_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
