@@ -984,3 +984,96 @@ fn node_national_id(node: &Daemon) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// Retention: with `[retention] years = 0` every dossier is past its
+/// period; `purge --dry-run` lists without erasing, `purge` erases (the
+/// blob and key files go), records it, and the item can no longer be opened.
+#[test]
+fn purge_erases_dossiers_past_their_retention_period() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let gp = node(dir, "gp", &GP);
+    // The cardiologist keeps nothing: retention of zero years.
+    let home = dir.join("cardiologist").join("home");
+    fs::create_dir_all(home.parent().unwrap()).unwrap();
+    enroll(&home, card(&CARDIOLOGIST), &[pki()]).code(0);
+    let config = fs::read_to_string(home.join("config.toml")).unwrap();
+    assert!(config.contains("years = 20"), "{config}");
+    fs::write(
+        home.join("config.toml"),
+        config.replace("years = 20", "years = 0"),
+    )
+    .unwrap();
+    let cardio = Daemon::start(
+        "cardiologist",
+        &home,
+        free_port(),
+        &dir.join("cardiologist.log"),
+    );
+    connect(&gp, &cardio, &CARDIOLOGIST);
+    let consent = grant(&gp, PATIENT_INS, &[CARDIOLOGIST.national_id]);
+    let id = sent(
+        &gp,
+        CARDIOLOGIST.national_id,
+        &["--consent", &consent],
+        &document(dir, "old.txt"),
+    );
+    wait_delivered(&gp, &id, DELIVERY);
+    assert!(blob(&cardio, &id).exists());
+
+    let dry = cli(&cardio, &["purge", "--dry-run", "--json"]);
+    dry.code(0);
+    let report = dry.json();
+    assert_eq!(report["retention_years"], 0, "{dry}");
+    let listed = report["dossiers"].as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|d| d["dossier_id"] == id.as_str() && d["erased"] == false),
+        "{dry}"
+    );
+    assert!(blob(&cardio, &id).exists(), "a dry run erases nothing");
+
+    let done = cli(&cardio, &["purge", "--json"]);
+    done.code(0);
+    assert!(
+        done.json()["dossiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["dossier_id"] == id.as_str() && d["erased"] == true),
+        "{done}"
+    );
+    assert!(!blob(&cardio, &id).exists(), "the chunks are gone");
+    let out_dir = dir.join("after-purge");
+    cli(
+        &cardio,
+        &["inbox", "open", &id, "--out", out_dir.to_str().unwrap()],
+    )
+    .code(1);
+    let journal = cli(
+        &cardio,
+        &["journal", "--patient-ins", PATIENT_INS, "--format", "json"],
+    );
+    journal.code(0);
+    assert!(
+        journal
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["kind"] == "retention_purge"),
+        "{journal}"
+    );
+    // A second purge has nothing left to do for it.
+    let again = cli(&cardio, &["purge", "--json"]);
+    again.code(0);
+    assert!(
+        !again.json()["dossiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["dossier_id"] == id.as_str()),
+        "{again}"
+    );
+}

@@ -148,8 +148,11 @@ pub(super) async fn open(engine: &Engine, id: &str, req: OpenRequest) -> Result<
         return Err(ApiError::new(
             "refused",
             format!(
-                "dossier {} was erased: the patient withdrew consent",
-                &rec.id[..12.min(rec.id.len())]
+                "dossier {} was erased: {}",
+                &rec.id[..12.min(rec.id.len())],
+                rec.decline_reason
+                    .as_deref()
+                    .unwrap_or("the patient withdrew consent")
             ),
             "its documents can no longer be opened; ask the referring practitioner if care requires them",
         ));
