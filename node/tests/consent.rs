@@ -924,6 +924,7 @@ fn consent_routes_round_trip_their_json() {
             "id",
             "patient_ins",
             "purpose",
+            "recipient_states",
             "recipients",
             "revoke_reason",
             "revoked_at",
