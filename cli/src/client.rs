@@ -169,6 +169,11 @@ impl Client {
         self.post("/consents", req)
     }
 
+    /// `GET /v1/ledger/verify`.
+    pub fn ledger_verify(&self) -> Result<confrere_node::ledger::VerifyReport, CliError> {
+        self.get("/ledger/verify")
+    }
+
     /// `POST /v1/purge`.
     pub fn purge(
         &self,
