@@ -121,6 +121,43 @@ Example:
   confrere purge --dry-run     # list what would be erased
   confrere purge")]
     Purge(PurgeArgs),
+    /// Print a shell completion script, generated from these commands'
+    /// definitions.
+    #[command(after_help = "\
+Shells: bash, zsh, fish, elvish, powershell.
+
+Example:
+  confrere completions bash > ~/.local/share/bash-completion/completions/confrere
+  confrere completions zsh > ~/.zfunc/_confrere     # with fpath+=(~/.zfunc) in ~/.zshrc
+  confrere completions fish > ~/.config/fish/completions/confrere.fish")]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command to a directory.
+    #[command(after_help = "\
+Without --out, prints the top-level page (roff) to standard output. With
+--out, writes confrere.1, confrere-send.1, confrere-inbox-open.1, ... and
+lists the files written.
+
+Example:
+  confrere man | man -l -
+  confrere man --out ~/.local/share/man/man1    # then: man confrere-send")]
+    Man(ManArgs),
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command and subcommand into this directory (made
+    /// if missing) instead of printing the top-level page.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `confrere cert …`

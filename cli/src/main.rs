@@ -52,6 +52,8 @@ fn main() -> ExitCode {
         ),
         Command::Ledger(LedgerCommand::Show(a)) => (commands::ledger::show(a), a.json),
         Command::Ledger(LedgerCommand::Verify(a)) => (commands::ledger::verify(a), a.json),
+        Command::Completions(a) => (commands::completions::completions(a), false),
+        Command::Man(a) => (commands::completions::man(a), false),
     };
     match result {
         Ok(code) => code,

@@ -433,9 +433,18 @@ fn config_text(f: &HomeFiles<'_>) -> String {
     format!(
         "# Confrère node configuration, written by `confrere init`.\n\
          # The node speaks for {name} (national id {id}).\n\
+         #\n\
+         # Every setting the node reads is below, with its default. A setting\n\
+         # left out takes its default. Keep each one on a single line,\n\
+         # `key = value`, under its [section]. The daemon reads [trust] and\n\
+         # [api] when it starts (`confrere run`): restart it after changing\n\
+         # them. [retention] is read at each purge.\n\
+         # Commands find this home through --home DIR or CONFRERE_HOME.\n\
          \n\
          [identity]\n\
-         # Read from the card certificate; informative, the credential is authoritative.\n\
+         # Informative only: the node does not read this section. Its identity\n\
+         # is the signed credential (credential.bin) made from the card\n\
+         # certificate; editing these lines changes nothing.\n\
          national_id = \"{id}\"\n\
          # This node's libp2p PeerId.\n\
          peer_id = \"{peer}\"\n\
@@ -443,17 +452,22 @@ fn config_text(f: &HomeFiles<'_>) -> String {
          [trust]\n\
          # Check every peer certificate against its CA's CRL (trust/crls.pem).\n\
          # Import fresh CRLs before they go stale; turning this off is for tests only.\n\
+         # Values: true or false, written with one space each side of `=`.\n\
+         # Default: true (`confrere init --no-revocation-check` writes false).\n\
          revocation_check = {rev}\n\
          \n\
          [api]\n\
          # TCP port of the local API on 127.0.0.1; 0 lets the system choose one\n\
          # (the daemon writes it to api.json, where the command line finds it).\n\
+         # A fixed port (1-65535) must be free, or the daemon does not start.\n\
+         # Default: 0.\n\
          port = 0\n\
          \n\
          [retention]\n\
          # Dossiers are kept this many years after the last event about them\n\
          # (French rule for medical records: 20 years); `confrere purge` erases\n\
          # those past it and records the purge in the ledger.\n\
+         # Default: 20.\n\
          years = 20\n",
         name = toml_escape(&f.identity.display_name()),
         id = toml_escape(f.identity.national_id.as_str()),
@@ -544,11 +558,17 @@ impl Home {
                 "keys/libp2p.key is not the identity the credential binds".into(),
             ));
         }
-        let config = fs::read_to_string(dir.join("config.toml")).unwrap_or_default();
-        let revocation = if config.contains("revocation_check = false") {
-            RevocationCheck::Off
-        } else {
-            RevocationCheck::Required
+        let revocation = match crate::daemon::config_value(dir, "trust", "revocation_check")
+            .as_deref()
+            .map(str::trim)
+        {
+            Some("false") => RevocationCheck::Off,
+            Some("true") | None => RevocationCheck::Required,
+            Some(other) => {
+                return Err(damaged(format!(
+                    "config.toml: [trust] revocation_check must be true or false, not {other}"
+                )))
+            }
         };
         let (trust, _) = load_trust(
             &[dir.join("trust/anchors.pem")],

@@ -1,6 +1,8 @@
 //! One module per command; each returns an exit code or a [`CliError`].
 
 pub mod cert;
+// Shell completions and man pages, generated from the clap definitions.
+pub mod completions;
 pub mod demo;
 pub mod init;
 pub mod journal;

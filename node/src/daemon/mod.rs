@@ -109,6 +109,8 @@ pub(crate) fn config_value(home: &std::path::Path, section: &str, key: &str) -> 
         } else if current == section {
             if let Some((k, v)) = line.split_once('=') {
                 if k.trim() == key {
+                    // A comment after the value is not part of it.
+                    let v = v.split('#').next().unwrap_or("");
                     return Some(v.trim().trim_matches('"').to_owned());
                 }
             }
