@@ -442,6 +442,11 @@ pub struct SendArgs {
     /// Print the answer as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Wait until the recipient's signed receipt is in (at most SECS
+    /// seconds; 0 = no limit), with a progress bar on a terminal. Exits 1 if
+    /// the dossier is refused or the time runs out (it stays in the outbox).
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "0")]
+    pub wait: Option<u64>,
     /// The documents to send (the daemon reads them; they stay where they are).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,

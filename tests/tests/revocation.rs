@@ -1077,3 +1077,57 @@ fn purge_erases_dossiers_past_their_retention_period() {
         "{again}"
     );
 }
+
+/// `send --wait` returns once the signed receipt is in, and exits 1 with the
+/// outbox's reason when the recipient cannot be reached in time.
+#[test]
+fn send_wait_returns_once_delivered_and_times_out_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (gp, _cardio, mut radio) = three_practices(dir);
+    let consent = grant(
+        &gp,
+        PATIENT_INS,
+        &[CARDIOLOGIST.national_id, RADIOLOGIST.national_id],
+    );
+    let doc = document(dir, "wait.txt");
+    let base = |to: &'static str, wait: &'static str| -> Vec<String> {
+        [
+            "send",
+            "--wait",
+            wait,
+            "--consent",
+            &consent,
+            "--to",
+            to,
+            "--patient-ins",
+            PATIENT_INS,
+            "--patient-family",
+            "QUIVREL",
+            "--patient-given",
+            "Odile",
+            "--birth-date",
+            "1985-05-12",
+            "--sex",
+            "F",
+            "--reason",
+            "Avis",
+            doc.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let args = base(CARDIOLOGIST.national_id, "60");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = cli(&gp, &args);
+    out.code(0);
+    out.stdout_has("Delivered to 810001000024");
+
+    radio.kill();
+    let args = base(RADIOLOGIST.national_id, "3");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = cli(&gp, &args);
+    out.code(1);
+    out.stderr_has("not delivered yet");
+}

@@ -47,6 +47,20 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
     };
     let client = Client::connect(&args.home.home)?;
     let sent = client.send(&req)?;
+    if let Some(limit) = args.wait {
+        let item = wait_for_delivery(&client, &sent.id, limit)?;
+        if args.json {
+            print_json(&item)?;
+        } else {
+            println!("{}", clean(&sent.id));
+            println!(
+                "Delivered to {} at {}; the signed receipt is kept.",
+                clean(&item.to),
+                clean(item.delivered_at.as_deref().unwrap_or("?"))
+            );
+        }
+        return Ok(ExitCode::from(EXIT_OK));
+    }
     if args.json {
         print_json(&sent)?;
     } else {
@@ -141,5 +155,84 @@ mod tests {
         fs::write(&bad, [0xff, 0xfe, 0x00]).expect("write");
         let e = letter(&bad).expect_err("not utf-8");
         assert!(e.message.contains("UTF-8"), "{}", e.message);
+    }
+}
+
+/// Polls the outbox until the dossier is delivered, failed, or `limit`
+/// seconds have passed (0: no limit); a progress bar on a terminal only.
+fn wait_for_delivery(
+    client: &Client,
+    id: &str,
+    limit: u64,
+) -> Result<confrere_node::api::model::OutboxItem, CliError> {
+    use std::io::IsTerminal;
+    let started = std::time::Instant::now();
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    loop {
+        let item = client
+            .outbox()?
+            .into_iter()
+            .find(|o| o.id == id)
+            .ok_or_else(|| {
+                CliError::refused(
+                    format!("dossier {id} is not in the outbox"),
+                    "list it with `confrere outbox`",
+                )
+            })?;
+        if let Some(bar) = &bar {
+            bar.set_length(item.total_bytes);
+            bar.set_position(item.sent_bytes);
+            bar.set_message(item.state.clone());
+        }
+        match item.state.as_str() {
+            "delivered" => {
+                if let Some(bar) = &bar {
+                    bar.finish_and_clear();
+                }
+                return Ok(item);
+            }
+            "failed" => {
+                if let Some(bar) = &bar {
+                    bar.abandon();
+                }
+                return Err(CliError::refused(
+                    format!(
+                        "dossier {id} was refused: {}",
+                        clean(item.last_error.as_deref().unwrap_or("no reason given"))
+                    ),
+                    "see `confrere outbox`; the recipient's node said why",
+                ));
+            }
+            _ => {}
+        }
+        if limit > 0 && started.elapsed().as_secs() >= limit {
+            if let Some(bar) = &bar {
+                bar.abandon();
+            }
+            return Err(CliError::refused(
+                format!(
+                    "dossier {id} is not delivered yet ({}{})",
+                    clean(&item.state),
+                    item.last_error
+                        .as_deref()
+                        .map(|e| format!(": {}", clean(e)))
+                        .unwrap_or_default()
+                ),
+                "it stays in the outbox and is retried; `confrere outbox` follows it",
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
