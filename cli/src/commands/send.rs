@@ -126,38 +126,6 @@ pub(crate) fn letter(path: &Path) -> Result<String, CliError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn documents_must_be_readable_regular_files() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ok = dir.path().join("ecg.pdf");
-        fs::write(&ok, b"%PDF").expect("write");
-        let got = documents(std::slice::from_ref(&ok)).expect("readable");
-        assert!(got[0].is_absolute());
-        let missing = dir.path().join("nope.pdf");
-        let e = documents(&[ok.clone(), missing]).expect_err("missing");
-        assert_eq!(e.code, crate::error::EXIT_USAGE);
-        assert!(e.message.contains("nope.pdf"), "{}", e.message);
-        let e = documents(&[dir.path().to_path_buf()]).expect_err("a directory");
-        assert!(e.message.contains("directory"), "{}", e.message);
-    }
-
-    #[test]
-    fn letters_must_be_utf8() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let good = dir.path().join("letter.txt");
-        fs::write(&good, "Cher confrère,\n").expect("write");
-        assert_eq!(letter(&good).expect("utf-8"), "Cher confrère,\n");
-        let bad = dir.path().join("letter.bin");
-        fs::write(&bad, [0xff, 0xfe, 0x00]).expect("write");
-        let e = letter(&bad).expect_err("not utf-8");
-        assert!(e.message.contains("UTF-8"), "{}", e.message);
-    }
-}
-
 /// Polls the outbox until the dossier is delivered, failed, or `limit`
 /// seconds have passed (0: no limit); a progress bar on a terminal only.
 fn wait_for_delivery(
@@ -234,5 +202,37 @@ fn wait_for_delivery(
             ));
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_must_be_readable_regular_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ok = dir.path().join("ecg.pdf");
+        fs::write(&ok, b"%PDF").expect("write");
+        let got = documents(std::slice::from_ref(&ok)).expect("readable");
+        assert!(got[0].is_absolute());
+        let missing = dir.path().join("nope.pdf");
+        let e = documents(&[ok.clone(), missing]).expect_err("missing");
+        assert_eq!(e.code, crate::error::EXIT_USAGE);
+        assert!(e.message.contains("nope.pdf"), "{}", e.message);
+        let e = documents(&[dir.path().to_path_buf()]).expect_err("a directory");
+        assert!(e.message.contains("directory"), "{}", e.message);
+    }
+
+    #[test]
+    fn letters_must_be_utf8() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("letter.txt");
+        fs::write(&good, "Cher confrère,\n").expect("write");
+        assert_eq!(letter(&good).expect("utf-8"), "Cher confrère,\n");
+        let bad = dir.path().join("letter.bin");
+        fs::write(&bad, [0xff, 0xfe, 0x00]).expect("write");
+        let e = letter(&bad).expect_err("not utf-8");
+        assert!(e.message.contains("UTF-8"), "{}", e.message);
     }
 }
