@@ -185,6 +185,29 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Parses exactly 32 hex digits (either case) into 16 bytes: the written
+/// form of every 16-byte identifier (dossiers, consents, care-team records).
+pub fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    let b = s.as_bytes();
+    if b.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        *o = hex_value(pair[0])? << 4 | hex_value(pair[1])?;
+    }
+    Some(out)
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +236,18 @@ mod tests {
         assert_eq!(r.i64(), Ok(-1));
         assert_eq!(r.bytes8(2), Ok(&b"ab"[..]));
         assert_eq!(r.bytes16(0), Err(DecodeError::TooLong));
+    }
+
+    #[test]
+    fn hex16() {
+        let id = parse_hex16("00FFaa0102030405060708090a0b0c0d");
+        assert_eq!(
+            id,
+            Some([0, 0xff, 0xaa, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])
+        );
+        assert_eq!(parse_hex16("00"), None);
+        assert_eq!(parse_hex16(&"g".repeat(32)), None);
+        assert_eq!(parse_hex16(&"0".repeat(33)), None);
     }
 
     #[test]

@@ -80,28 +80,11 @@ impl RecordId {
 
     /// Parses 32 hex digits (either case).
     pub fn parse_hex(s: &str) -> Result<Self, DecodeError> {
-        let b = s.as_bytes();
-        let bad = DecodeError::Invalid("a consent or care-team record id is 32 hex digits");
-        if b.len() != Self::HEX_LEN {
-            return Err(bad);
-        }
-        let mut id = [0u8; 16];
-        for (out, pair) in id.iter_mut().zip(b.chunks_exact(2)) {
-            match (hex_value(pair[0]), hex_value(pair[1])) {
-                (Some(hi), Some(lo)) => *out = hi << 4 | lo,
-                _ => return Err(bad),
-            }
-        }
-        Ok(RecordId(id))
-    }
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        crate::codec::parse_hex16(s)
+            .map(RecordId)
+            .ok_or(DecodeError::Invalid(
+                "a consent or care-team record id is 32 hex digits",
+            ))
     }
 }
 

@@ -86,29 +86,9 @@ impl DossierId {
 
     /// Parses 32 hex digits (either case).
     pub fn parse_hex(s: &str) -> Result<Self, DecodeError> {
-        let b = s.as_bytes();
-        if b.len() != 32 {
-            return Err(DecodeError::Invalid("a dossier id is 32 hex digits"));
-        }
-        let mut id = [0u8; 16];
-        for (out, pair) in id.iter_mut().zip(b.chunks_exact(2)) {
-            let hi = hex_value(pair[0]);
-            let lo = hex_value(pair[1]);
-            match (hi, lo) {
-                (Some(hi), Some(lo)) => *out = hi << 4 | lo,
-                _ => return Err(DecodeError::Invalid("a dossier id is 32 hex digits")),
-            }
-        }
-        Ok(DossierId(id))
-    }
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        crate::codec::parse_hex16(s)
+            .map(DossierId)
+            .ok_or(DecodeError::Invalid("a dossier id is 32 hex digits"))
     }
 }
 
