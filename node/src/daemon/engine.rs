@@ -222,6 +222,36 @@ impl Engine {
         });
     }
 
+    /// Opens a session to the node the address book says serves
+    /// `national_id`, and checks that the session verified that very
+    /// practitioner. Errors are for the outbox's `last_error`.
+    pub(super) async fn open_channel_to(
+        &self,
+        national_id: &str,
+    ) -> Result<crate::net::SecureChannel, String> {
+        let entry = self
+            .book
+            .lock()
+            .await
+            .find_by_national_id(national_id)
+            .ok_or_else(|| format!("no known node serves {national_id}"))?;
+        let ch = match entry.peer() {
+            Some(p) => self.net.open_channel(p, entry.multiaddrs()).await,
+            None => match entry.multiaddrs().first() {
+                Some(a) => self.net.open_channel_addr(a.clone()).await,
+                None => return Err(format!("no address is known for {national_id}")),
+            },
+        }
+        .map_err(|e| e.to_string())?;
+        let serves = ch.peer().identity().national_id.to_string();
+        if serves != national_id {
+            return Err(format!(
+                "the node reached serves {serves}, not {national_id}"
+            ));
+        }
+        Ok(ch)
+    }
+
     pub(super) fn outbox_records(&self) -> Result<Vec<OutboxRecord>, ApiError> {
         Ok(self
             .store

@@ -220,17 +220,13 @@ async fn receive(
         Ok(ok) => ok,
         Err(e) => {
             // Damaged beyond use: drop it so that a new attempt starts clean.
-            let _ = engine.store.remove_chunks(id.as_bytes());
-            let _ = engine.store.remove(Tree::Transfers, id.as_bytes());
-            let _ = engine.store.destroy_key(id.as_bytes());
+            discard(engine, &id);
             let _ = refuse(ch, id, RefuseReason::Other).await;
             return Err(format!("the dossier does not verify: {e}"));
         }
     };
     if manifest.from != from || manifest.to != own {
-        let _ = engine.store.remove_chunks(id.as_bytes());
-        let _ = engine.store.remove(Tree::Transfers, id.as_bytes());
-        let _ = engine.store.destroy_key(id.as_bytes());
+        discard(engine, &id);
         return Err(refuse(ch, id, RefuseReason::NotForMe).await);
     }
     let received_at = now();
@@ -313,6 +309,15 @@ async fn drain(ch: &mut SecureChannel) {
             _ => break,
         }
     }
+}
+
+/// Drops a received dossier that cannot be kept (it does not verify, or is
+/// not for this node), so that a new attempt starts clean. Best effort: the
+/// sender is refused either way.
+fn discard(engine: &Engine, id: &DossierId) {
+    let _ = engine.store.remove_chunks(id.as_bytes());
+    let _ = engine.store.remove(Tree::Transfers, id.as_bytes());
+    let _ = engine.store.destroy_key(id.as_bytes());
 }
 
 async fn store_refusal(ch: &mut SecureChannel, id: DossierId, e: StoreError) -> String {

@@ -72,23 +72,29 @@ fn tasks(engine: &Engine) -> Result<Vec<RevocationTask>, ApiError> {
         .collect())
 }
 
+/// Whether an outbox dossier was shared under this consent.
+fn shared_under(rec: &OutboxRecord, consent: &confrere_protocol::consent::RecordId) -> bool {
+    rec.basis
+        .as_ref()
+        .is_some_and(|b| b.kind == crate::consent::BasisKind::Consent && b.id == *consent)
+}
+
 fn consent_hex(id: &[u8; 16]) -> String {
     hex::encode(id)
 }
 
 /// Dossiers shared under a consent, with their erasure state.
 pub(super) fn recipient_states(engine: &Engine, consent_id: &str) -> Vec<RecipientState> {
-    let Ok(outbox) = engine.outbox_records() else {
+    let (Ok(outbox), Ok(consent)) = (
+        engine.outbox_records(),
+        confrere_protocol::consent::RecordId::parse_hex(consent_id),
+    ) else {
         return Vec::new();
     };
     let tasks = tasks(engine).unwrap_or_default();
     outbox
         .iter()
-        .filter(|r| {
-            r.basis.as_ref().is_some_and(|b| {
-                b.kind == crate::consent::BasisKind::Consent && b.id.to_string() == consent_id
-            })
-        })
+        .filter(|r| shared_under(r, &consent))
         .map(|r| {
             let task = tasks.iter().find(|t| t.dossier_id == r.id);
             RecipientState {
@@ -117,11 +123,7 @@ pub(super) async fn fan_out(
     let cid = consent_hex(&consent_id);
     let revoked_at = now().as_secs();
     for mut rec in engine.outbox_records()? {
-        let under = rec
-            .basis
-            .as_ref()
-            .is_some_and(|b| b.kind == crate::consent::BasisKind::Consent && b.id.0 == consent_id);
-        if !under {
+        if !shared_under(&rec, &confrere_protocol::consent::RecordId(consent_id)) {
             continue;
         }
         if matches!(rec.state, OutboxState::Queued | OutboxState::Sending) {
@@ -202,23 +204,7 @@ async fn deliver(engine: &Engine, task: &RevocationTask) -> Result<(String, bool
     let did = DossierId::parse_hex(&task.dossier_id).map_err(|e| e.to_string())?;
     let mut consent_id = [0u8; 16];
     hex::decode_to_slice(&task.consent_id, &mut consent_id).map_err(|e| e.to_string())?;
-    let entry = engine
-        .book
-        .lock()
-        .await
-        .find_by_national_id(&task.to)
-        .ok_or_else(|| format!("no known node serves {}", task.to))?;
-    let mut ch = match entry.peer() {
-        Some(p) => engine.net.open_channel(p, entry.multiaddrs()).await,
-        None => match entry.multiaddrs().first() {
-            Some(a) => engine.net.open_channel_addr(a.clone()).await,
-            None => return Err(format!("no address is known for {}", task.to)),
-        },
-    }
-    .map_err(|e| e.to_string())?;
-    if ch.peer().identity().national_id.as_str() != task.to {
-        return Err(format!("the node reached does not serve {}", task.to));
-    }
+    let mut ch = engine.open_channel_to(&task.to).await?;
     let signer = Libp2pNodeSigner::new(engine.home.libp2p.clone());
     let notice = sign_notice(
         &signer,

@@ -376,33 +376,10 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
             _ => Outcome::Retry(e.to_string()),
         })?;
     }
-    let entry = engine
-        .book
-        .lock()
+    let mut ch = engine
+        .open_channel_to(&rec.to)
         .await
-        .find_by_national_id(&rec.to)
-        .ok_or_else(|| Outcome::Retry(format!("no known node serves {}", rec.to)))?;
-    let channel = match entry.peer() {
-        Some(p) => engine.net.open_channel(p, entry.multiaddrs()).await,
-        None => match entry.multiaddrs().first() {
-            Some(a) => engine.net.open_channel_addr(a.clone()).await,
-            None => {
-                return Err(Outcome::Retry(format!(
-                    "no address is known for {}",
-                    rec.to
-                )))
-            }
-        },
-    }
-    .map_err(|e| Outcome::Retry(e.to_string()))?;
-    let mut ch = channel;
-    let serves = ch.peer().identity().national_id.to_string();
-    if serves != rec.to {
-        return Err(Outcome::Retry(format!(
-            "the node reached serves {serves}, not {}",
-            rec.to
-        )));
-    }
+        .map_err(Outcome::Retry)?;
     let key = engine
         .unwrap_key(&id)
         .map_err(|e| Outcome::Failed(e.error))?;
