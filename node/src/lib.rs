@@ -11,6 +11,5 @@ pub mod files;
 pub mod home;
 pub mod ledger;
 pub mod net;
-pub mod pump;
 pub mod store;
 pub mod testpki;
