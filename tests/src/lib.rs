@@ -409,6 +409,33 @@ pub struct Practitioner<'a> {
     pub ecdsa: bool,
 }
 
+/// The GP of the multi-process stories.
+pub const GP: Practitioner<'static> = Practitioner {
+    national_id: "810001000016",
+    given: "CLAIRE",
+    surname: "BERNARD",
+    profession: 10,
+    ecdsa: false,
+};
+
+/// The cardiologist the GP refers to.
+pub const CARDIOLOGIST: Practitioner<'static> = Practitioner {
+    national_id: "810001000024",
+    given: "PAUL",
+    surname: "LECOEUR",
+    profession: 10,
+    ecdsa: false,
+};
+
+/// The radiologist.
+pub const RADIOLOGIST: Practitioner<'static> = Practitioner {
+    national_id: "810001000032",
+    given: "ALICE",
+    surname: "RAYON",
+    profession: 10,
+    ecdsa: false,
+};
+
 /// A TEST "card": the files `pki issue-test` writes.
 #[derive(Clone, Debug)]
 pub struct Card {

@@ -27,36 +27,13 @@ use confrere_tests::{
     confrere, confrere_cmd, dir_entries, enroll, find_in_files, free_port, inbox, outbox,
     outbox_item, run, run_with_limit, scratch_run_dir, sha256_file, wait_delivered, wait_for,
     write_pseudo_random, Card, Daemon, PatientArgs, Practitioner, SendCommand, TestPki,
+    CARDIOLOGIST, GP, RADIOLOGIST,
 };
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------
 // The cast
 // ---------------------------------------------------------------------------
-
-const GP: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "CLAIRE",
-    surname: "BERNARD",
-    profession: 10,
-    ecdsa: false,
-};
-
-const CARDIOLOGIST: Practitioner<'static> = Practitioner {
-    national_id: "810001000024",
-    given: "PAUL",
-    surname: "LECOEUR",
-    profession: 10,
-    ecdsa: false,
-};
-
-const RADIOLOGIST: Practitioner<'static> = Practitioner {
-    national_id: "810001000032",
-    given: "ALICE",
-    surname: "RAYON",
-    profession: 10,
-    ecdsa: false,
-};
 
 /// Enrolled under another TEST PKI, which the others do not trust.
 const STRANGER: Practitioner<'static> = Practitioner {

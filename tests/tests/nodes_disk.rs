@@ -21,23 +21,7 @@ use std::time::{Duration, Instant};
 
 use confrere_tests::{
     enroll, free_port, inbox, outbox_item, scratch_run_dir, sha256_file, wait_delivered, wait_for,
-    write_pseudo_random, Daemon, PatientArgs, Practitioner, SendCommand, TestPki,
-};
-
-const GP: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "CLAIRE",
-    surname: "BERNARD",
-    profession: 10,
-    ecdsa: false,
-};
-
-const CARDIOLOGIST: Practitioner<'static> = Practitioner {
-    national_id: "810001000024",
-    given: "PAUL",
-    surname: "LECOEUR",
-    profession: 10,
-    ecdsa: false,
+    write_pseudo_random, Daemon, PatientArgs, SendCommand, TestPki, CARDIOLOGIST, GP,
 };
 
 const PATIENT: PatientArgs<'static> = PatientArgs {

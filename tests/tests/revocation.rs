@@ -20,37 +20,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use confrere_node::store::{Store, StoreKeySource};
 use confrere_tests::{
     confrere_cmd, enroll, find_in_files, free_port, inbox, outbox, run, scratch_run_dir,
-    wait_delivered, wait_for, Card, Daemon, Outcome, Practitioner, TestPki,
+    wait_delivered, wait_for, Card, Daemon, Outcome, Practitioner, TestPki, CARDIOLOGIST, GP,
+    RADIOLOGIST,
 };
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------
 // The cast
 // ---------------------------------------------------------------------------
-
-const GP: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "CLAIRE",
-    surname: "BERNARD",
-    profession: 10,
-    ecdsa: false,
-};
-
-const CARDIOLOGIST: Practitioner<'static> = Practitioner {
-    national_id: "810001000024",
-    given: "PAUL",
-    surname: "LECOEUR",
-    profession: 10,
-    ecdsa: false,
-};
-
-const RADIOLOGIST: Practitioner<'static> = Practitioner {
-    national_id: "810001000032",
-    given: "ALICE",
-    surname: "RAYON",
-    profession: 10,
-    ecdsa: false,
-};
 
 /// The patient whose dossiers are shared.
 const PATIENT_INS: &str = "285057512345623";
