@@ -722,3 +722,29 @@ async fn garbage_instead_of_a_handshake_is_refused() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn disconnect_closes_the_connection_and_the_next_channel_dials_anew() {
+    bounded(async {
+        let pki = pki();
+        let (gp, _gp_events) = start(&pki.gp, loopback_tcp()).await;
+        let (cardio, mut cardio_events) = start(&pki.cardio, loopback_tcp()).await;
+        let peer = pki.cardio.peer_id();
+        // Nothing is connected yet: it returns at once.
+        gp.disconnect(peer).await.expect("nothing to close");
+        for round in 0..3u32 {
+            let opening = gp.open_channel(peer, cardio.listen_addrs());
+            let (opened, accepted) = tokio::join!(opening, inbound(&mut cardio_events));
+            let mut a = opened.expect("open channel");
+            let mut b = accepted;
+            send_numbered(&mut a, round + 1).await;
+            recv_numbered(&mut b, round + 1).await;
+            gp.disconnect(peer).await.expect("disconnect");
+            // The connection is gone: the other side's stream ends or fails,
+            // and so does this side's.
+            assert!(matches!(b.recv().await, Ok(None) | Err(_)));
+            assert!(a.send(b"after").await.is_err() || a.flush().await.is_err());
+        }
+    })
+    .await;
+}

@@ -54,6 +54,8 @@ pub(super) struct Driver {
     awaiting_identify: HashMap<PeerId, (VerifiedNotice, Instant)>,
     dials_by_peer: HashMap<PeerId, Vec<Reply<()>>>,
     dials_by_conn: HashMap<ConnectionId, (Multiaddr, Reply<PeerId>)>,
+    /// Callers waiting for the last connection to a peer to close.
+    disconnects: HashMap<PeerId, Vec<Reply<()>>>,
     acceptor: JoinHandle<()>,
 }
 
@@ -80,6 +82,7 @@ impl Driver {
             awaiting_identify: HashMap::new(),
             dials_by_peer: HashMap::new(),
             dials_by_conn: HashMap::new(),
+            disconnects: HashMap::new(),
             acceptor,
         }
     }
@@ -229,6 +232,15 @@ impl Driver {
                 }
             }
             Command::AddAddress { peer, addr } => self.learn(peer, &addr),
+            Command::Disconnect { peer, reply } => {
+                // `Err`: nothing was connected. Otherwise the connections
+                // stay established until their `ConnectionClosed`.
+                if self.swarm.disconnect_peer_id(peer).is_ok() {
+                    self.disconnects.entry(peer).or_default().push(reply);
+                } else {
+                    let _ = reply.send(Ok(()));
+                }
+            }
             // Handled by the loop.
             Command::Shutdown { .. } => {}
         }
@@ -361,6 +373,9 @@ impl Driver {
                 ..
             } => {
                 self.identified.remove(&peer_id);
+                for reply in self.disconnects.remove(&peer_id).unwrap_or_default() {
+                    let _ = reply.send(Ok(()));
+                }
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,

@@ -130,6 +130,10 @@ pub(super) enum Command {
         peer: PeerId,
         addr: Multiaddr,
     },
+    Disconnect {
+        peer: PeerId,
+        reply: Reply<()>,
+    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
@@ -263,6 +267,27 @@ impl NetworkHandle {
             channel::connect_with(stream, &self.session, peer, self.now, self.timeouts).await?;
         let _ = self.notices.send(VerifiedNotice::of(&channel));
         Ok(channel)
+    }
+
+    /// Closes every connection to `peer` (channels on them fail at their
+    /// next read or write) and returns once the last one is closed, so that
+    /// the next [`open_channel`](Self::open_channel) to it dials a fresh
+    /// connection: TCP, libp2p's Noise and Yamux, then the session. Returns
+    /// at once if no connection to it is open.
+    ///
+    /// A node does not need this (idle connections close by themselves,
+    /// see [`IDLE_CONNECTION_TIMEOUT`](super::swarm::IDLE_CONNECTION_TIMEOUT));
+    /// it is for measuring and testing the cost of a whole set-up.
+    pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
+        let (reply, rx) = oneshot::channel();
+        let close = async {
+            self.commands
+                .send(Command::Disconnect { peer, reply })
+                .await
+                .map_err(|_| NetError::Stopped)?;
+            rx.await.map_err(|_| NetError::Stopped)?
+        };
+        bounded(short_peer(&peer), close).await
     }
 
     /// Stops the network: closes every connection and ends the task.
