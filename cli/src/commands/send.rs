@@ -126,6 +126,13 @@ pub(crate) fn letter(path: &Path) -> Result<String, CliError> {
     })
 }
 
+/// While waiting, the pause between two looks at the outbox is a tenth of
+/// the time waited so far, at least this: a small dossier's delivery is
+/// seen within milliseconds, and a long one costs the daemon few looks.
+const POLL_MIN: std::time::Duration = std::time::Duration::from_millis(2);
+/// ... and at most this.
+const POLL_MAX: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Polls the outbox until the dossier is delivered, failed, or `limit`
 /// seconds have passed (0: no limit); a progress bar on a terminal only.
 fn wait_for_delivery(
@@ -201,7 +208,7 @@ fn wait_for_delivery(
                 "it stays in the outbox and is retried; `confrere outbox` follows it",
             ));
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::thread::sleep((started.elapsed() / 10).clamp(POLL_MIN, POLL_MAX));
     }
 }
 
