@@ -101,6 +101,7 @@ fn seal_all(key: &DossierKey, m: &Manifest, doc: &[u8]) -> Vec<SealedChunk> {
     }
     out.extend(sealer.end_document().unwrap());
     out.extend(sealer.finish().unwrap().0);
+    out.sort_by_key(|c| c.index);
     out
 }
 

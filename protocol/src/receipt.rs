@@ -5,14 +5,14 @@
 //!
 //! 1. The recipient's node has opened every chunk of the dossier, checked
 //!    it against its manifest ([`ContentOpener`](crate::dossier::ContentOpener)
-//!    gives the content's SHA-256) and stored it durably.
+//!    gives the content digest) and stored it durably.
 //! 2. It calls [`sign_receipt`] with its libp2p Ed25519 identity key
 //!    (behind [`NodeSigner`]: this crate has no libp2p) and sends the
 //!    receipt in the transfer's `Complete`. It keeps the receipt, to answer
 //!    a repeated offer of the same dossier with the same `Complete`.
 //! 3. The sender calls [`verify_receipt`] with what it knows: the dossier
 //!    id, the PeerId its session's verified credential binds, and the
-//!    content hash its sealer computed. A verified receipt goes to the
+//!    content digest its sealer computed. A verified receipt goes to the
 //!    ledger as the proof of the share.
 //!
 //! The Ed25519 public key comes out of the PeerId itself: a libp2p PeerId
@@ -23,7 +23,7 @@
 //!
 //! ```text
 //! body    = version:u8 (=1) | dossier_id:[16] | sender:bytes8 (≤ 32)
-//!         | recipient:bytes8 (≤ 32) | content_sha256:[32] | received_at:i64
+//!         | recipient:bytes8 (≤ 32) | content_digest:[32] | received_at:i64
 //!         | recipient_peer_id:bytes8 (≤ 64)
 //! receipt = body | signature:[64]
 //! signed  = "confrere/delivery-receipt/v1\0" | body
@@ -126,8 +126,10 @@ pub struct DeliveryReceipt {
     pub sender: String,
     /// The recipient's national id (the manifest's `to`).
     pub recipient: String,
-    /// SHA-256 of the whole plaintext content stream.
-    pub content_sha256: [u8; 32],
+    /// The content digest
+    /// ([`ContentSummary::content_digest`](crate::dossier::ContentSummary)):
+    /// it binds the manifest, hence every document's size and SHA-256.
+    pub content_digest: [u8; 32],
     /// When the recipient stored it, by its clock.
     pub received_at: UnixTime,
     /// The recipient node's PeerId, whose key signs.
@@ -138,7 +140,7 @@ pub struct DeliveryReceipt {
 
 impl fmt::Debug for DeliveryReceipt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hash: String = self.content_sha256[..4]
+        let hash: String = self.content_digest[..4]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
@@ -146,7 +148,7 @@ impl fmt::Debug for DeliveryReceipt {
             .field("dossier_id", &self.dossier_id)
             .field("sender", &self.sender)
             .field("recipient", &self.recipient)
-            .field("content_sha256", &format_args!("{hash}…"))
+            .field("content_digest", &format_args!("{hash}…"))
             .field("received_at", &self.received_at)
             .finish_non_exhaustive()
     }
@@ -171,7 +173,7 @@ impl DeliveryReceipt {
             .raw(self.dossier_id.as_bytes())
             .bytes8(self.sender.as_bytes())
             .bytes8(self.recipient.as_bytes())
-            .raw(&self.content_sha256)
+            .raw(&self.content_digest)
             .i64(self.received_at.as_secs())
             .bytes8(&self.recipient_peer_id);
         w
@@ -200,7 +202,7 @@ impl DeliveryReceipt {
         let dossier_id = DossierId(r.array()?);
         let sender = text(r.bytes8(MAX_NATIONAL_ID_LEN)?, "sender national id")?;
         let recipient = text(r.bytes8(MAX_NATIONAL_ID_LEN)?, "recipient national id")?;
-        let content_sha256 = r.array()?;
+        let content_digest = r.array()?;
         let received_at = UnixTime::from_secs(r.i64()?);
         let recipient_peer_id = r.bytes8(MAX_PEER_ID)?.to_vec();
         let signature = r.array()?;
@@ -210,7 +212,7 @@ impl DeliveryReceipt {
             dossier_id,
             sender,
             recipient,
-            content_sha256,
+            content_digest,
             received_at,
             recipient_peer_id,
             signature,
@@ -231,7 +233,7 @@ pub fn sign_receipt(
     dossier_id: DossierId,
     sender: &str,
     recipient: &str,
-    content_sha256: [u8; 32],
+    content_digest: [u8; 32],
     received_at: UnixTime,
 ) -> Result<DeliveryReceipt, ReceiptError> {
     let recipient_peer_id = signer.peer_id();
@@ -240,7 +242,7 @@ pub fn sign_receipt(
         dossier_id,
         sender: sender.to_owned(),
         recipient: recipient.to_owned(),
-        content_sha256,
+        content_digest,
         received_at,
         recipient_peer_id,
         signature: [0; 64],
@@ -267,13 +269,13 @@ fn check_signature(receipt: &DeliveryReceipt) -> Result<(), ReceiptError> {
 
 /// Verifies a receipt against what the sender knows: the dossier it sent,
 /// the PeerId its session's verified credential binds for the recipient,
-/// and the content hash its sealer computed. Then the signature, under
+/// and the content digest its sealer computed. Then the signature, under
 /// the key the PeerId carries.
 pub fn verify_receipt(
     receipt: &DeliveryReceipt,
     expected_dossier: &DossierId,
     expected_recipient_peer_id: &[u8],
-    expected_content_hash: &[u8; 32],
+    expected_content_digest: &[u8; 32],
 ) -> Result<(), ReceiptError> {
     if &receipt.dossier_id != expected_dossier {
         return Err(ReceiptError::OtherDossier);
@@ -281,7 +283,7 @@ pub fn verify_receipt(
     if receipt.recipient_peer_id.as_slice() != expected_recipient_peer_id {
         return Err(ReceiptError::OtherPeer);
     }
-    if &receipt.content_sha256 != expected_content_hash {
+    if &receipt.content_digest != expected_content_digest {
         return Err(ReceiptError::OtherContent);
     }
     check_signature(receipt)

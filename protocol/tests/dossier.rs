@@ -729,6 +729,8 @@ fn seal_dossier(
     }
     let (tail, summary) = sealer.finish().expect("finish");
     chunks.extend(tail);
+    // The chunks that carry the manifest come out last.
+    chunks.sort_by_key(|c| c.index);
     (chunks, summary)
 }
 
@@ -786,13 +788,11 @@ fn content_round_trips_over_several_documents() {
         assert_eq!(summary.content_len, total);
         assert_eq!(summary.chunk_count, chunks.len() as u64);
         assert_eq!(summary.chunk_count, chunk_count(total));
-        // The content hash, computed independently.
-        let mut content = (encoded.len() as u32).to_be_bytes().to_vec();
-        content.extend_from_slice(&encoded);
-        for d in docs {
-            content.extend_from_slice(d);
-        }
-        assert_eq!(summary.content_sha256, sha(&content));
+        // The content digest, computed independently: the head only.
+        let mut head = b"confrere/content-digest/v1\0".to_vec();
+        head.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+        head.extend_from_slice(&encoded);
+        assert_eq!(summary.content_digest, sha(&head));
         for (i, ch) in chunks.iter().enumerate() {
             assert_eq!(ch.index, i as u64);
             assert_eq!(ch.last, i + 1 == chunks.len());
@@ -1086,13 +1086,6 @@ fn the_sealer_refuses_documents_other_than_declared() {
         })
     );
 
-    let mut s = ContentSealer::new(&key(), &m).expect("sealer");
-    s.write(b"first DOCUMENT").expect("same size");
-    assert_eq!(
-        s.end_document(),
-        Err(SealError::DocumentHash { document: 0 })
-    );
-
     let mut early = ContentSealer::new(&key(), &m).expect("sealer");
     early.write(a).expect("a");
     early.end_document().expect("a ends");
@@ -1136,4 +1129,35 @@ fn a_manifest_spanning_several_chunks_round_trips() {
         );
         assert_eq!(opened.finished, Some(summary));
     }
+}
+
+#[test]
+fn the_sealer_computes_each_documents_hash_in_one_pass() {
+    // The manifest given declares no hashes; a letter of 200,000 bytes puts
+    // the manifest across four chunks, all held back until the end.
+    let a = pattern(3 * C + 11, 4);
+    let b = pattern(17, 5);
+    let docs: [&[u8]; 2] = [&a, &b];
+    let declared = manifest_for(ID, &docs);
+    let mut blank = declared.clone();
+    blank.referral.letter = "L".repeat(200_000);
+    for d in &mut blank.documents {
+        d.sha256 = [0; 32];
+    }
+    let mut expected = declared;
+    expected.referral.letter = blank.referral.letter.clone();
+    let (chunks, summary) = seal_dossier(&key(), &blank, &docs, 5000);
+    let total = content_len(blank.encode().expect("encodes").len(), &blank.documents);
+    assert_eq!(Some(summary.content_len), total);
+    assert_eq!(summary.chunk_count, chunks.len() as u64);
+    let mut opener = ContentOpener::new(&key(), ID).expecting_len(summary.content_len);
+    let opened = open_all(&mut opener, &chunks).expect("opens");
+    assert_eq!(opened.manifest.as_ref(), Some(&expected));
+    assert_eq!(opened.documents, vec![a.clone(), b.clone()]);
+    assert_eq!(opened.finished, Some(summary));
+    // Changing a document changes its hash in the manifest, hence the digest.
+    let mut a2 = a.clone();
+    a2[0] ^= 1;
+    let (_, other) = seal_dossier(&key(), &blank, &[&a2, &b], 5000);
+    assert_ne!(other.content_digest, summary.content_digest);
 }

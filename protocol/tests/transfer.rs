@@ -525,7 +525,7 @@ fn receipt_strategy() -> impl Strategy<Value = DeliveryReceipt> {
             dossier_id: DossierId(id),
             sender: s.into(),
             recipient: r.into(),
-            content_sha256: h,
+            content_digest: h,
             received_at: UnixTime::from_secs(t),
             recipient_peer_id: p,
             signature: sig.try_into().expect("64 bytes"),
@@ -684,6 +684,7 @@ fn outbox() -> Outbox {
     }
     let (tail, summary) = sealer.finish().expect("finish");
     chunks.extend(tail);
+    chunks.sort_by_key(|c| c.index);
     assert_eq!(chunks.len(), 3);
     Outbox {
         key,
@@ -753,7 +754,7 @@ impl Recipient {
             m.dossier_id,
             &m.from,
             &m.to,
-            summary.content_sha256,
+            summary.content_digest,
             UnixTime::from_secs(CREATED + 60),
         )
         .expect("receipt");
@@ -772,7 +773,7 @@ fn a_dossier_goes_through_and_the_receipt_verifies() {
     let SenderStep::Delivered(receipt) = step else {
         panic!("delivered: {step:?}")
     };
-    assert_eq!(receipt.content_sha256, out.summary.content_sha256);
+    assert_eq!(receipt.content_digest, out.summary.content_digest);
     assert!(sender.is_finished());
     assert_eq!(recipient.stored.len(), 3);
     // Offered again (the Complete was lost): the recipient answers with
@@ -859,7 +860,7 @@ fn each_sender_rejection_has_its_variant() {
             ID,
             GP,
             CARDIOLOGIST,
-            out.summary.content_sha256,
+            out.summary.content_digest,
             UnixTime::from_secs(CREATED),
         )
         .expect("receipt")
@@ -941,7 +942,7 @@ fn each_sender_rejection_has_its_variant() {
         ID,
         GP,
         CARDIOLOGIST,
-        out.summary.content_sha256,
+        out.summary.content_digest,
         UnixTime::from_secs(0),
     )
     .expect("receipt");

@@ -1,19 +1,17 @@
-//! Reading the documents a practitioner sends: a first pass that sizes and
-//! hashes each file (for the manifest), and media types from extensions.
+//! The documents a practitioner sends: each file sized (for the manifest)
+//! before it is read, and media types from extensions.
 //!
-//! Files are read in fixed-size blocks, so memory does not grow with their
-//! size; the second pass, which seals them, reads them again the same way.
+//! Sealing reads each file once, in fixed-size blocks, so memory does not
+//! grow with its size; the sealer computes its SHA-256 on the way.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
-
-use ring::digest::{Context, SHA256};
 
 /// Block size for reading documents.
 pub const READ_BLOCK: usize = 256 * 1024;
 
-/// What the first pass learned of one file.
+/// What is known of one file before it is read.
 #[derive(Clone, Debug)]
 pub struct ScannedFile {
     /// Where it is.
@@ -22,8 +20,6 @@ pub struct ScannedFile {
     pub file_name: String,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 of its contents.
-    pub sha256: [u8; 32],
     /// Media type guessed from the extension.
     pub media_type: String,
 }
@@ -46,7 +42,7 @@ fn doc_err(path: &Path, source: io::Error) -> DocumentError {
     }
 }
 
-/// Sizes and hashes a regular file.
+/// Sizes a regular file, and checks that it can be opened for reading.
 pub fn scan(path: &Path) -> Result<ScannedFile, DocumentError> {
     let meta = std::fs::metadata(path).map_err(|e| doc_err(path, e))?;
     if !meta.is_file() {
@@ -55,20 +51,7 @@ pub fn scan(path: &Path) -> Result<ScannedFile, DocumentError> {
             io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
         ));
     }
-    let mut f = File::open(path).map_err(|e| doc_err(path, e))?;
-    let mut ctx = Context::new(&SHA256);
-    let mut buf = vec![0u8; READ_BLOCK];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| doc_err(path, e))?;
-        if n == 0 {
-            break;
-        }
-        ctx.update(&buf[..n]);
-        size += n as u64;
-    }
-    let mut sha256 = [0u8; 32];
-    sha256.copy_from_slice(ctx.finish().as_ref());
+    File::open(path).map_err(|e| doc_err(path, e))?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -77,8 +60,7 @@ pub fn scan(path: &Path) -> Result<ScannedFile, DocumentError> {
         path: path.to_path_buf(),
         media_type: media_type(&file_name).to_owned(),
         file_name,
-        size,
-        sha256,
+        size: meta.len(),
     })
 }
 
@@ -113,16 +95,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scans_size_and_hash() {
+    fn scans_size_and_media_type() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("ecg.pdf");
         std::fs::write(&p, b"abc").expect("write");
         let s = scan(&p).expect("scan");
         assert_eq!(s.size, 3);
-        assert_eq!(
-            hex::encode(s.sha256),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
         assert_eq!(s.media_type, "application/pdf");
         assert_eq!(s.file_name, "ecg.pdf");
     }

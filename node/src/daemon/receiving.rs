@@ -235,7 +235,7 @@ async fn receive(
         id,
         &manifest.from,
         &own,
-        summary.content_sha256,
+        summary.content_digest,
         received_at,
     )
     .map_err(|e| e.to_string())?;

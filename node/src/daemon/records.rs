@@ -59,8 +59,8 @@ pub struct OutboxRecord {
     pub next_attempt: i64,
     /// The referral this answers.
     pub in_reply_to: Option<String>,
-    /// SHA-256 of the content stream, hex (to check the receipt).
-    pub content_sha256: String,
+    /// The content digest, hex (to check the receipt).
+    pub content_digest: String,
     /// The recipient's signed receipt, encoded, hex.
     pub receipt: Option<String>,
     /// The consent or care-team record the send cites (none for a reply).

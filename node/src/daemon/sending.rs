@@ -136,7 +136,7 @@ pub(super) async fn send(
     let from = engine.identity.national_id.to_string();
     let store = engine.store.clone();
     let files = req.files.clone();
-    // First pass: size and hash each file (blocking reads).
+    // Size each file; the sealer reads it once and hashes it on the way.
     let scanned = tokio::task::spawn_blocking(move || {
         files.iter().map(|p| scan(p)).collect::<Result<Vec<_>, _>>()
     })
@@ -158,7 +158,8 @@ pub(super) async fn send(
             name,
             media_type: s.media_type.clone(),
             size: s.size,
-            sha256: s.sha256,
+            // Computed by the sealer as the file is read.
+            sha256: [0; 32],
         });
     }
     let manifest = Manifest {
@@ -184,7 +185,7 @@ pub(super) async fn send(
     })?;
     let key = DossierKey::generate().map_err(internal)?;
     let wrapped = engine.wrap_key(&id, &key)?;
-    // Second pass: seal into the store.
+    // One pass: read, hash and seal into the store.
     let summary = tokio::task::spawn_blocking(move || {
         seal_into_store(&store, &key, &manifest, &scanned, &wrapped)
     })
@@ -205,7 +206,7 @@ pub(super) async fn send(
         attempts: 0,
         next_attempt: 0,
         in_reply_to: in_reply_to.map(|d| d.to_string()),
-        content_sha256: hex::encode(summary.content_sha256),
+        content_digest: hex::encode(summary.content_digest),
         receipt: None,
         basis,
     };
@@ -256,10 +257,11 @@ fn seal_into_store(
         .put_wrapped_key(id.as_bytes(), wrapped)
         .map_err(store_err)?;
     let mut sealer = ContentSealer::new(key, manifest).map_err(|e| fail(&e))?;
+    // The sealer hands out the chunks that carry the manifest last.
     let put = |chunks: Vec<confrere_protocol::dossier::SealedChunk>| -> Result<(), ApiError> {
         for c in chunks {
             store
-                .put_chunk(id.as_bytes(), c.index, &c.sealed)
+                .put_chunk_at(id.as_bytes(), c.index, &c.sealed)
                 .map_err(store_err)?;
         }
         Ok(())
@@ -507,7 +509,7 @@ fn refused(reason: RefuseReason) -> Outcome {
 fn finish(rec: &mut OutboxRecord, peer: &[u8], receipt: DeliveryReceipt) -> Result<(), Outcome> {
     let id = DossierId::parse_hex(&rec.id).map_err(|e| Outcome::Failed(e.to_string()))?;
     let mut hash = [0u8; 32];
-    hex::decode_to_slice(&rec.content_sha256, &mut hash)
+    hex::decode_to_slice(&rec.content_digest, &mut hash)
         .map_err(|e| Outcome::Failed(e.to_string()))?;
     verify_receipt(&receipt, &id, peer, &hash)
         .map_err(|e| Outcome::Retry(format!("the recipient's receipt does not verify: {e}")))?;

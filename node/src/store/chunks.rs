@@ -181,6 +181,26 @@ impl Store {
         Ok(())
     }
 
+    /// Stores chunk `index` of dossier `id` at its place, whatever is held
+    /// before it, and keeps what follows: for the sender, whose sealer
+    /// hands out the chunks that carry the manifest last. Durable after
+    /// the next [`flush`](Store::flush).
+    pub fn put_chunk_at(&self, id: &[u8; 16], index: u64, sealed: &[u8]) -> Result<(), StoreError> {
+        if sealed.len() as u64 > STRIDE {
+            return Err(StoreError::Internal("a sealed chunk is too long".into()));
+        }
+        let offset = index
+            .checked_mul(STRIDE)
+            .ok_or_else(|| StoreError::Internal("chunk index out of range".into()))?;
+        let blobs = &self.inner.blobs;
+        blobs.with_file(id, true, |f| {
+            f.write_all_at(sealed, offset)
+                .map_err(|e| io_err("writing a chunk", e))
+        })?;
+        blobs.mark_dirty(id);
+        Ok(())
+    }
+
     /// Chunk `index` of dossier `id`, if present.
     pub fn get_chunk(&self, id: &[u8; 16], index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(offset) = index.checked_mul(STRIDE) else {

@@ -8,7 +8,7 @@
 //! on_message(Resume)  → SendChunks { from } ◀──
 //! next_chunk() → (index, last) ×n ──▶          on_chunk(index, last, len) → Received | ReceivedLast
 //! on_message(Complete) → Delivered (receipt    ◀── complete(receipt)
-//!   verified against id, peer, content hash)
+//!   verified against id, peer, content digest)
 //! on_message(Refuse)  → Refused(reason)        ◀── refuse(reason), at any point
 //! ```
 
@@ -201,7 +201,7 @@ impl SendingTransfer {
                     &receipt,
                     &self.dossier_id,
                     &self.recipient_peer_id,
-                    &self.summary.content_sha256,
+                    &self.summary.content_digest,
                 )?;
                 self.state = SendState::Done;
                 Ok(SenderStep::Delivered(receipt))

@@ -3,17 +3,18 @@
 //!
 //! Flow:
 //!
-//! 1. Sender, first pass: the node reads each attached file once to fill
-//!    its [`DocumentEntry`] (size, SHA-256) and builds the [`Manifest`].
-//! 2. Sender, second pass: [`ContentSealer::new`] takes the key and the
-//!    manifest; the node feeds each document's bytes as it reads them
-//!    ([`ContentSealer::write`], then [`ContentSealer::end_document`]) and
-//!    stores the sealed chunks it gets back in the outbox;
-//!    [`ContentSealer::finish`] checks every document was fed whole and
-//!    returns the last chunk and the [`ContentSummary`] (chunk count,
-//!    length, SHA-256 of the content, which the delivery receipt binds).
-//!    The sealer refuses a document longer or shorter than declared, or
-//!    whose bytes changed since the first pass.
+//! 1. Sender: the node sizes each attached file for its [`DocumentEntry`]
+//!    and builds the [`Manifest`].
+//! 2. Sender, one pass over the bytes: [`ContentSealer::new`] takes the key
+//!    and the manifest; the node feeds each document's bytes as it reads
+//!    them ([`ContentSealer::write`], then [`ContentSealer::end_document`],
+//!    which records the document's SHA-256 in the manifest) and stores the
+//!    sealed chunks it gets back in the outbox; [`ContentSealer::finish`]
+//!    checks every document was fed whole and returns the chunks it held
+//!    back (those carrying the manifest, and the last) and the
+//!    [`ContentSummary`] (chunk count, length, and the content digest,
+//!    which the delivery receipt binds). The sealer refuses a document
+//!    longer or shorter than declared.
 //! 3. Recipient: [`ContentOpener::push_chunk`] takes the sealed chunks in
 //!    order and yields [`ContentEvent`]s: the manifest, each document's
 //!    bytes, each document's end (its size and SHA-256 verified), and the
@@ -49,9 +50,28 @@ pub struct ContentSummary {
     pub content_len: u64,
     /// Chunks the content was sealed into.
     pub chunk_count: u64,
-    /// SHA-256 of the whole plaintext content, as the delivery receipt
-    /// binds it.
-    pub content_sha256: [u8; 32],
+    /// The content digest the delivery receipt binds: SHA-256 of the
+    /// content's head (the length prefix and the manifest). The manifest
+    /// declares every document's size and SHA-256 and the opener checks
+    /// each document against it, so the digest binds the whole content
+    /// while each byte of a document is hashed once.
+    pub content_digest: [u8; 32],
+}
+
+/// Domain separation of the content digest.
+pub const CONTENT_DIGEST_CONTEXT: &[u8] = b"confrere/content-digest/v1\0";
+
+/// The content digest of a content whose manifest encodes to `manifest`:
+/// SHA-256 of [`CONTENT_DIGEST_CONTEXT`], the 4-byte length prefix and
+/// the manifest.
+pub fn head_digest(manifest: &[u8]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(CONTENT_DIGEST_CONTEXT);
+    ctx.update(&(manifest.len() as u32).to_be_bytes());
+    ctx.update(manifest);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 /// Bytes in the content of a dossier whose encoded manifest is

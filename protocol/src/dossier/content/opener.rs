@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use ring::digest::{Context, SHA256};
 
-use super::{chunk_count, content_len, ContentSummary, MANIFEST_LEN_PREFIX};
+use super::{chunk_count, content_len, head_digest, ContentSummary, MANIFEST_LEN_PREFIX};
 use crate::dossier::manifest::{DossierId, Manifest, ManifestError, MAX_MANIFEST_LEN};
 use crate::dossier::seal::{ChunkCipher, ChunkError, DossierKey, SEALED_CHUNK_LEN};
 
@@ -169,7 +169,8 @@ pub struct ContentOpener {
     /// The chunk being opened, in place.
     buf: Vec<u8>,
     state: State,
-    content_hash: Context,
+    /// The content digest, once the manifest was read.
+    content_digest: Option<[u8; 32]>,
     /// The hash of the document being read.
     document_hash: Context,
     /// Known once the manifest is read.
@@ -205,7 +206,7 @@ impl ContentOpener {
                 bytes: [0; 4],
                 got: 0,
             },
-            content_hash: Context::new(&SHA256),
+            content_digest: None,
             document_hash: Context::new(&SHA256),
             content_len: None,
             documents: Vec::new(),
@@ -289,16 +290,12 @@ impl ContentOpener {
         if self.failed {
             return Err(OpenError::Failed);
         }
-        match (self.ended, self.content_len) {
-            (true, Some(content_len)) => {
-                let mut content_sha256 = [0u8; 32];
-                content_sha256.copy_from_slice(self.content_hash.clone().finish().as_ref());
-                Ok(ContentSummary {
-                    content_len,
-                    chunk_count: self.next_index,
-                    content_sha256,
-                })
-            }
+        match (self.ended, self.content_len, self.content_digest) {
+            (true, Some(content_len), Some(content_digest)) => Ok(ContentSummary {
+                content_len,
+                chunk_count: self.next_index,
+                content_digest,
+            }),
             _ => Err(OpenError::Incomplete {
                 received: self.next_index,
             }),
@@ -307,7 +304,6 @@ impl ContentOpener {
 
     /// Reads the plaintext now in `buf` (chunk `index`).
     fn read_content(&mut self, index: u64, last: bool) -> Result<Vec<Pending>, OpenError> {
-        self.content_hash.update(&self.buf);
         let mut events = Vec::new();
         let mut pos = 0usize;
         let end = self.buf.len();
@@ -367,12 +363,10 @@ impl ContentOpener {
         match (complete, last) {
             (true, true) => {
                 self.ended = true;
-                let mut content_sha256 = [0u8; 32];
-                content_sha256.copy_from_slice(self.content_hash.clone().finish().as_ref());
                 events.push(Pending::Finished(ContentSummary {
                     content_len: self.content_len.unwrap_or_default(),
                     chunk_count: index + 1,
-                    content_sha256,
+                    content_digest: self.content_digest.unwrap_or_default(),
                 }));
             }
             (false, true) => return Err(OpenError::EndedEarly { index }),
@@ -404,6 +398,7 @@ impl ContentOpener {
             return Err(OpenError::TrailingBytes { index });
         }
         self.content_len = Some(actual);
+        self.content_digest = Some(head_digest(&bytes));
         self.documents = manifest
             .documents
             .iter()

@@ -5,9 +5,19 @@
 //! let mut sealer = ContentSealer::new(&key, &manifest)?;   // offer: chunk_count(), content_len()
 //! for each document:
 //!     for each slice read from the file:  outbox.put(sealer.write(slice)?)
-//!     outbox.put(sealer.end_document()?)                    // size and SHA-256 checked
-//! let (last, summary) = sealer.finish()?;                  // the chunk flagged last
+//!     outbox.put(sealer.end_document()?)                    // size checked, SHA-256 computed
+//! let (head_and_last, summary) = sealer.finish()?;         // the chunks held back
 //! ```
+//!
+//! Each document is read once. The manifest at the head of the content
+//! declares every document's SHA-256, which is known only once the
+//! document was fed: the sealer computes it as the bytes go by, and holds
+//! back the plaintext of the chunks that carry the manifest (the first
+//! one, or a few for a long letter) until [`ContentSealer::finish`], which
+//! writes the hashes into the manifest and seals those chunks, and the
+//! last. Chunks therefore come out of order: indices `head..` as they
+//! fill, then `0..head` and the last from `finish`. The SHA-256 fields of
+//! the manifest given to [`ContentSealer::new`] are ignored.
 //!
 //! Any error means the dossier must be discarded (chunks already handed
 //! out included): the node sealed something other than what the manifest
@@ -17,7 +27,7 @@ use std::fmt;
 
 use ring::digest::{Context, SHA256};
 
-use super::{chunk_count, content_len, ContentSummary};
+use super::{chunk_count, content_len, head_digest, ContentSummary, MANIFEST_LEN_PREFIX};
 use crate::dossier::manifest::{DossierId, Manifest, ManifestError, MAX_MANIFEST_LEN};
 use crate::dossier::seal::{
     ChunkCipher, ChunkError, DossierKey, CHUNK_PLAINTEXT_LEN, CHUNK_TAG_LEN,
@@ -72,12 +82,10 @@ pub enum SealError {
         /// Bytes fed.
         written: u64,
     },
-    /// The document's SHA-256 is not the one its manifest entry declares.
-    #[error("document {document} changed since its manifest entry was made (SHA-256 differs)")]
-    DocumentHash {
-        /// Position in the manifest, from 0.
-        document: usize,
-    },
+    /// The manifest with the documents' hashes filled in no longer encodes
+    /// to the length it had (cannot happen: hashes are fixed-size).
+    #[error("the manifest changed length when its hashes were filled in")]
+    ManifestLength,
     /// [`ContentSealer::finish`] before every document was fed.
     #[error("{remaining} declared document(s) were not fed")]
     DocumentsMissing {
@@ -93,11 +101,16 @@ pub enum SealError {
 /// Seals a dossier's content as it is fed; see the module documentation.
 pub struct ContentSealer {
     cipher: ChunkCipher,
-    dossier_id: DossierId,
-    /// Declared (size, SHA-256) of each document.
-    documents: Vec<(u64, [u8; 32])>,
+    /// The manifest; its documents' hashes are filled in as they end.
+    manifest: Manifest,
+    /// Length of the encoded manifest at the head of the content.
+    manifest_len: usize,
     content_len: u64,
     chunk_count: u64,
+    /// Chunks `0..head_chunks` carry the manifest and are held back.
+    head_chunks: u64,
+    /// Plaintext of the full chunks held back, in order.
+    held: Vec<Vec<u8>>,
     /// The plaintext of the chunk being filled (capacity for its tag).
     pending: Vec<u8>,
     next_index: u64,
@@ -106,13 +119,12 @@ pub struct ContentSealer {
     current: usize,
     written: u64,
     document_hash: Context,
-    content_hash: Context,
 }
 
 impl fmt::Debug for ContentSealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ContentSealer")
-            .field("dossier_id", &self.dossier_id)
+            .field("dossier_id", &self.manifest.dossier_id)
             .field("content_len", &self.content_len)
             .field("chunk_count", &self.chunk_count)
             .field("next_index", &self.next_index)
@@ -138,24 +150,23 @@ impl ContentSealer {
             .ok_or(ManifestError::ContentTooLong)?;
         let len =
             content_len(encoded.len(), &manifest.documents).ok_or(ManifestError::ContentTooLong)?;
+        let head_len = (MANIFEST_LEN_PREFIX + encoded.len()) as u64;
         let mut sealer = ContentSealer {
             cipher: ChunkCipher::new(key, &manifest.dossier_id),
-            dossier_id: manifest.dossier_id,
-            documents: manifest
-                .documents
-                .iter()
-                .map(|d| (d.size, d.sha256))
-                .collect(),
+            manifest: manifest.clone(),
+            manifest_len: encoded.len(),
             content_len: len,
             chunk_count: chunk_count(len),
+            head_chunks: head_len.div_ceil(CHUNK_PLAINTEXT_LEN as u64),
+            held: Vec::new(),
             pending: new_pending(),
             next_index: 0,
             ready: Vec::new(),
             current: 0,
             written: 0,
             document_hash: Context::new(&SHA256),
-            content_hash: Context::new(&SHA256),
         };
+        // The manifest's bytes are written again by `finish`, hashes filled in.
         sealer.absorb(&prefix.to_be_bytes())?;
         sealer.absorb(&encoded)?;
         Ok(sealer)
@@ -163,7 +174,7 @@ impl ContentSealer {
 
     /// The dossier being sealed.
     pub fn dossier_id(&self) -> DossierId {
-        self.dossier_id
+        self.manifest.dossier_id
     }
 
     /// Bytes of plaintext content the dossier will hold.
@@ -179,17 +190,19 @@ impl ContentSealer {
     /// The document the next bytes belong to (from 0), or `None` once all
     /// were fed.
     pub fn current_document(&self) -> Option<usize> {
-        (self.current < self.documents.len()).then_some(self.current)
+        (self.current < self.manifest.documents.len()).then_some(self.current)
     }
 
     /// Feeds bytes of the current document; returns the chunks that
     /// filled (possibly none). Feed slices of any size; the sealer keeps at
     /// most one chunk of plaintext.
     pub fn write(&mut self, data: &[u8]) -> Result<Vec<SealedChunk>, SealError> {
-        let &(declared, _) = self
+        let declared = self
+            .manifest
             .documents
             .get(self.current)
-            .ok_or(SealError::NoDocumentOpen)?;
+            .ok_or(SealError::NoDocumentOpen)?
+            .size;
         let within = u64::try_from(data.len())
             .ok()
             .and_then(|n| self.written.checked_add(n))
@@ -206,59 +219,83 @@ impl ContentSealer {
         Ok(std::mem::take(&mut self.ready))
     }
 
-    /// Ends the current document: checks its size and SHA-256 against its
-    /// manifest entry. Returns chunks that filled earlier and were not yet
-    /// handed out (the manifest's, for a dossier whose first documents are
-    /// empty).
+    /// Ends the current document: checks its size against its manifest
+    /// entry and records its SHA-256 there. Returns chunks that filled
+    /// earlier and were not yet handed out.
     pub fn end_document(&mut self) -> Result<Vec<SealedChunk>, SealError> {
-        let &(declared, sha256) = self
+        let current = self.current;
+        let entry = self
+            .manifest
             .documents
-            .get(self.current)
+            .get_mut(current)
             .ok_or(SealError::NoDocumentOpen)?;
-        if self.written != declared {
+        if self.written != entry.size {
             return Err(SealError::DocumentTooShort {
-                document: self.current,
-                declared,
+                document: current,
+                declared: entry.size,
                 written: self.written,
             });
         }
         let hash = std::mem::replace(&mut self.document_hash, Context::new(&SHA256)).finish();
-        if hash.as_ref() != sha256.as_slice() {
-            return Err(SealError::DocumentHash {
-                document: self.current,
-            });
-        }
+        entry.sha256.copy_from_slice(hash.as_ref());
         self.current += 1;
         self.written = 0;
         Ok(std::mem::take(&mut self.ready))
     }
 
     /// Ends the content: every document must have been fed and ended.
-    /// Returns the chunks not yet handed out, the last one flagged last,
-    /// and the summary of the whole content.
+    /// Returns the chunks not yet handed out (those that carry the
+    /// manifest, now with every document's SHA-256, and the last one,
+    /// flagged last), and the summary of the whole content.
     pub fn finish(mut self) -> Result<(Vec<SealedChunk>, ContentSummary), SealError> {
-        if self.current < self.documents.len() {
+        if self.current < self.manifest.documents.len() {
             return Err(SealError::DocumentsMissing {
-                remaining: self.documents.len() - self.current,
+                remaining: self.manifest.documents.len() - self.current,
+            });
+        }
+        let encoded = self.manifest.encode()?;
+        if encoded.len() != self.manifest_len {
+            return Err(SealError::ManifestLength);
+        }
+        let content_digest = head_digest(&encoded);
+        // The head again, over the bytes held back: the held full chunks,
+        // then the pending (last) chunk if the head reaches into it.
+        let mut head = Vec::with_capacity(MANIFEST_LEN_PREFIX + encoded.len());
+        head.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+        head.extend_from_slice(&encoded);
+        let mut rest = head.as_slice();
+        for chunk in self
+            .held
+            .iter_mut()
+            .chain(std::iter::once(&mut self.pending))
+        {
+            let n = rest.len().min(chunk.len());
+            chunk[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+        }
+        let mut chunks = std::mem::take(&mut self.ready);
+        for (index, mut sealed) in (0u64..).zip(std::mem::take(&mut self.held)) {
+            self.cipher.seal_in_place(index, false, &mut sealed)?;
+            chunks.push(SealedChunk {
+                index,
+                last: false,
+                sealed,
             });
         }
         let index = self.next_index;
         let mut sealed = std::mem::take(&mut self.pending);
         self.cipher.seal_in_place(index, true, &mut sealed)?;
-        let mut chunks = std::mem::take(&mut self.ready);
         chunks.push(SealedChunk {
             index,
             last: true,
             sealed,
         });
-        let mut content_sha256 = [0u8; 32];
-        content_sha256.copy_from_slice(self.content_hash.finish().as_ref());
         Ok((
             chunks,
             ContentSummary {
                 content_len: self.content_len,
                 chunk_count: index + 1,
-                content_sha256,
+                content_digest,
             },
         ))
     }
@@ -266,7 +303,6 @@ impl ContentSealer {
     /// Appends plaintext, sealing each chunk that fills and is not the
     /// last (the last waits for [`ContentSealer::finish`]).
     fn absorb(&mut self, mut data: &[u8]) -> Result<(), SealError> {
-        self.content_hash.update(data);
         while !data.is_empty() {
             if self.pending.len() == CHUNK_PLAINTEXT_LEN {
                 // Only the last chunk can be full here, and the declared
@@ -281,7 +317,14 @@ impl ContentSealer {
             self.pending.extend_from_slice(&data[..take]);
             data = &data[take..];
             if self.pending.len() == CHUNK_PLAINTEXT_LEN && self.next_index + 1 < self.chunk_count {
-                let mut sealed = std::mem::replace(&mut self.pending, new_pending());
+                let full = std::mem::replace(&mut self.pending, new_pending());
+                if self.next_index < self.head_chunks {
+                    // It carries the manifest: sealed by `finish`.
+                    self.held.push(full);
+                    self.next_index += 1;
+                    continue;
+                }
+                let mut sealed = full;
                 self.cipher
                     .seal_in_place(self.next_index, false, &mut sealed)?;
                 self.ready.push(SealedChunk {
