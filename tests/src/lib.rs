@@ -51,7 +51,20 @@ pub fn confrere_bin() -> &'static Path {
 }
 
 fn locate_or_build() -> PathBuf {
-    if let Some(p) = std::env::var_os("CARGO_BIN_EXE_confrere") {
+    workspace_bin("confrere", "confrere")
+}
+
+/// Path of the binary `bin` of the workspace package `package`, found and
+/// brought up to date as [`confrere_bin`] does for `confrere`:
+/// `CARGO_BIN_EXE_<bin>` when set, otherwise `cargo build -p PACKAGE --bin
+/// BIN` for the profile of this test executable, then the binary in that
+/// profile's directory.
+///
+/// # Panics
+///
+/// If the binary cannot be built or found.
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(format!("CARGO_BIN_EXE_{bin}")) {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("the test executable's own path");
@@ -61,19 +74,19 @@ fn locate_or_build() -> PathBuf {
         .and_then(Path::parent)
         .expect("test executables live in target/<profile>/deps/")
         .to_path_buf();
-    let bin = profile_dir.join(format!("confrere{}", std::env::consts::EXE_SUFFIX));
-    build(&profile_dir, &bin);
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    build(&profile_dir, package, bin, &path);
     assert!(
-        bin.is_file(),
-        "the confrere binary is missing at {} (set CARGO_BIN_EXE_confrere to its path)",
-        bin.display()
+        path.is_file(),
+        "the {bin} binary is missing at {} (set CARGO_BIN_EXE_{bin} to its path)",
+        path.display()
     );
-    bin
+    path
 }
 
-/// Runs `cargo build -p confrere` for the profile (and target triple) whose
-/// output directory is `profile_dir`.
-fn build(profile_dir: &Path, bin: &Path) {
+/// Runs `cargo build -p PACKAGE --bin BIN` for the profile (and target
+/// triple) whose output directory is `profile_dir`.
+fn build(profile_dir: &Path, package: &str, bin_name: &str, bin: &Path) {
     let profile_name = profile_dir
         .file_name()
         .and_then(OsStr::to_str)
@@ -87,9 +100,9 @@ fn build(profile_dir: &Path, bin: &Path) {
         .arg("build")
         .arg("--quiet")
         .arg("-p")
-        .arg("confrere")
+        .arg(package)
         .arg("--bin")
-        .arg("confrere")
+        .arg(bin_name)
         .arg("--profile")
         .arg(profile)
         .arg("--manifest-path")
@@ -132,12 +145,12 @@ fn build(profile_dir: &Path, bin: &Path) {
     match cargo.output() {
         Ok(out) => assert!(
             out.status.success(),
-            "`cargo build -p confrere` failed:\n{}",
+            "`cargo build -p {package}` failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(e) => assert!(
             bin.is_file(),
-            "cannot run cargo to build confrere ({e}) and {} does not exist",
+            "cannot run cargo to build {bin_name} ({e}) and {} does not exist",
             bin.display()
         ),
     }
