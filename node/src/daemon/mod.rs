@@ -27,6 +27,7 @@ mod receiving;
 mod records;
 mod revocation;
 mod sending;
+mod sink;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,23 +1,21 @@
 //! The recipient's side: an inbound session offers a dossier; the node
-//! resumes from the chunks it already holds, stores the sealed chunks as
-//! they come, checks the whole dossier against its manifest, records it in
-//! the inbox and only then signs and returns the receipt.
+//! resumes from the chunks it already holds, stores and checks the sealed
+//! chunks as they come (the [`sink`](super::sink), beside the session),
+//! and once the whole dossier verified against its manifest and is
+//! durable, records it in the inbox and only then signs and returns the
+//! receipt.
 
 use std::sync::Arc;
 
-use confrere_protocol::dossier::{
-    ContentEvent, ContentOpener, DossierId, DossierKey, Manifest, SEALED_CHUNK_LEN,
-};
+use confrere_protocol::dossier::{DossierId, DossierKey, SEALED_CHUNK_LEN};
 use confrere_protocol::receipt::{sign_receipt, DeliveryReceipt, NodeSigner, ReceiptError};
 use confrere_protocol::transfer::{ChunkView, RefuseReason, TransferMessage};
 
 use super::engine::{now, Engine};
 use super::records::{DocumentRecord, InboxRecord, InboxStatus, TransferRecord};
+use super::sink::{ChunkSink, SinkError};
 use crate::net::{short_peer, SecureChannel};
 use crate::store::{StoreError, Tree};
-
-/// Chunks between two store flushes while receiving (about 4 MiB).
-const FLUSH_EVERY: u64 = 64;
 
 /// Largest dossier accepted (sealed bytes).
 pub const MAX_DOSSIER_BYTES: u64 = 64 * 1024 * 1024 * 1024;
@@ -157,9 +155,20 @@ async fn receive(
         }
         Err(e) => return Err(store_refusal(ch, id, e).await),
     };
-    let next = match engine.store.chunk_count_contiguous(id.as_bytes()) {
-        Ok(n) => n.min(chunk_count),
-        Err(e) => return Err(store_refusal(ch, id, e).await),
+    // The chunks already held are checked first; the sink then stores and
+    // checks each new chunk beside the session.
+    let key_for_check = engine.unwrap_key(&id).map_err(|e| e.error)?;
+    let started = ChunkSink::start(
+        engine.store.clone(),
+        key_for_check,
+        id,
+        chunk_count,
+        content_len,
+    )
+    .await;
+    let (mut sink, next) = match started {
+        Ok(s) => s,
+        Err(e) => return Err(sink_failed(engine, ch, id, e).await),
     };
     if next > 0 {
         tracing::info!(dossier = %short_id(&id), chunk = next, of = chunk_count, "resuming a transfer");
@@ -190,41 +199,17 @@ async fn receive(
         if index != expected || last != (index + 1 == chunk_count) {
             return Err(refuse(ch, id, RefuseReason::Other).await);
         }
-        if let Err(e) = engine.store.put_chunk(id.as_bytes(), index, sealed) {
-            let msg = store_refusal(ch, id, e).await;
-            drain(ch).await;
-            return Err(msg);
+        if !sink.push(index, last, sealed).await {
+            break;
         }
         expected += 1;
-        if expected % FLUSH_EVERY == 0 {
-            if let Err(e) = engine.flush().await {
-                let msg = store_refusal(ch, id, e).await;
-                drain(ch).await;
-                return Err(msg);
-            }
-        }
     }
-    if let Err(e) = engine.flush().await {
-        return Err(store_refusal(ch, id, e).await);
-    }
-    // The whole dossier, checked against its manifest.
-    let own = engine.identity.national_id.to_string();
-    let store = engine.store.clone();
-    let key_for_check = engine.unwrap_key(&id).map_err(|e| e.error)?;
-    let checked = tokio::task::spawn_blocking(move || {
-        verify_stored(&store, &key_for_check, id, chunk_count, content_len)
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let (manifest, summary) = match checked {
-        Ok(ok) => ok,
-        Err(e) => {
-            // Damaged beyond use: drop it so that a new attempt starts clean.
-            discard(engine, &id);
-            let _ = refuse(ch, id, RefuseReason::Other).await;
-            return Err(format!("the dossier does not verify: {e}"));
-        }
+    // The whole dossier, stored and checked against its manifest.
+    let (manifest, summary) = match sink.finish().await {
+        Ok(v) => (v.manifest, v.summary),
+        Err(e) => return Err(sink_failed(engine, ch, id, e).await),
     };
+    let own = engine.identity.national_id.to_string();
     if manifest.from != from || manifest.to != own {
         discard(engine, &id);
         return Err(refuse(ch, id, RefuseReason::NotForMe).await);
@@ -330,37 +315,27 @@ async fn store_refusal(ch: &mut SecureChannel, id: DossierId, e: StoreError) -> 
     e.to_string()
 }
 
-/// Opens every stored chunk in order and checks the content against its
-/// manifest; memory stays at one chunk.
-fn verify_stored(
-    store: &crate::store::Store,
-    key: &DossierKey,
+/// Answers a transfer whose sink stopped: a store error (disk full) keeps
+/// what is stored, for a later resume; a dossier that does not verify is
+/// dropped, so that a new attempt starts clean.
+async fn sink_failed(
+    engine: &Engine,
+    ch: &mut SecureChannel,
     id: DossierId,
-    chunk_count: u64,
-    content_len: u64,
-) -> Result<(Manifest, confrere_protocol::dossier::ContentSummary), String> {
-    let mut opener = ContentOpener::new(key, id).expecting_len(content_len);
-    let mut manifest = None;
-    for index in 0..chunk_count {
-        let sealed = store
-            .get_chunk(id.as_bytes(), index)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("chunk {index} is missing"))?;
-        let events = opener
-            .push_chunk(index, index + 1 == chunk_count, &sealed)
-            .map_err(|e| e.to_string())?;
-        for ev in events {
-            if let ContentEvent::Manifest(m) = ev {
-                if m.dossier_id != id {
-                    return Err("the manifest names another dossier".into());
-                }
-                manifest = Some(*m);
-            }
+    e: SinkError,
+) -> String {
+    match e {
+        SinkError::Store(e) => {
+            let msg = store_refusal(ch, id, e).await;
+            drain(ch).await;
+            msg
+        }
+        SinkError::Content(e) => {
+            discard(engine, &id);
+            let _ = refuse(ch, id, RefuseReason::Other).await;
+            format!("the dossier does not verify: {e}")
         }
     }
-    let summary = opener.finish().map_err(|e| e.to_string())?;
-    let manifest = manifest.ok_or("the content holds no manifest")?;
-    Ok((manifest, summary))
 }
 
 /// The node's libp2p identity key signs receipts.
