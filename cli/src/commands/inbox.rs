@@ -180,7 +180,15 @@ fn open(home: &Path, args: &InboxOpenArgs, json: bool) -> Result<ExitCode, CliEr
     })?;
     let client = Client::connect(home)?;
     let id = resolve(&client, &args.id)?;
-    let opened = client.inbox_open(&id, &OpenRequest { out_dir })?;
+    // The daemon opens, checks and writes every document before it answers.
+    let total = client
+        .inbox_show(&id)
+        .map(|item| item.documents.iter().map(|d| d.size).sum())
+        .unwrap_or(0);
+    let spinner = super::progress::spinner("opening and checking", total);
+    let opened = client.inbox_open(&id, &OpenRequest { out_dir });
+    super::progress::clear(spinner);
+    let opened = opened?;
     if json {
         print_json(&opened)?;
         return Ok(ExitCode::from(EXIT_OK));

@@ -17,3 +17,5 @@ pub mod outbox;
 pub mod peers;
 pub mod send;
 pub mod status;
+// Progress bars and spinners shared by the long commands.
+pub(crate) mod progress;

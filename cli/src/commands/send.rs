@@ -46,7 +46,17 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
         care_team: args.care_team.as_deref().map(|id| id.trim().to_owned()),
     };
     let client = Client::connect(&args.home.home)?;
-    let sent = client.send(&req)?;
+    let total: u64 = req
+        .files
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    // The daemon reads, hashes and seals every byte before it answers.
+    let spinner = super::progress::spinner("sealing", total);
+    let sent = client.send(&req);
+    super::progress::clear(spinner);
+    let sent = sent?;
     if let Some(limit) = args.wait {
         let item = wait_for_delivery(&client, &sent.id, limit)?;
         if args.json {
@@ -140,21 +150,8 @@ fn wait_for_delivery(
     id: &str,
     limit: u64,
 ) -> Result<confrere_node::api::model::OutboxItem, CliError> {
-    use std::io::IsTerminal;
     let started = std::time::Instant::now();
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Some(bar)
-    } else {
-        None
-    };
+    let bar = super::progress::bytes_bar();
     loop {
         let item = client
             .outbox()?
