@@ -8,8 +8,8 @@ use std::time::Duration;
 use confrere_protocol::dossier::manifest::MANIFEST_VERSION;
 use confrere_protocol::dossier::names::sanitize_document_name;
 use confrere_protocol::dossier::{
-    BirthDate, ContentSealer, DocumentEntry, DossierId, DossierKey, Ins, Manifest, Patient,
-    Referral, Sex,
+    BirthDate, ContentSealer, ContentSummary, DocumentEntry, DossierId, DossierKey, Ins, Manifest,
+    Patient, Referral, SealedChunk, Sex,
 };
 use confrere_protocol::receipt::{verify_receipt, DeliveryReceipt};
 use confrere_protocol::transfer::{encode_chunk, Offer, RefuseReason, TransferMessage};
@@ -20,12 +20,15 @@ use super::engine::{internal, now, rfc3339, store_err, Engine};
 use super::records::{OutboxRecord, OutboxState};
 use crate::api::model::{ApiError, OutboxItem, SendRequest, Sent};
 use crate::net::SecureChannel;
-use crate::store::{Store, Tree};
+use crate::store::{Store, StoreError, Tree};
 
 /// Longest wait between two delivery attempts.
 const MAX_BACKOFF_SECS: i64 = 60;
 /// Chunks between two looks for a refusal from the recipient.
 const CHECK_EVERY: u64 = 16;
+/// Batches of sealed chunks queued for the writer thread while sealing
+/// (a batch is what one 256 KiB read fills: about 4 chunks).
+const WRITE_QUEUE: usize = 8;
 /// Deliveries under way at once.
 const MAX_CONCURRENT: usize = 4;
 
@@ -257,32 +260,60 @@ fn seal_into_store(
         .put_wrapped_key(id.as_bytes(), wrapped)
         .map_err(store_err)?;
     let mut sealer = ContentSealer::new(key, manifest).map_err(|e| fail(&e))?;
-    // The sealer hands out the chunks that carry the manifest last.
-    let put = |chunks: Vec<confrere_protocol::dossier::SealedChunk>| -> Result<(), ApiError> {
-        for c in chunks {
-            store
-                .put_chunk_at(id.as_bytes(), c.index, &c.sealed)
-                .map_err(store_err)?;
-        }
-        Ok(())
-    };
-    let mut buf = vec![0u8; READ_BLOCK];
-    for f in files {
-        let mut file = std::fs::File::open(&f.path).map_err(|e| fail(&e))?;
-        loop {
-            let n = file.read(&mut buf).map_err(|e| fail(&e))?;
-            if n == 0 {
-                break;
+    // Reading, hashing and sealing on this thread; writing the sealed
+    // chunks to the store on another, so that both cores work. The sealer
+    // hands out the chunks that carry the manifest last.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SealedChunk>>(WRITE_QUEUE);
+        let writer = scope.spawn(move || -> Result<(), StoreError> {
+            for chunks in rx {
+                for c in chunks {
+                    store.put_chunk_at(id.as_bytes(), c.index, &c.sealed)?;
+                }
             }
-            let chunks = sealer.write(&buf[..n]).map_err(|e| fail(&e))?;
-            put(chunks)?;
+            Ok(())
+        });
+        // `None`: the writer stopped; it says why.
+        let sealed = (|| -> Result<Option<ContentSummary>, ApiError> {
+            let mut buf = vec![0u8; READ_BLOCK];
+            for f in files {
+                let mut file = std::fs::File::open(&f.path).map_err(|e| fail(&e))?;
+                loop {
+                    let n = file.read(&mut buf).map_err(|e| fail(&e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    let chunks = sealer.write(&buf[..n]).map_err(|e| fail(&e))?;
+                    if !chunks.is_empty() && tx.send(chunks).is_err() {
+                        return Ok(None);
+                    }
+                }
+                let chunks = sealer.end_document().map_err(|e| fail(&e))?;
+                if !chunks.is_empty() && tx.send(chunks).is_err() {
+                    return Ok(None);
+                }
+            }
+            let (chunks, summary) = sealer.finish().map_err(|e| fail(&e))?;
+            Ok(tx.send(chunks).is_ok().then_some(summary))
+        })();
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Internal("the chunk writer failed".into())));
+        match (sealed, written) {
+            (Err(e), _) => {
+                // Written after `fail` removed them, perhaps.
+                let _ = store.remove_chunks(id.as_bytes());
+                Err(e)
+            }
+            (Ok(_), Err(e)) => {
+                let _ = store.remove_chunks(id.as_bytes());
+                Err(store_err(e))
+            }
+            (Ok(Some(summary)), Ok(())) => Ok(summary),
+            (Ok(None), Ok(())) => Err(internal("the chunk writer stopped early")),
         }
-        let chunks = sealer.end_document().map_err(|e| fail(&e))?;
-        put(chunks)?;
-    }
-    let (chunks, summary) = sealer.finish().map_err(|e| fail(&e))?;
-    put(chunks)?;
-    Ok(summary)
+    })
 }
 
 /// Delivers queued dossiers, with backoff, until the daemon stops.
