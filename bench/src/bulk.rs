@@ -5,7 +5,9 @@
 //!
 //! A send is timed from starting `confrere send --wait` until it returns:
 //! the sender has sealed the file into its outbox, the receiver holds it
-//! in its inbox and its signed receipt is back. The dossier is then checked
+//! in its inbox and its signed receipt is back. Meanwhile the sender's
+//! outbox is polled (every 20 ms) to see when the dossier is sealed into
+//! it, which splits the time into sealing and delivering. The dossier is then checked
 //! in the receiver's `inbox --json`. Around each send, both daemons' peak
 //! resident set size (`VmHWM`) is reset (`/proc/PID/clear_refs`) and read.
 //!
@@ -16,7 +18,8 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -27,6 +30,18 @@ use crate::Ctx;
 
 /// Bound on one send (a slow disk and a big dossier).
 const SEND_LIMIT: Duration = Duration::from_secs(3600);
+
+/// What one send measured.
+struct Sent {
+    /// From starting `send --wait` until it returned.
+    elapsed: Duration,
+    /// From starting it until the dossier was in the sender's outbox (sealed).
+    sealed: Option<Duration>,
+    /// Both daemons' peaks.
+    peaks: Peaks,
+    /// Whether the peaks were reset before the send.
+    reset: bool,
+}
 
 /// Peak memory of both daemons during one send, in bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -45,6 +60,8 @@ pub struct BulkFigures {
     pub scp_default: Result<Vec<f64>, String>,
     /// scp -c aes256-gcm@openssh.com, MiB/s per run.
     pub scp_gcm: Result<Vec<f64>, String>,
+    /// Seconds per run until the dossier was sealed into the outbox.
+    pub sealing: Vec<f64>,
     /// Peaks per run.
     pub peaks: Vec<Peaks>,
     /// Whether the peaks could be reset before each send.
@@ -57,6 +74,8 @@ pub struct BigFigures {
     pub peaks: Peaks,
     /// Its throughput, MiB/s.
     pub rate: f64,
+    /// Seconds until it was sealed into the outbox.
+    pub sealing: Option<f64>,
     /// Whether the peaks could be reset before the send.
     pub reset: bool,
 }
@@ -171,8 +190,24 @@ impl Pair {
         }
     }
 
-    /// Sends `file`, timed; the peaks of both daemons during the send.
-    fn send(&self, ctx: &Ctx, file: &Path) -> Result<(Duration, Peaks, bool), String> {
+    /// The ids in the sender's outbox.
+    fn outbox_ids(&self) -> Result<Vec<String>, String> {
+        let outbox = self.sender.api.get("outbox")?;
+        Ok(outbox
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Sends `file`, timed, with the time it took to seal it into the
+    /// outbox (seen by polling the sender's outbox) and the peaks of both
+    /// daemons during the send.
+    fn send(&self, ctx: &Ctx, file: &Path) -> Result<Sent, String> {
         let procs = &ctx.confrere.procs;
         let pids = (self.sender.pid(procs), self.receiver.pid(procs));
         let reset = [pids.0, pids.1]
@@ -185,7 +220,25 @@ impl Pair {
             Some(SEND_LIMIT),
         );
         cmd.arg(file);
-        let out = ctx.confrere.run("send --wait", &mut cmd, SEND_LIMIT * 2)?;
+        let before = self.outbox_ids()?;
+        let done = AtomicBool::new(false);
+        let started = Instant::now();
+        let (out, sealed) = std::thread::scope(|scope| {
+            let watcher = scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    let ids = self.outbox_ids().unwrap_or_default();
+                    if ids.iter().any(|id| !before.contains(id)) {
+                        return Some(started.elapsed());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                None
+            });
+            let out = ctx.confrere.run("send --wait", &mut cmd, SEND_LIMIT * 2);
+            done.store(true, Ordering::Relaxed);
+            (out, watcher.join().ok().flatten())
+        });
+        let out = out?;
         let peaks = Peaks {
             sender: pids.0.and_then(peak_rss),
             receiver: pids.1.and_then(peak_rss),
@@ -198,7 +251,12 @@ impl Pair {
                 "dossier {id} is not in the receiver's inbox: {item}"
             ));
         }
-        Ok((out.elapsed, peaks, reset))
+        Ok(Sent {
+            elapsed: out.elapsed,
+            sealed,
+            peaks,
+            reset,
+        })
     }
 
     /// Stops both daemons and removes their homes.
@@ -239,6 +297,7 @@ pub fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
     let mut scp_default = sshd.as_ref().map(|_| Vec::new()).map_err(Clone::clone);
     let mut scp_gcm = scp_default.clone();
     let mut peaks = Vec::new();
+    let mut sealing = Vec::new();
     let mut reset = true;
     for run in 1..=ctx.s.runs {
         if let (Ok(sshd), Ok(times)) = (&sshd, &mut scp_default) {
@@ -258,10 +317,11 @@ pub fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
         if let Ok(times) = &mut confrere {
             eprintln!("[bulk] run {run}/{}: confrere send --wait", ctx.s.runs);
             match pair.send(ctx, &file) {
-                Ok((t, p, r)) => {
-                    times.push(mib_per_s(len, t));
-                    peaks.push(p);
-                    reset &= r;
+                Ok(sent) => {
+                    times.push(mib_per_s(len, sent.elapsed));
+                    sealing.extend(sent.sealed.map(|d| d.as_secs_f64()));
+                    peaks.push(sent.peaks);
+                    reset &= sent.reset;
                 }
                 Err(e) => confrere = Err(e),
             }
@@ -276,6 +336,7 @@ pub fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
         confrere,
         scp_default,
         scp_gcm,
+        sealing,
         peaks,
         reset,
     })
@@ -295,10 +356,11 @@ pub fn measure_big(ctx: &Ctx) -> Result<BigFigures, String> {
         sent
     });
     let _ = fs::remove_file(&file);
-    let (t, peaks, reset) = result?;
+    let sent = result?;
     Ok(BigFigures {
-        peaks,
-        rate: mib_per_s(len, t),
-        reset,
+        peaks: sent.peaks,
+        rate: mib_per_s(len, sent.elapsed),
+        sealing: sent.sealed.map(|d| d.as_secs_f64()),
+        reset: sent.reset,
     })
 }

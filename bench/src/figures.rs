@@ -30,6 +30,8 @@ pub struct Measured {
     pub unit: &'static str,
     /// How the table shows it.
     pub shown: String,
+    /// The value of each run it is the median (or peak) of, in `unit`.
+    pub runs: Vec<f64>,
 }
 
 /// The outcome of a figure.
@@ -101,22 +103,18 @@ impl Row {
 
     /// The row as one JSON object.
     pub fn to_json(&self) -> Value {
-        let (status, value, unit, shown) = match &self.outcome {
-            Outcome::Measured(m) => ("measured", json!(m.value), json!(m.unit), m.shown.clone()),
-            Outcome::NotMeasured(why) => (
-                "not measured",
-                Value::Null,
-                Value::Null,
-                format!("not measured: {why}"),
-            ),
-            Outcome::Failed(why) => ("failed", Value::Null, Value::Null, format!("FAILED: {why}")),
+        let (status, value, unit, runs) = match &self.outcome {
+            Outcome::Measured(m) => ("measured", json!(m.value), json!(m.unit), json!(m.runs)),
+            Outcome::NotMeasured(_) => ("not measured", Value::Null, Value::Null, json!([])),
+            Outcome::Failed(_) => ("failed", Value::Null, Value::Null, json!([])),
         };
         json!({
             "figure": self.figure,
             "status": status,
             "value": value,
             "unit": unit,
-            "shown": shown,
+            "runs": runs,
+            "shown": self.shown(),
             "peer": self.peer.as_ref().map(|p| p.shown.clone()),
             "peer_value": self.peer.as_ref().and_then(|p| p.value),
             "target": self.target,

@@ -41,8 +41,13 @@ fn missing<T>(r: Option<&Result<T, String>>, stage: &str) -> Option<Outcome> {
     }
 }
 
-fn measured(value: f64, unit: &'static str, shown: String) -> Measured {
-    Measured { value, unit, shown }
+fn measured(value: f64, unit: &'static str, shown: String, runs: &[f64]) -> Measured {
+    Measured {
+        value,
+        unit,
+        shown,
+        runs: runs.to_vec(),
+    }
 }
 
 fn mibs(v: f64) -> String {
@@ -73,15 +78,23 @@ fn bulk_row(s: &Settings, bulk: Option<&Result<BulkFigures, String>>) -> Row {
     let Some(Ok(b)) = bulk else {
         return Row::without(FIGURE, Outcome::Failed("no result".into()), TARGET);
     };
-    let rate = match &b.confrere {
-        Ok(v) => median(v),
+    let (rates, rate) = match &b.confrere {
+        Ok(v) => (v, median(v)),
         Err(e) => return Row::without(FIGURE, Outcome::Failed(e.clone()), TARGET),
     };
     let Some(rate) = rate else {
         return Row::without(FIGURE, Outcome::Failed("no send".into()), TARGET);
     };
     let secs = s.size as f64 / MIB / rate;
-    let shown = format!("{} ({secs:.2} s for {})", mibs(rate), size(s.size));
+    let shown = match median(&b.sealing) {
+        Some(seal) => format!(
+            "{} ({secs:.2} s for {}: sealed into the outbox in {seal:.2} s, delivered {:.2} s later)",
+            mibs(rate),
+            size(s.size),
+            (secs - seal).max(0.0)
+        ),
+        None => format!("{} ({secs:.2} s for {})", mibs(rate), size(s.size)),
+    };
     let default = b.scp_default.as_ref().ok().and_then(|v| median(v));
     let gcm = b.scp_gcm.as_ref().ok().and_then(|v| median(v));
     let (peer, best) = match (default, gcm) {
@@ -117,7 +130,7 @@ fn bulk_row(s: &Settings, bulk: Option<&Result<BulkFigures, String>>) -> Row {
     );
     Row::measured(
         FIGURE,
-        measured(rate, "MiB/s", shown),
+        measured(rate, "MiB/s", shown, rates),
         Some(peer),
         target,
         best.map(|b| rate >= 1.5 * b),
@@ -130,6 +143,12 @@ fn ceiling_row(r: &Results, bulk: Option<f64>) -> Row {
     if let Some(o) = missing(r.ceiling.as_ref(), "crypto") {
         return Row::without(FIGURE, o, TARGET);
     }
+    let runs = r
+        .ceiling
+        .as_ref()
+        .and_then(|c| c.as_ref().ok())
+        .cloned()
+        .unwrap_or_default();
     let Some(Some(ceiling)) = r
         .ceiling
         .as_ref()
@@ -150,7 +169,7 @@ fn ceiling_row(r: &Results, bulk: Option<f64>) -> Row {
     };
     Row::measured(
         FIGURE,
-        measured(ceiling, "MiB/s", mibs(ceiling)),
+        measured(ceiling, "MiB/s", mibs(ceiling), &runs),
         peer,
         format!("{TARGET} = {}", mibs(0.25 * ceiling)),
         met,
@@ -188,6 +207,12 @@ fn memory_rows(s: &Settings, r: &Results) -> Vec<Row> {
                 ),
                 Some(v) => {
                     small_peaks[i] = Some(v);
+                    let per_run: Vec<f64> = b
+                        .peaks
+                        .iter()
+                        .filter_map(get)
+                        .map(|b| b as f64 / MIB)
+                        .collect();
                     let note = if b.reset {
                         ""
                     } else {
@@ -200,7 +225,7 @@ fn memory_rows(s: &Settings, r: &Results) -> Vec<Row> {
                     );
                     Row::measured(
                         figure,
-                        measured(v / MIB, "MiB", shown),
+                        measured(v / MIB, "MiB", shown, &per_run),
                         None,
                         target,
                         Some(v <= MEMORY_LIMIT),
@@ -228,7 +253,14 @@ fn memory_rows(s: &Settings, r: &Results) -> Vec<Row> {
                     } else {
                         ", since the daemon started"
                     };
-                    let shown = format!("{:.1} MiB (one send at {}{note})", v / MIB, mibs(b.rate));
+                    let shown = format!(
+                        "{:.1} MiB (one send at {}{}{note})",
+                        v / MIB,
+                        mibs(b.rate),
+                        b.sealing
+                            .map(|t| format!(", sealed in {t:.1} s"))
+                            .unwrap_or_default()
+                    );
                     // "About the same": within 25 % or 8 MiB of the smaller send's peak.
                     let same = small_peaks[i].is_none_or(|p| v <= (p * 1.25).max(p + 8.0 * MIB));
                     let peer = small_peaks[i].map(|p| {
@@ -236,7 +268,7 @@ fn memory_rows(s: &Settings, r: &Results) -> Vec<Row> {
                     });
                     Row::measured(
                         figure,
-                        measured(v / MIB, "MiB", shown),
+                        measured(v / MIB, "MiB", shown, &[v / MIB]),
                         peer,
                         target,
                         Some(v <= MEMORY_LIMIT && same),
@@ -261,7 +293,8 @@ fn session_row(s: &Settings, r: &Results) -> Row {
         .and_then(|x| x.as_ref().ok())
         .cloned()
         .unwrap_or_default();
-    let p50 = median(&runs.iter().map(|x| x.0).collect::<Vec<_>>());
+    let p50s: Vec<f64> = runs.iter().map(|x| x.0).collect();
+    let p50 = median(&p50s);
     let p99 = median(&runs.iter().map(|x| x.1).collect::<Vec<_>>());
     let (Some(p50), Some(p99)) = (p50, p99) else {
         return Row::without(FIGURE, Outcome::Failed("no dial".into()), TARGET);
@@ -269,7 +302,7 @@ fn session_row(s: &Settings, r: &Results) -> Row {
     let shown = format!("p50 {}, p99 {} ({} dials)", ms(p50), ms(p99), s.dials);
     Row::measured(
         FIGURE,
-        measured(p50, "ms", shown),
+        measured(p50, "ms", shown, &p50s),
         None,
         TARGET,
         Some(p50 < 5.0),
@@ -289,7 +322,8 @@ fn small_row(s: &Settings, r: &Results) -> Row {
         .and_then(|x| x.as_ref().ok())
         .cloned()
         .unwrap_or_default();
-    let p50 = median(&runs.iter().map(|x| x.0).collect::<Vec<_>>());
+    let p50s: Vec<f64> = runs.iter().map(|x| x.0).collect();
+    let p50 = median(&p50s);
     let p99 = median(&runs.iter().map(|x| x.1).collect::<Vec<_>>());
     let (Some(p50), Some(p99)) = (p50, p99) else {
         return Row::without(FIGURE, Outcome::Failed("no send".into()), TARGET);
@@ -297,7 +331,7 @@ fn small_row(s: &Settings, r: &Results) -> Row {
     let shown = format!("p50 {}, p99 {} ({} sends)", ms(p50), ms(p99), s.referrals);
     Row::measured(
         FIGURE,
-        measured(p50, "ms", shown),
+        measured(p50, "ms", shown, &p50s),
         None,
         TARGET,
         Some(p50 < 50.0),
@@ -312,7 +346,7 @@ fn ledger_rows(s: &Settings, r: &Results) -> Vec<Row> {
         (None, Some(Ok(v))) => match median(v) {
             Some(rate) => Row::measured(
                 APPENDS,
-                measured(rate, "appends/s", format!("{}/s", count(rate))),
+                measured(rate, "appends/s", format!("{}/s", count(rate)), v),
                 None,
                 APPEND_TARGET,
                 Some(rate >= 5000.0),
@@ -331,7 +365,7 @@ fn ledger_rows(s: &Settings, r: &Results) -> Vec<Row> {
         (None, Some(Ok((every, quick)))) => match (median(every), median(quick)) {
             (Some(e), q) => Row::measured(
                 verify_name,
-                measured(e, "entries/s", format!("{} entries/s", count(e))),
+                measured(e, "entries/s", format!("{} entries/s", count(e)), every),
                 q.map(|q| Peer::value(format!("--quick (anchored): {} entries/s", count(q)), q)),
                 VERIFY_TARGET,
                 Some(e >= 500_000.0),
@@ -370,7 +404,7 @@ fn fanout_row(s: &Settings, r: &Results) -> Row {
     let shown = format!("{secs:.2} s ({} erasure receipts)", s.fanout);
     Row::measured(
         figure,
-        measured(secs, "s", shown),
+        measured(secs, "s", shown, &runs),
         None,
         TARGET,
         Some(secs < 2.0),

@@ -106,6 +106,7 @@ mod tests {
                     value: 300.0,
                     unit: "MiB/s",
                     shown: "300 MiB/s".into(),
+                    runs: vec![300.0],
                 },
                 Some(Peer::value("scp 150 MiB/s", 150.0)),
                 "≥ 1.5× scp",
