@@ -55,11 +55,22 @@ fn daemon_error(message: impl Into<String>, hint: impl Into<String>) -> CliError
 /// The daemon of `home` is not running (exit 3).
 fn not_running(home: &Path) -> CliError {
     let shown = home.display();
-    let hint = if home.is_dir() {
+    let hint = if home.join("credential.bin").is_file() {
         format!("start it with `confrere run --home {shown}`")
+    } else if home.is_dir() {
+        format!(
+            "{shown} holds no credential.bin, so it is not a node's home: check --home (or \
+             CONFRERE_HOME); a node is made with `confrere init --home {shown}`, then started \
+             with `confrere run --home {shown}`"
+        )
+    } else if home.exists() {
+        format!(
+            "{shown} is a file, not a node's home: check --home (or CONFRERE_HOME); it names \
+             the directory `confrere init` made"
+        )
     } else {
         format!(
-            "{shown} is not a directory: check --home (or CONFRERE_HOME); a node is made with \
+            "there is no {shown}: check --home (or CONFRERE_HOME); a node is made with \
              `confrere init --home {shown}`, then started with `confrere run --home {shown}`"
         )
     };
@@ -69,6 +80,9 @@ fn not_running(home: &Path) -> CliError {
 impl Client {
     /// Finds the daemon of `home` through `HOME/api.json` and `HOME/api.token`.
     pub fn connect(home: &Path) -> Result<Client, CliError> {
+        if !home.is_dir() {
+            return Err(not_running(home));
+        }
         let endpoint_path = home.join(ENDPOINT_FILE);
         let endpoint_bytes = match fs::read(&endpoint_path) {
             Ok(b) => b,

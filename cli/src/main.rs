@@ -5,6 +5,8 @@ mod cli;
 mod client;
 mod commands;
 mod error;
+// Checks of a home before a command opens it itself.
+mod home;
 
 use std::process::ExitCode;
 

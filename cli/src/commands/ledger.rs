@@ -34,29 +34,40 @@ enum Source {
     Store { store: Store, peer_id: Vec<u8> },
     /// The running daemon holds the store.
     Daemon,
+    /// No store yet: the daemon never ran. It is not made here, so that the
+    /// first `confrere run` makes it with the key source it is given.
+    Empty,
 }
 
 /// Opens the home's store, or says that the daemon holds it.
 fn open(home: &Path) -> Result<Source, CliError> {
+    crate::home::require_home(home)?;
+    // Home errors name the home themselves.
     let node = Home::open(home).map_err(|e| {
-        CliError::input(
-            format!("cannot read the home {}: {e}", home.display()),
-            e.hint(),
-        )
+        let hint = e.hint();
+        CliError::input(e, hint)
     })?;
     let peer_id = node.credential.peer_id().to_vec();
     drop(node);
-    let key_source = match std::env::var("CONFRERE_PASSPHRASE") {
-        Ok(p) if !p.is_empty() => StoreKeySource::Passphrase(p),
-        _ => StoreKeySource::KeyFile,
+    if !crate::home::store_exists(home) {
+        return Ok(Source::Empty);
+    }
+    let passphrase = crate::home::passphrase();
+    let given = passphrase.is_some();
+    let key_source = match passphrase {
+        Some(p) => StoreKeySource::Passphrase(p),
+        None => StoreKeySource::KeyFile,
     };
     match Store::open(home, key_source) {
         Ok(store) => Ok(Source::Store { store, peer_id }),
         Err(StoreError::Locked { .. }) => Ok(Source::Daemon),
-        Err(e) => Err(CliError::refused(
-            format!("cannot open the store of {}: {e}", home.display()),
-            e.hint(),
-        )),
+        Err(e) => {
+            crate::home::check_key_source(home, given)?;
+            Err(CliError::refused(
+                format!("cannot open the store of {}: {e}", home.display()),
+                e.hint(),
+            ))
+        }
     }
 }
 
@@ -79,6 +90,7 @@ pub fn show(args: &LedgerShowArgs) -> Result<ExitCode, CliError> {
             };
             daemon_get(&args.home, &route)?
         }
+        Source::Empty => Vec::new(),
     };
     if args.json {
         print_json(&views)?;
@@ -120,6 +132,7 @@ pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
         }
         Source::Daemon if args.quick => daemon_get(&args.home, "/ledger/verify?quick=true")?,
         Source::Daemon => daemon_get(&args.home, "/ledger/verify")?,
+        Source::Empty => VerifyReport::intact(None),
     };
     if args.json {
         print_json(&report)?;
@@ -141,10 +154,12 @@ pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
             } else {
                 "every signature and link verified"
             };
-            println!(
-                "The ledger is intact: {} entries (0 to {head}), {checked}.",
-                report.entries
-            );
+            let entries = if report.entries == 1 {
+                "1 entry".to_owned()
+            } else {
+                format!("{} entries", report.entries)
+            };
+            println!("The ledger is intact: {entries} (0 to {head}), {checked}.");
             if let Some(hash) = &report.head_hash {
                 println!("Head          entry {head}, hash {hash}");
             }

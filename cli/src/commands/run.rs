@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use confrere_node::daemon::{self, RunOptions};
+use confrere_node::store::StoreError;
 
 use crate::cli::RunArgs;
 use crate::error::{CliError, EXIT_OK};
@@ -25,13 +26,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             )
         })?);
     }
+    crate::home::require_home(&args.home)?;
+    let passphrase = crate::home::passphrase();
+    crate::home::check_key_source(&args.home, passphrase.is_some())?;
     let opts = RunOptions {
         home: args.home.clone(),
         listen,
         mdns: !args.no_mdns,
-        passphrase: std::env::var("CONFRERE_PASSPHRASE")
-            .ok()
-            .filter(|p| !p.is_empty()),
+        passphrase,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -49,9 +51,22 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             eprintln!("  listening on {a}/p2p/{}", engine.net().local_peer_id());
         }
     }))
-    .map_err(|e| {
-        let hint = e.hint();
-        CliError::refused(format!("the node for {home} could not run: {e}"), hint)
+    .map_err(|e| match e {
+        // The store's message names the home again; say it once.
+        daemon::DaemonError::Store(StoreError::Locked { .. }) => CliError::refused(
+            format!(
+                "the node for {home} could not run: another process is using this home \
+                 (is `confrere run` already running for it?)"
+            ),
+            format!(
+                "`confrere status --home {home}` tells whether its daemon runs; stop the other \
+                 process using this home first"
+            ),
+        ),
+        e => {
+            let hint = e.hint();
+            CliError::refused(format!("the node for {home} could not run: {e}"), hint)
+        }
     })?;
     Ok(ExitCode::from(EXIT_OK))
 }
