@@ -257,7 +257,7 @@ pub struct IssueTestArgs {
     #[arg(long, value_name = "NAME")]
     pub surname: String,
     /// Profession code (TRE_G15), e.g. 10 Médecin, 50 Sage-Femme, 60 Infirmier.
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, value_name = "CODE", value_parser = parse_profession)]
     pub profession: u32,
     /// Make an ECDSA P-256 key instead of RSA-2048.
     #[arg(long)]
@@ -309,6 +309,21 @@ pub struct InitArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_profession(s: &str) -> Result<u32, String> {
+    s.trim().parse().map_err(|_| {
+        "a profession code is a number of the TRE_G15 table, e.g. 10 (Médecin), 50 \
+         (Sage-Femme), 60 (Infirmier)"
+            .to_owned()
+    })
+}
+
+fn parse_seq(s: &str) -> Result<u64, String> {
+    s.trim().parse().map_err(|_| {
+        "a sequence number is a whole number, e.g. 120 (`confrere ledger show` lists them)"
+            .to_owned()
+    })
 }
 
 fn parse_instant(s: &str) -> Result<UnixTime, String> {
@@ -554,9 +569,13 @@ pub struct InboxReplyArgs {
 
 /// Checks that a day is written `YYYY-MM-DD` (the daemon checks the rest).
 fn parse_day(s: &str) -> Result<String, String> {
+    use confrere_protocol::consent::DateError;
     confrere_protocol::consent::parse_date(s.trim())
         .map(confrere_protocol::consent::format_date)
-        .map_err(|e| format!("{e} (write it YYYY-MM-DD, e.g. 2025-06-30)"))
+        .map_err(|e| match e {
+            DateError::Format => "a day is written YYYY-MM-DD, e.g. 2025-06-30".to_owned(),
+            other => format!("{other} (write it YYYY-MM-DD, e.g. 2025-06-30)"),
+        })
 }
 
 /// `confrere consent …`
@@ -765,7 +784,7 @@ pub struct LedgerShowArgs {
     #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
     pub home: PathBuf,
     /// Only the entries from this sequence number on.
-    #[arg(long, value_name = "SEQ")]
+    #[arg(long, value_name = "SEQ", value_parser = parse_seq)]
     pub since: Option<u64>,
     /// Print the entries as JSON.
     #[arg(long)]

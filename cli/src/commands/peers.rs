@@ -40,7 +40,7 @@ fn print_peer_line(peer: &PeerInfo) {
             clean(peer.last_seen.as_deref().unwrap_or("just now"))
         ),
         _ => match &peer.last_error {
-            Some(e) => println!("Not reached yet: {}", clean(e)),
+            Some(e) => println!("Not verified: {}", clean(e)),
             None => println!(
                 "Not verified yet: the daemon tries to reach it; `confrere peers list` shows who it is."
             ),
