@@ -177,8 +177,10 @@ struct SubjectNames {
 impl Certificate {
     /// Parses one DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
-        let (rest, cert) = X509Certificate::from_der(der)
-            .map_err(|e| CertError::Malformed(format!("not an X.509 certificate ({e})")))?;
+        // The parser's own error is a Rust debug string: not for users.
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|_| {
+            CertError::Malformed("not an X.509 certificate (its bytes do not decode as one)".into())
+        })?;
         if !rest.is_empty() {
             return Err(CertError::Malformed(
                 "trailing bytes after the certificate".into(),
@@ -386,8 +388,9 @@ pub struct Crl {
 impl Crl {
     /// Parses one DER CRL.
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
-        let (rest, crl) = CertificateRevocationList::from_der(der)
-            .map_err(|e| CertError::Malformed(format!("not an X.509 CRL ({e})")))?;
+        let (rest, crl) = CertificateRevocationList::from_der(der).map_err(|_| {
+            CertError::Malformed("not an X.509 CRL (its bytes do not decode as one)".into())
+        })?;
         if !rest.is_empty() {
             return Err(CertError::Malformed("trailing bytes after the CRL".into()));
         }
