@@ -321,6 +321,46 @@ impl VerifiedPeer {
     }
 }
 
+/// What a node makes of its own credential when it starts.
+#[derive(Debug)]
+pub enum OwnCredential {
+    /// Its peers will accept it.
+    Valid(VerifiedPeer),
+    /// Genuine, but its peers refuse it now (expired, not yet valid, card
+    /// revoked, CRL missing or stale): the node may start, so that the
+    /// practitioner can still read what was received, and must say why
+    /// no colleague will talk to it.
+    Refused(CredentialError),
+}
+
+/// Checks a node's own credential at start, with the home's own trust
+/// store. `Err`: it is not genuine (altered, not signed by the card,
+/// keys that are not the node's, a certificate outside the trust store):
+/// the node must not start. A credential that is genuine but refused for
+/// a reason of time or revocation is [`OwnCredential::Refused`].
+pub fn check_own_credential(
+    cred: &NodeCredential,
+    trust: &TrustStore,
+    opts: &VerifyOptions,
+) -> Result<OwnCredential, CredentialError> {
+    match verify_credential(cred, &cred.noise_static, trust, opts) {
+        Ok(peer) => Ok(OwnCredential::Valid(peer)),
+        Err(
+            e @ (CredentialError::Expired { .. }
+            | CredentialError::NotYetValid { .. }
+            | CredentialError::Certificate(
+                CertError::Expired { .. }
+                | CertError::NotYetValid { .. }
+                | CertError::CaOutsideValidity { .. }
+                | CertError::Revoked { .. }
+                | CertError::CrlMissing { .. }
+                | CertError::CrlStale { .. },
+            )),
+        ) => Ok(OwnCredential::Refused(e)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Verifies a peer's credential against the static key Noise authenticated.
 ///
 /// Checks, in order: the key binding, the credential's validity at

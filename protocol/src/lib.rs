@@ -27,7 +27,8 @@ pub mod verify;
 
 pub use certificate::{parse_certificates, parse_crls, Certificate, Crl};
 pub use credential::{
-    issue_credential, verify_credential, CredentialError, NodeCredential, VerifiedPeer,
+    check_own_credential, issue_credential, verify_credential, CredentialError, NodeCredential,
+    OwnCredential, VerifiedPeer,
 };
 pub use error::CertError;
 pub use identity::{IdType, NationalId, PractitionerIdentity};

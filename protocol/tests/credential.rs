@@ -951,3 +951,50 @@ proptest! {
         }
     }
 }
+
+// ----------------------------------------------------------------------------
+// A node's own credential at start
+
+#[test]
+fn a_node_starts_on_its_own_genuine_credential_and_says_when_peers_refuse_it() {
+    use confrere_protocol::{check_own_credential, OwnCredential};
+    let good = card("good-rsa");
+    let cred = issue(&good, noise_key());
+    let own = |c: &NodeCredential, at_: &str| {
+        let mut opts = auth_opts();
+        opts.at = at(at_);
+        check_own_credential(c, &standard_trust(), &opts)
+    };
+    assert!(matches!(
+        own(&cred, "2025-06-01T00:00:00Z"),
+        Ok(OwnCredential::Valid(_))
+    ));
+    // Genuine but out of its validity: start, and say why peers refuse it.
+    assert!(matches!(
+        own(&cred, "2026-06-01T00:00:00Z"),
+        Ok(OwnCredential::Refused(CredentialError::Expired { .. }))
+    ));
+    assert!(matches!(
+        own(&cred, "2024-06-01T00:00:00Z"),
+        Ok(OwnCredential::Refused(CredentialError::NotYetValid { .. }))
+    ));
+    // Not genuine: the node must not start.
+    let bytes = cred.encode();
+    let mut forged = bytes.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let forged = NodeCredential::decode(&forged).expect("still decodes");
+    assert!(matches!(
+        own(&forged, "2025-06-01T00:00:00Z"),
+        Err(CredentialError::BadSignature)
+    ));
+    let untrusted = check_own_credential(
+        &cred,
+        &trust_store(&["impostor-root.pem"], &[]),
+        &auth_opts(),
+    );
+    assert!(
+        matches!(untrusted, Err(CredentialError::Certificate(_))),
+        "{untrusted:?}"
+    );
+}

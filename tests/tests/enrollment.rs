@@ -674,3 +674,23 @@ fn pki_revoke_test_refuses_a_certificate_of_another_ca() {
         "A's CRL unchanged"
     );
 }
+
+#[test]
+fn a_node_does_not_run_on_an_altered_credential() {
+    let (_parent, home) = fresh_home();
+    confrere_tests::enroll(&home, jean(), &[pki_a()]).code(0);
+    let path = home.join("credential.bin");
+    let mut bytes = fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&path, &bytes).unwrap();
+    let mut cmd = confrere_cmd();
+    cmd.arg("run")
+        .arg("--home")
+        .arg(&home)
+        .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"]);
+    let out = confrere_tests::run_with_limit(&mut cmd, Duration::from_secs(60));
+    out.code(1)
+        .stderr_has("this node's credential does not verify")
+        .stderr_has("confrere init");
+}

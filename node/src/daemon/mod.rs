@@ -77,6 +77,10 @@ pub enum DaemonError {
     /// The local API could not start.
     #[error("the local API could not start: {0}")]
     Api(String),
+    /// The node's own credential is not genuine (altered, or not under the
+    /// home's trust anchors).
+    #[error("this node's credential does not verify: {0}")]
+    Credential(confrere_protocol::CredentialError),
 }
 
 impl DaemonError {
@@ -92,6 +96,7 @@ impl DaemonError {
             DaemonError::Api(_) => {
                 "check that 127.0.0.1 is usable and the port in config.toml is free".into()
             }
+            DaemonError::Credential(_) => "restore credential.bin and trust/ from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`".into(),
         }
     }
 }
@@ -131,6 +136,7 @@ fn api_port(home: &std::path::Path) -> u16 {
 /// `ready` is called once the node listens and the API is served.
 pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), DaemonError> {
     let home = Home::open(&opts.home)?;
+    check_credential(&home)?;
     let key_source = match &opts.passphrase {
         Some(p) => StoreKeySource::Passphrase(p.clone()),
         None => StoreKeySource::KeyFile,
@@ -163,6 +169,28 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     events_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), engine.flush()).await;
     Ok(())
+}
+
+/// Refuses to start on a credential that is not genuine; starts on one
+/// that colleagues refuse for now (expired card, revoked), and says so.
+fn check_credential(home: &Home) -> Result<(), DaemonError> {
+    use confrere_protocol::{check_own_credential, OwnCredential, Purpose, VerifyOptions};
+    let opts = VerifyOptions {
+        at: crate::net::system_now(),
+        revocation: home.revocation,
+        purpose: Purpose::Authentication,
+    };
+    match check_own_credential(&home.credential, &home.trust, &opts) {
+        Ok(OwnCredential::Valid(_)) => Ok(()),
+        Ok(OwnCredential::Refused(e)) => {
+            tracing::warn!(
+                reason = %e,
+                "colleagues' nodes will refuse this node until the practitioner enrols it again with a valid card (`confrere init`); received dossiers stay readable"
+            );
+            Ok(())
+        }
+        Err(e) => Err(DaemonError::Credential(e)),
+    }
 }
 
 async fn wait_for_signal() {
