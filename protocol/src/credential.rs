@@ -325,7 +325,7 @@ impl VerifiedPeer {
 #[derive(Debug)]
 pub enum OwnCredential {
     /// Its peers will accept it.
-    Valid(VerifiedPeer),
+    Valid(Box<VerifiedPeer>),
     /// Genuine, but its peers refuse it now (expired, not yet valid, card
     /// revoked, CRL missing or stale): the node may start, so that the
     /// practitioner can still read what was received, and must say why
@@ -344,7 +344,7 @@ pub fn check_own_credential(
     opts: &VerifyOptions,
 ) -> Result<OwnCredential, CredentialError> {
     match verify_credential(cred, &cred.noise_static, trust, opts) {
-        Ok(peer) => Ok(OwnCredential::Valid(peer)),
+        Ok(peer) => Ok(OwnCredential::Valid(Box::new(peer))),
         Err(
             e @ (CredentialError::Expired { .. }
             | CredentialError::NotYetValid { .. }
