@@ -133,6 +133,14 @@ fn print_item(item: &InboxItem) {
         clean(&item.from)
     );
     let p = &item.patient;
+    if item.status == "revoked" {
+        println!("INS           {}", clean(&p.ins));
+        println!("Status        revoked");
+        println!("Received      {}", clean(&item.received_at));
+        println!("Erased        the patient withdrew consent: the documents, the letter and");
+        println!("              the patient's details were erased; the ledger keeps the facts");
+        return;
+    }
     println!(
         "Patient       {} {}, born {}",
         clean(&p.family),

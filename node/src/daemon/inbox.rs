@@ -52,7 +52,7 @@ pub(super) fn item(r: &InboxRecord, with_letter: bool) -> InboxItem {
             })
             .collect(),
         in_reply_to: r.in_reply_to.clone(),
-        letter: with_letter.then(|| r.letter.clone()),
+        letter: (with_letter && !r.letter.is_empty()).then(|| r.letter.clone()),
         decline_reason: r.decline_reason.clone(),
     }
 }
@@ -81,8 +81,11 @@ fn get(engine: &Engine, id: &str) -> Result<(DossierId, InboxRecord), ApiError> 
 
 pub(super) async fn show(engine: &Engine, id: &str) -> Result<InboxItem, ApiError> {
     let (did, rec) = get(engine, id)?;
-    // Reading the referral (its patient, reason and letter) is an opening.
-    record_opened(engine, did, &rec).await?;
+    // Reading the referral (its patient, reason and letter) is an opening;
+    // an erased one holds none of them any more.
+    if rec.status != InboxStatus::Revoked {
+        record_opened(engine, did, &rec).await?;
+    }
     Ok(item(&rec, true))
 }
 
@@ -104,6 +107,9 @@ pub(super) async fn set_status(
     reason: Option<String>,
 ) -> Result<InboxItem, ApiError> {
     let (did, mut rec) = get(engine, id)?;
+    rec.status
+        .can_become(status)
+        .map_err(|why| refused_move(rec.status, status, why))?;
     rec.status = status;
     if reason.is_some() {
         rec.decline_reason = reason;
@@ -116,8 +122,29 @@ pub(super) async fn set_status(
     Ok(item(&rec, false))
 }
 
+/// Why an item in status `from` cannot move to `to`.
+fn refused_move(from: InboxStatus, to: InboxStatus, why: &str) -> ApiError {
+    let what = match to {
+        InboxStatus::Accepted => "accepted",
+        InboxStatus::Declined => "declined",
+        _ => "answered",
+    };
+    ApiError::new(
+        "refused",
+        format!("{why}: it cannot be {what}"),
+        if from == InboxStatus::Revoked {
+            "nothing more may be shared about it; only a new consent from the patient allows a new share"
+        } else {
+            "see its status with `confrere inbox show ID`; a new referral needs a new dossier"
+        },
+    )
+}
+
 pub(super) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Result<Sent, ApiError> {
     let (did, rec) = get(engine, id)?;
+    rec.status
+        .can_become(InboxStatus::Answered)
+        .map_err(|why| refused_move(rec.status, InboxStatus::Answered, why))?;
     let send = SendRequest {
         to: rec.from.clone(),
         patient: Patient {

@@ -98,6 +98,21 @@ impl InboxStatus {
             InboxStatus::Revoked => "revoked",
         }
     }
+
+    /// Whether the practitioner may move an item from this status to
+    /// `next` (accept, decline, reply); if not, why. An erased dossier
+    /// stays erased; a declined referral is not then accepted or answered,
+    /// nor an answered one declined. Accepting or declining again is
+    /// allowed (a decline's reason may be corrected).
+    pub fn can_become(self, next: InboxStatus) -> Result<(), &'static str> {
+        use InboxStatus::*;
+        match (self, next) {
+            (Revoked, _) => Err("the patient withdrew consent and this dossier was erased"),
+            (Declined, Accepted | Answered) => Err("this referral was declined"),
+            (Answered, Declined) => Err("this referral was answered already"),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A document as the inbox lists it.
@@ -155,6 +170,22 @@ pub struct InboxRecord {
     pub receipt: String,
 }
 
+impl InboxRecord {
+    /// Marks the item erased after the patient withdrew consent, and drops
+    /// what it held of the patient beyond the INS the ledger keeps: names,
+    /// birth date, reason, letter and the documents' names and hashes.
+    pub fn erase(&mut self) {
+        self.status = InboxStatus::Revoked;
+        self.decline_reason = None;
+        self.family.clear();
+        self.given.clear();
+        self.birth_date.clear();
+        self.reason.clear();
+        self.letter.clear();
+        self.documents.clear();
+    }
+}
+
 /// A transfer being received.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TransferRecord {
@@ -168,4 +199,27 @@ pub struct TransferRecord {
     pub content_len: u64,
     /// Started at (Unix seconds).
     pub started_at: i64,
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::InboxStatus::{self, *};
+
+    #[test]
+    fn inbox_status_moves() {
+        let all = [New, Opened, Accepted, Declined, Answered, Revoked];
+        for from in all {
+            for to in [Accepted, Declined, Answered] {
+                let allowed = from.can_become(to).is_ok();
+                let expected = !matches!(
+                    (from, to),
+                    (Revoked, _) | (Declined, Accepted | Answered) | (Answered, Declined)
+                );
+                assert_eq!(allowed, expected, "{from:?} -> {to:?}");
+            }
+        }
+        assert!(InboxStatus::Revoked
+            .can_become(Accepted)
+            .is_err_and(|why| why.contains("withdrew consent")));
+    }
 }

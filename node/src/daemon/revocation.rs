@@ -298,8 +298,7 @@ pub(super) async fn on_notice(
     .map_err(|e| format!("the dossier could not be erased: {e}"))?;
     if let Some(mut rec) = inbox {
         if rec.status != InboxStatus::Revoked {
-            rec.status = InboxStatus::Revoked;
-            rec.decline_reason = None;
+            rec.erase();
             engine
                 .store
                 .put(Tree::Inbox, did.as_bytes(), &rec)
