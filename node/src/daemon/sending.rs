@@ -112,7 +112,7 @@ pub(super) async fn send(
     let birth_date = BirthDate::parse(&req.patient.birth_date).map_err(|e| {
         invalid(
             format!("the birth date is invalid: {e}"),
-            "write it YYYY-MM-DD",
+            "give the birth date as on the patient's INS record, written YYYY-MM-DD (e.g. 1985-02-28)",
         )
     })?;
     let sex = match req.patient.sex.trim() {
