@@ -248,6 +248,20 @@ fn a_referral_reaches_the_inbox_intact_is_answered_and_rests_only_encrypted() {
     assert!(delivered["delivered_at"].is_string(), "{delivered}");
     let total = delivered["total_bytes"].as_u64().unwrap();
     assert!(total > 5 * 1024 * 1024, "sealed size {total}");
+    // Delivered: the outbox drops its sealed copy and its key.
+    let sender_copy = |ext: &str| gp.home().join("blobs").join(format!("{id}.{ext}"));
+    wait_for(
+        "the sender's sealed copy to be dropped",
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || {
+            if sender_copy("sealed").exists() || sender_copy("key").exists() {
+                Err("still there".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    );
 
     // The cardiologist's inbox, with the field names.
     let items = inbox(&cardio);

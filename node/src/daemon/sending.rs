@@ -394,6 +394,27 @@ async fn deliver(engine: &Engine, mut rec: OutboxRecord) {
     }
     save(engine, &rec);
     let _ = engine.flush().await;
+    if matches!(rec.state, OutboxState::Delivered | OutboxState::Failed) {
+        drop_sealed_copy(engine, &rec).await;
+    }
+}
+
+/// Once a dossier is delivered (its receipt in the ledger) or refused for
+/// good, the outbox no longer needs its sealed copy: the key is destroyed
+/// and the chunks removed, so that sent dossiers do not pile up on disk.
+async fn drop_sealed_copy(engine: &Engine, rec: &OutboxRecord) {
+    let Ok(id) = DossierId::parse_hex(&rec.id) else {
+        return;
+    };
+    let store = engine.store.clone();
+    let dropped = tokio::task::spawn_blocking(move || {
+        store.destroy_key(id.as_bytes())?;
+        store.remove_chunks(id.as_bytes())
+    })
+    .await;
+    if !matches!(dropped, Ok(Ok(_))) {
+        tracing::warn!(dossier = %&rec.id[..8.min(rec.id.len())], "the sealed copy of a sent dossier could not be removed");
+    }
 }
 
 enum Outcome {
