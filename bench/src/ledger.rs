@@ -89,7 +89,41 @@ impl Appends {
         }
         Ok(count as f64 / started.elapsed().as_secs_f64().max(1e-9))
     }
+
+    /// Appends `count` entries from `threads` threads at once (as a node
+    /// serving several sessions does: one flush covers the appends that
+    /// wait for it); appends per second.
+    pub fn rate_concurrent(&mut self, count: u64, threads: u64) -> Result<f64, String> {
+        let per = count.div_ceil(threads.max(1));
+        let first = self.next;
+        let ledger = &self.ledger;
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.max(1))
+                .map(|t| {
+                    scope.spawn(move || -> Result<(), String> {
+                        for i in 0..per {
+                            let n = first + t * per + i;
+                            ledger
+                                .append(kind(n)?, to_secs(n))
+                                .map_err(|e| format!("append failed: {e}"))?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().map_err(|_| "an appender panicked".to_owned())?)
+        })?;
+        let done = per * threads.max(1);
+        self.next += done;
+        Ok(done as f64 / started.elapsed().as_secs_f64().max(1e-9))
+    }
 }
+
+/// Concurrent appenders of the peer figure.
+pub const CONCURRENT_APPENDERS: u64 = 8;
 
 /// A ledger of many entries in a store, for verification.
 pub struct BigLedger {

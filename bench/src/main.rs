@@ -18,7 +18,7 @@
 //! | memory | both daemons' `VmHWM` during the bulk sends, and during one `--big-size` send on fresh daemons |
 //! | session set-up | `--dials` dials to a `VerifiedPeer`, in-process, each over a fresh connection |
 //! | small referral | `--referrals` sends of a letter and a 1 MiB PDF with `send --wait` |
-//! | ledger | durable appends with one appender; `verify_store` of a `--ledger-entries` ledger |
+//! | ledger | durable appends with one appender (and, beside it, eight at once); `verify_store` of a `--ledger-entries` ledger |
 //! | revocation fan-out | a consent shared with `--fanout` nodes, revoked, until every erasure receipt is in |
 //!
 //! Progress goes to stderr, the table to stdout. The exit status is 0 when
@@ -321,8 +321,15 @@ fn ledger_stages(ctx_dir: &Path, s: &Settings, r: &mut Results) {
         count(s.ledger_appends as f64)
     );
     r.appends = Some(
-        ledger::Appends::open(&ctx_dir.join("ledger-appends"))
-            .and_then(|mut a| (0..s.runs).map(|_| a.rate(s.ledger_appends)).collect()),
+        ledger::Appends::open(&ctx_dir.join("ledger-appends")).and_then(|mut a| {
+            let mut one = Vec::new();
+            let mut many = Vec::new();
+            for _ in 0..s.runs {
+                one.push(a.rate(s.ledger_appends)?);
+                many.push(a.rate_concurrent(s.ledger_appends, ledger::CONCURRENT_APPENDERS)?);
+            }
+            Ok((one, many))
+        }),
     );
     eprintln!(
         "[ledger] writing a {}-entry ledger into a store",
