@@ -8,7 +8,8 @@
 //!                                        the transfer resumes
 //! Resume { next }
 //! Chunk × n ── push ─── (bounded) ────▶ stored, opened, checked against the
-//!                                        manifest; store flushed every FLUSH_EVERY
+//!                                        manifest; a flush asked of the
+//!                                        store's flusher every FLUSH_EVERY
 //! finish ◀──────────────────────────── flushed; manifest and content summary
 //! ```
 //!
@@ -23,10 +24,10 @@ use confrere_protocol::dossier::{
 };
 use tokio::sync::mpsc;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Flusher, Store, StoreError};
 
-/// Chunks between two store flushes (about 16 MiB).
-const FLUSH_EVERY: u64 = 256;
+/// Chunks between two requests for a background flush (about 4 MiB).
+const FLUSH_EVERY: u64 = 64;
 
 /// Chunks queued between the session and the sink (about 1 MiB).
 const QUEUE: usize = 16;
@@ -182,10 +183,12 @@ fn run(
         mut next,
     } = resumed;
     let mut since_flush = 0u64;
+    // The disk writes back what was stored while the next chunks come.
+    let flusher = Flusher::start(store);
     while next < chunk_count {
         let Some(chunk) = rx.blocking_recv() else {
             // The session ended early; what was stored is kept, flushed.
-            store.flush().map_err(SinkError::Store)?;
+            flusher.finish().map_err(SinkError::Store)?;
             return Err(content(format!(
                 "the transfer stopped at chunk {next} of {chunk_count}"
             )));
@@ -212,11 +215,15 @@ fn run(
         next += 1;
         since_flush += 1;
         if since_flush == FLUSH_EVERY {
-            store.flush().map_err(SinkError::Store)?;
+            if !flusher.request() {
+                return Err(SinkError::Store(flusher.finish().err().unwrap_or_else(
+                    || StoreError::Internal("the flusher stopped".into()),
+                )));
+            }
             since_flush = 0;
         }
     }
-    store.flush().map_err(SinkError::Store)?;
+    flusher.finish().map_err(SinkError::Store)?;
     let summary = opener.finish().map_err(content)?;
     let manifest = manifest.ok_or_else(|| content("the content holds no manifest"))?;
     Ok(Verified { manifest, summary })

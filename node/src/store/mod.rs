@@ -45,6 +45,7 @@ mod check;
 mod chunks;
 mod crypt;
 mod error;
+mod flusher;
 mod key;
 mod records;
 
@@ -55,6 +56,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{KeyFileProblem, StoreError};
+pub use flusher::Flusher;
 pub use key::{KeyWrappingSecret, StoreKeySource, KEY_LEN, PBKDF2_ITERATIONS, SALT_LEN};
 pub use records::Tree;
 
