@@ -284,15 +284,25 @@ fn memory_rows(s: &Settings, r: &Results) -> Vec<Row> {
     rows
 }
 
-fn session_row(s: &Settings, r: &Results) -> Row {
-    const FIGURE: &str = "session set-up (dial to VerifiedPeer, fresh connection)";
-    const TARGET: &str = "p50 < 5 ms";
-    if let Some(o) = missing(r.sessions.as_ref(), "session") {
-        return Row::without(FIGURE, o, TARGET);
+/// A latency row: the medians over runs of each run's (p50, p99), in ms,
+/// judged on the p50.
+struct Latency<'a> {
+    figure: &'static str,
+    target: &'static str,
+    limit_ms: f64,
+    stage: &'static str,
+    /// What one sample is ("dials", "sends") and how many a run took.
+    each: &'static str,
+    count: usize,
+    runs: Option<&'a Result<Vec<(f64, f64)>, String>>,
+}
+
+fn latency_row(l: Latency<'_>) -> Row {
+    if let Some(o) = missing(l.runs, l.stage) {
+        return Row::without(l.figure, o, l.target);
     }
-    let runs = r
-        .sessions
-        .as_ref()
+    let runs = l
+        .runs
         .and_then(|x| x.as_ref().ok())
         .cloned()
         .unwrap_or_default();
@@ -300,45 +310,44 @@ fn session_row(s: &Settings, r: &Results) -> Row {
     let p50 = median(&p50s);
     let p99 = median(&runs.iter().map(|x| x.1).collect::<Vec<_>>());
     let (Some(p50), Some(p99)) = (p50, p99) else {
-        return Row::without(FIGURE, Outcome::Failed("no dial".into()), TARGET);
+        return Row::without(
+            l.figure,
+            Outcome::Failed(format!("no {}", l.each.trim_end_matches('s'))),
+            l.target,
+        );
     };
-    let shown = format!("p50 {}, p99 {} ({} dials)", ms(p50), ms(p99), s.dials);
+    let shown = format!("p50 {}, p99 {} ({} {})", ms(p50), ms(p99), l.count, l.each);
     Row::measured(
-        FIGURE,
+        l.figure,
         measured(p50, "ms", shown, &p50s),
         None,
-        TARGET,
-        Some(p50 < 5.0),
+        l.target,
+        Some(p50 < l.limit_ms),
     )
 }
 
+fn session_row(s: &Settings, r: &Results) -> Row {
+    latency_row(Latency {
+        figure: "session set-up (dial to VerifiedPeer, fresh connection)",
+        target: "p50 < 5 ms",
+        limit_ms: 5.0,
+        stage: "session",
+        each: "dials",
+        count: s.dials,
+        runs: r.sessions.as_ref(),
+    })
+}
+
 fn small_row(s: &Settings, r: &Results) -> Row {
-    const FIGURE: &str = "small referral (letter + 1 MiB PDF, send --wait)";
-    const TARGET: &str = "p50 < 50 ms";
-    if let Some(o) = missing(r.fleet.small.as_ref(), "referral") {
-        return Row::without(FIGURE, o, TARGET);
-    }
-    let runs = r
-        .fleet
-        .small
-        .as_ref()
-        .and_then(|x| x.as_ref().ok())
-        .cloned()
-        .unwrap_or_default();
-    let p50s: Vec<f64> = runs.iter().map(|x| x.0).collect();
-    let p50 = median(&p50s);
-    let p99 = median(&runs.iter().map(|x| x.1).collect::<Vec<_>>());
-    let (Some(p50), Some(p99)) = (p50, p99) else {
-        return Row::without(FIGURE, Outcome::Failed("no send".into()), TARGET);
-    };
-    let shown = format!("p50 {}, p99 {} ({} sends)", ms(p50), ms(p99), s.referrals);
-    Row::measured(
-        FIGURE,
-        measured(p50, "ms", shown, &p50s),
-        None,
-        TARGET,
-        Some(p50 < 50.0),
-    )
+    latency_row(Latency {
+        figure: "small referral (letter + 1 MiB PDF, send --wait)",
+        target: "p50 < 50 ms",
+        limit_ms: 50.0,
+        stage: "referral",
+        each: "sends",
+        count: s.referrals,
+        runs: r.fleet.small.as_ref(),
+    })
 }
 
 fn ledger_rows(s: &Settings, r: &Results) -> Vec<Row> {

@@ -119,6 +119,28 @@ fn home_of(dir: &Path, label: &str) -> PathBuf {
     home
 }
 
+/// `confrere init --json` of `card` under `pki`'s root and CRL.
+fn enroll_json(home: &Path, card: &Card, pki: &TestPki) -> confrere_tests::Outcome {
+    let mut init = confrere_cmd();
+    init.arg("init")
+        .arg("--home")
+        .arg(home)
+        .arg("--cert")
+        .arg(card.cert())
+        .arg("--key")
+        .arg(card.key())
+        .arg("--chain")
+        .arg(card.chain())
+        .arg("--trust")
+        .arg(pki.root())
+        .arg("--crl")
+        .arg(pki.crl())
+        .arg("--json");
+    let out = run(&mut init);
+    out.code(0);
+    out
+}
+
 fn start(dir: &Path, label: &str, home: &Path) -> Daemon {
     Daemon::start(label, home, free_port(), &dir.join(format!("{label}.log")))
 }
@@ -185,23 +207,7 @@ fn json_shapes_and_errors_of_running_nodes() {
 
     // The GP enrolls with --json.
     let gp_home = home_of(&dir, "gp");
-    let mut init = confrere_cmd();
-    init.arg("init")
-        .arg("--home")
-        .arg(&gp_home)
-        .arg("--cert")
-        .arg(gp_card.cert())
-        .arg("--key")
-        .arg(gp_card.key())
-        .arg("--chain")
-        .arg(gp_card.chain())
-        .arg("--trust")
-        .arg(pki_a.root())
-        .arg("--crl")
-        .arg(pki_a.crl())
-        .arg("--json");
-    let out = run(&mut init);
-    out.code(0);
+    let out = enroll_json(&gp_home, &gp_card, &pki_a);
     c.shape(
         "init",
         &["init", "--home", "HOME", "--cert", "…", "--json"],
@@ -270,23 +276,7 @@ fn json_shapes_and_errors_of_running_nodes() {
     // The peer id of a node that never ran: at the cardiologist's address,
     // another node answers.
     let ghost = home_of(&dir, "ghost");
-    let mut init = confrere_cmd();
-    init.arg("init")
-        .arg("--home")
-        .arg(&ghost)
-        .arg("--cert")
-        .arg(gp_card.cert())
-        .arg("--key")
-        .arg(gp_card.key())
-        .arg("--chain")
-        .arg(gp_card.chain())
-        .arg("--trust")
-        .arg(pki_a.root())
-        .arg("--crl")
-        .arg(pki_a.crl())
-        .arg("--json");
-    let out = run(&mut init);
-    out.code(0);
+    let out = enroll_json(&ghost, &gp_card, &pki_a);
     let ghost_id = out.json()["peer_id"].as_str().unwrap().to_owned();
     c.transcript.redact(ghost_id.clone(), "[GHOST_PEER_ID]");
     c.transcript.redact(&ghost_id[8..16], "[GHOST_PEER_ID:8]");
