@@ -15,8 +15,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use confrere_node::ledger::{verify_store, Ledger, HEAD_KEY};
-use confrere_node::store::{Store, StoreKeySource, Tree};
+use confrere_node::ledger::{verify_store, write_checkpoint, write_entry, Ledger};
+use confrere_node::store::{Store, StoreKeySource};
 use confrere_protocol::dossier::{DossierId, Ins};
 use confrere_protocol::ledger::{
     append, EntryKind, HeadCheckpoint, LedgerEntry, ShareBasis, SignatureCheck,
@@ -152,10 +152,7 @@ impl BigLedger {
                     let store = store.clone();
                     s.spawn(move || -> Result<(), String> {
                         for e in part {
-                            let bytes = e.encode().map_err(|e| e.to_string())?;
-                            store
-                                .put(Tree::Ledger, &e.seq.to_be_bytes(), &hex(&bytes))
-                                .map_err(|e| e.to_string())?;
+                            write_entry(&store, e).map_err(|e| e.to_string())?;
                         }
                         Ok(())
                     })
@@ -170,9 +167,7 @@ impl BigLedger {
         let last = chain.last().ok_or("an empty chain")?;
         let cp = HeadCheckpoint::sign(k.as_ref(), last.seq, last.hash())
             .map_err(|e| format!("cannot sign the checkpoint: {e}"))?;
-        store
-            .put(Tree::Meta, HEAD_KEY, &hex(&cp.encode()))
-            .map_err(|e| e.to_string())?;
+        write_checkpoint(&store, &cp).map_err(|e| e.to_string())?;
         store.flush().map_err(|e| e.to_string())?;
         Ok(BigLedger {
             home: home.to_path_buf(),
@@ -203,15 +198,6 @@ impl BigLedger {
         }
         Ok(summary.entries as f64 / secs.max(1e-9))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// A chain of the genesis entry and `n` entries after it: the hashes in

@@ -23,8 +23,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use confrere_node::ledger::{verify_store, Ledger, HEAD_KEY};
-use confrere_node::store::{Store, StoreKeySource, Tree};
+use confrere_node::ledger::{verify_store, write_checkpoint, write_entry, Ledger};
+use confrere_node::store::{Store, StoreKeySource};
 use confrere_protocol::dossier::{DossierId, Ins};
 use confrere_protocol::ledger::{
     append, verify_chain_with, EntryKind, HeadCheckpoint, LedgerEntry, ShareBasis, SignatureCheck,
@@ -106,18 +106,11 @@ fn head(entries: &[LedgerEntry]) -> Option<(u64, [u8; 32])> {
 /// Writes a chain into a store as the ledger does, with its checkpoint.
 fn fill_store(store: &Store, k: &Ed25519KeyPair, entries: &[LedgerEntry]) {
     for e in entries {
-        let hex: String = e
-            .encode()
-            .unwrap()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        store.put(Tree::Ledger, &e.seq.to_be_bytes(), &hex).unwrap();
+        write_entry(store, e).unwrap();
     }
     let (seq, hash) = head(entries).unwrap();
     let cp = HeadCheckpoint::sign(k, seq, hash).unwrap();
-    let hex: String = cp.encode().iter().map(|b| format!("{b:02x}")).collect();
-    store.put(Tree::Meta, HEAD_KEY, &hex).unwrap();
+    write_checkpoint(store, &cp).unwrap();
     store.flush().unwrap();
 }
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use confrere_node::ledger::{
-    about_patient, read_entries, report, verify_store, EntryView, Ledger, LedgerError,
-    VerifyReport, HEAD_KEY,
+    about_patient, read_checkpoint, read_entries, read_entry, report, verify_store,
+    write_checkpoint, EntryView, Ledger, LedgerError, VerifyReport, HEAD_KEY,
 };
 use confrere_node::store::{Store, StoreError, StoreKeySource, Tree};
 use confrere_protocol::dossier::{DossierId, Ins};
@@ -142,18 +142,14 @@ impl Fixture {
 }
 
 fn get_entry(store: &Store, seq: u64) -> LedgerEntry {
-    let text: String = store
-        .get(Tree::Ledger, &seq.to_be_bytes())
-        .expect("get")
-        .expect("present");
-    LedgerEntry::decode(&hex::decode(text).expect("hex")).expect("decode")
+    read_entry(store, seq).expect("get").expect("present")
 }
 
 /// Re-seals `entry` under `seq` with the store's own API (no signing).
 fn put_entry(store: &Store, seq: u64, entry: &LedgerEntry) {
     let bytes = entry.encode().expect("encode");
     store
-        .put(Tree::Ledger, &seq.to_be_bytes(), &hex::encode(bytes))
+        .put_bytes(Tree::Ledger, &seq.to_be_bytes(), &bytes)
         .expect("put");
     store.flush().expect("flush");
 }
@@ -366,8 +362,7 @@ fn entries_written_after_the_last_checkpoint_are_taken_up_on_open() {
     let store = f.store();
     let ledger = open_ledger(&store, signer).expect("open");
     assert_eq!(ledger.head_seq(), 11);
-    let cp: String = store.get(Tree::Meta, HEAD_KEY).expect("get").expect("cp");
-    let cp = HeadCheckpoint::decode(&hex::decode(cp).expect("hex")).expect("decode");
+    let cp = read_checkpoint(&store).expect("get").expect("cp");
     assert_eq!(cp.seq, 11);
 }
 
@@ -425,8 +420,9 @@ fn a_record_that_is_not_an_entry_is_malformed() {
     {
         let store = f.store();
         store
-            .put(Tree::Ledger, &2u64.to_be_bytes(), &"not hex")
+            .put_bytes(Tree::Ledger, &2u64.to_be_bytes(), b"not an entry")
             .expect("put");
+        // A JSON record where an entry belongs.
         store
             .put(Tree::Ledger, &3u64.to_be_bytes(), &42u32)
             .expect("put");
@@ -571,9 +567,7 @@ fn a_removed_or_forged_checkpoint_is_detected() {
         store.remove(Tree::Ledger, &8u64.to_be_bytes()).expect("rm");
         let e7 = get_entry(&store, 7);
         let forged = HeadCheckpoint::sign(key(9).as_ref(), 7, e7.hash()).expect("sign");
-        store
-            .put(Tree::Meta, HEAD_KEY, &hex::encode(forged.encode()))
-            .expect("put");
+        write_checkpoint(&store, &forged).expect("put");
         store.flush().expect("flush");
     }
     assert_eq!(f.verify(), Err(ChainError::BadCheckpoint));

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use confrere_node::home::Home;
-use confrere_node::ledger::{Ledger, Libp2pNodeSigner, HEAD_KEY};
+use confrere_node::ledger::{read_entry, Ledger, Libp2pNodeSigner, HEAD_KEY};
 use confrere_node::store::{Store, StoreKeySource, Tree};
 use confrere_protocol::dossier::{DossierId, Ins};
 use confrere_protocol::ledger::{EntryKind, LedgerEntry, ShareBasis};
@@ -108,28 +108,14 @@ fn write_ledger(home: &Path) {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn get_entry(store: &Store, seq: u64) -> LedgerEntry {
-    let text: String = store
-        .get(Tree::Ledger, &seq.to_be_bytes())
-        .unwrap()
-        .unwrap();
-    LedgerEntry::decode(&unhex(&text)).unwrap()
+    read_entry(store, seq).unwrap().unwrap()
 }
 
+/// Stores `e` under `seq` (which may be another entry's place).
 fn put_entry(store: &Store, seq: u64, e: &LedgerEntry) {
     store
-        .put(Tree::Ledger, &seq.to_be_bytes(), &hex(&e.encode().unwrap()))
+        .put_bytes(Tree::Ledger, &seq.to_be_bytes(), &e.encode().unwrap())
         .unwrap();
 }
 
@@ -260,7 +246,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "a damaged record",
             tamper: |s| {
-                s.put(Tree::Ledger, &1u64.to_be_bytes(), &"zz").unwrap();
+                s.put_bytes(Tree::Ledger, &1u64.to_be_bytes(), b"zz")
+                    .unwrap();
             },
             code: "malformed",
             seq: Some(1),

@@ -52,10 +52,13 @@ use confrere_protocol::{NationalId, UnixTime};
 
 pub use error::LedgerError;
 pub use signer::Libp2pNodeSigner;
-pub use storage::{read_entries, verify_store, HEAD_KEY};
+pub use storage::{
+    read_checkpoint, read_entries, read_entry, verify_store, write_checkpoint, write_entry,
+    HEAD_KEY,
+};
 pub use view::{EntryView, ProblemView, ShowQuery, VerifyQuery, VerifyReport};
 
-use storage::{read_slot, verified_checkpoint, write_checkpoint, write_entry, Slot};
+use storage::{read_slot, verified_checkpoint, Slot};
 
 use crate::store::Store;
 

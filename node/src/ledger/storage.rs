@@ -3,10 +3,14 @@
 //! daemon stopped).
 //!
 //! - Entries: tree [`Tree::Ledger`], key = sequence number (8 bytes,
-//!   big-endian), value = the encoded entry in hex, sealed by the store's
-//!   record encryption like any record (bound to its tree and key).
+//!   big-endian), value = the encoded entry, sealed by the store's record
+//!   encryption like any record (bound to its tree and key) but without
+//!   JSON around it ([`Store::put_bytes`]).
 //! - Head checkpoint: tree [`Tree::Meta`], key [`HEAD_KEY`], value = the
-//!   encoded [`HeadCheckpoint`] in hex, sealed likewise.
+//!   encoded [`HeadCheckpoint`], sealed likewise.
+//!
+//! Verification reads entries in key order, a range at a time on each
+//! core, rather than looking each one up.
 //!
 //! A record that does not open (a changed byte in the sealed bytes fails
 //! AES-GCM authentication), or opens to something that is not an entry,
@@ -24,7 +28,7 @@ use crate::store::{Store, StoreError, Tree};
 pub const HEAD_KEY: &[u8] = b"ledger-head";
 
 /// Entries read from the store per verification batch.
-const READ_BATCH: usize = 4096;
+const READ_BATCH: usize = 32_768;
 
 /// What the store holds at one sequence number.
 #[derive(Debug)]
@@ -48,17 +52,62 @@ fn is_damage(e: &StoreError) -> bool {
     matches!(e, StoreError::Corrupt { .. } | StoreError::Decode { .. })
 }
 
-/// Reads entry `seq`.
-pub(crate) fn read_slot(store: &Store, seq: u64) -> Result<Slot, LedgerError> {
-    match store.get::<String>(Tree::Ledger, &entry_key(seq)) {
-        Ok(None) => Ok(Slot::Missing),
-        Ok(Some(text)) => Ok(hex::decode(text)
-            .ok()
-            .and_then(|bytes| LedgerEntry::decode(&bytes).ok())
-            .map_or(Slot::Damaged, |e| Slot::Entry(Box::new(e)))),
+/// What a stored record holds.
+fn slot_of(opened: Result<impl AsRef<[u8]>, StoreError>) -> Result<Slot, LedgerError> {
+    match opened {
+        Ok(bytes) => {
+            Ok(LedgerEntry::decode(bytes.as_ref())
+                .map_or(Slot::Damaged, |e| Slot::Entry(Box::new(e))))
+        }
         Err(e) if is_damage(&e) => Ok(Slot::Damaged),
         Err(e) => Err(LedgerError::Store(e)),
     }
+}
+
+/// Reads entry `seq`.
+pub(crate) fn read_slot(store: &Store, seq: u64) -> Result<Slot, LedgerError> {
+    match store.get_bytes(Tree::Ledger, &entry_key(seq)) {
+        Ok(None) => Ok(Slot::Missing),
+        Ok(Some(bytes)) => slot_of(Ok(bytes)),
+        Err(e) => slot_of(Err::<Vec<u8>, _>(e)),
+    }
+}
+
+/// Entry `seq` as stored: `None` when there is none or it does not decode.
+pub fn read_entry(store: &Store, seq: u64) -> Result<Option<LedgerEntry>, LedgerError> {
+    Ok(match read_slot(store, seq)? {
+        Slot::Entry(e) => Some(*e),
+        Slot::Missing | Slot::Damaged => None,
+    })
+}
+
+/// Reads entries `from .. to` in key order; a sequence number with no
+/// record is [`Slot::Missing`].
+fn read_span(store: &Store, from: u64, to: u64) -> Result<Vec<Slot>, LedgerError> {
+    let records = store.range_bytes(Tree::Ledger, &entry_key(from), &entry_key(to))?;
+    let mut out = Vec::with_capacity(usize::try_from(to - from).unwrap_or(0));
+    let mut next = from;
+    for (key, opened) in records {
+        let seq = key
+            .as_slice()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .unwrap_or(u64::MAX);
+        if seq < next || seq >= to {
+            continue;
+        }
+        while next < seq {
+            out.push(Slot::Missing);
+            next += 1;
+        }
+        out.push(slot_of(opened)?);
+        next += 1;
+    }
+    while next < to {
+        out.push(Slot::Missing);
+        next += 1;
+    }
+    Ok(out)
 }
 
 /// Reads entries `first .. first + count` (fewer at the end of the
@@ -70,11 +119,8 @@ fn read_range(
     threads: usize,
 ) -> Result<Vec<Slot>, LedgerError> {
     let end = first.saturating_add(count);
-    let read = |from: u64, to: u64| -> Result<Vec<Slot>, LedgerError> {
-        (from..to).map(|seq| read_slot(store, seq)).collect()
-    };
     if threads <= 1 {
-        return read(first, end);
+        return read_span(store, first, end);
     }
     let per = (end - first).div_ceil(threads as u64).max(1);
     std::thread::scope(|scope| {
@@ -82,7 +128,7 @@ fn read_range(
             .step_by(usize::try_from(per).unwrap_or(usize::MAX))
             .map(|from| {
                 let to = from.saturating_add(per).min(end);
-                scope.spawn(move || read(from, to))
+                scope.spawn(move || read_span(store, from, to))
             })
             .collect();
         let mut out = Vec::with_capacity(usize::try_from(end - first).unwrap_or(0));
@@ -96,31 +142,30 @@ fn read_range(
     })
 }
 
-/// Writes entry `entry` under its sequence number (durable after a flush).
-pub(crate) fn write_entry(store: &Store, entry: &LedgerEntry) -> Result<(), LedgerError> {
+/// Writes entry `entry` under its sequence number (durable after a flush),
+/// as the ledger does: for tools and tests that build or alter a ledger.
+pub fn write_entry(store: &Store, entry: &LedgerEntry) -> Result<(), LedgerError> {
     let bytes = entry.encode()?;
-    store.put(Tree::Ledger, &entry_key(entry.seq), &hex::encode(bytes))?;
+    store.put_bytes(Tree::Ledger, &entry_key(entry.seq), &bytes)?;
     Ok(())
 }
 
 /// Reads the head checkpoint, if there is one. A damaged one is
 /// [`ChainError::BadCheckpoint`].
-pub(crate) fn read_checkpoint(store: &Store) -> Result<Option<HeadCheckpoint>, LedgerError> {
-    match store.get::<String>(Tree::Meta, HEAD_KEY) {
+pub fn read_checkpoint(store: &Store) -> Result<Option<HeadCheckpoint>, LedgerError> {
+    match store.get_bytes(Tree::Meta, HEAD_KEY) {
         Ok(None) => Ok(None),
-        Ok(Some(text)) => hex::decode(text)
-            .ok()
-            .and_then(|bytes| HeadCheckpoint::decode(&bytes).ok())
+        Ok(Some(bytes)) => HeadCheckpoint::decode(&bytes)
             .map(Some)
-            .ok_or(LedgerError::Broken(ChainError::BadCheckpoint)),
+            .map_err(|_| LedgerError::Broken(ChainError::BadCheckpoint)),
         Err(e) if is_damage(&e) => Err(LedgerError::Broken(ChainError::BadCheckpoint)),
         Err(e) => Err(LedgerError::Store(e)),
     }
 }
 
 /// Writes the head checkpoint (durable after a flush).
-pub(crate) fn write_checkpoint(store: &Store, cp: &HeadCheckpoint) -> Result<(), LedgerError> {
-    store.put(Tree::Meta, HEAD_KEY, &hex::encode(cp.encode()))?;
+pub fn write_checkpoint(store: &Store, cp: &HeadCheckpoint) -> Result<(), LedgerError> {
+    store.put_bytes(Tree::Meta, HEAD_KEY, &cp.encode())?;
     Ok(())
 }
 

@@ -157,6 +157,68 @@ impl Store {
             .collect()
     }
 
+    /// Stores `bytes` as the record `key` of `tree`, sealed as they are
+    /// (no JSON): for records that have their own binary encoding, like
+    /// ledger entries. Durable after the next [`flush`](Store::flush).
+    pub fn put_bytes(&self, tree: Tree, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
+        let sealed = self
+            .inner
+            .cipher
+            .seal(tree.name(), key, bytes)
+            .map_err(|e| self.crypt_error(tree, e))?;
+        self.tree(tree)
+            .insert(key, sealed)
+            .map_err(|e| self.sled_error(e, &format!("writing to the {tree} tree")))?;
+        Ok(())
+    }
+
+    /// The record `key` of `tree` stored with [`put_bytes`](Store::put_bytes).
+    /// The bytes are wiped when dropped.
+    pub fn get_bytes(
+        &self,
+        tree: Tree,
+        key: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let sealed = self
+            .tree(tree)
+            .get(key)
+            .map_err(|e| self.sled_error(e, &format!("reading the {tree} tree")))?;
+        sealed
+            .map(|sealed| {
+                self.inner
+                    .cipher
+                    .open(tree.name(), key, &sealed)
+                    .map_err(|e| self.crypt_error(tree, e))
+            })
+            .transpose()
+    }
+
+    /// The records of `tree` stored with [`put_bytes`](Store::put_bytes)
+    /// whose keys are in `from..to`, in key order, each as its key and
+    /// either its bytes or why it cannot be opened (a damaged record does
+    /// not hide the ones after it).
+    #[allow(clippy::type_complexity)]
+    pub fn range_bytes(
+        &self,
+        tree: Tree,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Result<Zeroizing<Vec<u8>>, StoreError>)>, StoreError> {
+        self.tree(tree)
+            .range(from..to)
+            .map(|item| {
+                let (key, sealed) =
+                    item.map_err(|e| self.sled_error(e, &format!("reading the {tree} tree")))?;
+                let opened = self
+                    .inner
+                    .cipher
+                    .open(tree.name(), &key, &sealed)
+                    .map_err(|e| self.crypt_error(tree, e));
+                Ok((key.to_vec(), opened))
+            })
+            .collect()
+    }
+
     fn decode<T: DeserializeOwned>(
         &self,
         tree: Tree,
