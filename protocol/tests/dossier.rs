@@ -1161,3 +1161,39 @@ fn the_sealer_computes_each_documents_hash_in_one_pass() {
     let (_, other) = seal_dossier(&key(), &blank, &[&a2, &b], 5000);
     assert_ne!(other.content_digest, summary.content_digest);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Whatever the documents' sizes, the letter's length (so the number of
+    /// chunks that carry the manifest) and the slices the node feeds, the
+    /// sealer fills in the documents' hashes and the opener gets back the
+    /// same manifest and bytes, with the summary the sealer gave.
+    #[test]
+    fn sealing_then_opening_gives_back_the_dossier(
+        sizes in prop::collection::vec(0usize..3 * C, 0..4),
+        letter_len in 0usize..200_000,
+        step in 1usize..(2 * C),
+        seed in any::<u8>(),
+    ) {
+        let docs: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| pattern(n, seed.wrapping_add(i as u8)))
+            .collect();
+        let refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
+        let mut expected = manifest_for(ID, &refs);
+        expected.referral.letter = "x".repeat(letter_len);
+        let mut blank = expected.clone();
+        for d in &mut blank.documents {
+            d.sha256 = [0xEE; 32];
+        }
+        let (chunks, summary) = seal_dossier(&key(), &blank, &refs, step);
+        prop_assert_eq!(summary.chunk_count, chunks.len() as u64);
+        let mut opener = ContentOpener::new(&key(), ID).expecting_len(summary.content_len);
+        let opened = open_all(&mut opener, &chunks).expect("opens");
+        prop_assert_eq!(opened.manifest.as_ref(), Some(&expected));
+        prop_assert_eq!(&opened.documents, &docs);
+        prop_assert_eq!(opened.finished, Some(summary));
+    }
+}
