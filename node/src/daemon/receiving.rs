@@ -188,18 +188,15 @@ async fn receive(
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the sender closed the session mid-transfer")?;
-        let ChunkView {
-            index,
-            last,
-            sealed,
-        } = match ChunkView::decode(&bytes) {
-            Ok(v) => v,
+        // The sealed bytes end the message (nothing may follow them).
+        let (index, last, offset) = match ChunkView::decode(&bytes) {
+            Ok(v) => (v.index, v.last, bytes.len() - v.sealed.len()),
             Err(_) => return Err("expected a chunk".into()),
         };
         if index != expected || last != (index + 1 == chunk_count) {
             return Err(refuse(ch, id, RefuseReason::Other).await);
         }
-        if !sink.push(index, last, sealed).await {
+        if !sink.push(index, last, bytes, offset).await {
             break;
         }
         expected += 1;

@@ -50,7 +50,15 @@ pub(super) struct Verified {
 struct Chunk {
     index: u64,
     last: bool,
-    sealed: Vec<u8>,
+    /// The whole Chunk message; the sealed bytes start at `offset`.
+    message: Vec<u8>,
+    offset: usize,
+}
+
+impl Chunk {
+    fn sealed(&self) -> &[u8] {
+        self.message.get(self.offset..).unwrap_or_default()
+    }
 }
 
 /// The sink of one transfer; see the module documentation.
@@ -89,14 +97,22 @@ impl ChunkSink {
         Ok((ChunkSink { tx: Some(tx), task }, next))
     }
 
-    /// Hands a chunk to the sink. `false` when the sink has stopped:
-    /// [`ChunkSink::finish`] says why.
-    pub(super) async fn push(&mut self, index: u64, last: bool, sealed: &[u8]) -> bool {
+    /// Hands a chunk to the sink: the Chunk message as received, whose
+    /// sealed bytes start at `offset` (no copy). `false` when the sink has
+    /// stopped: [`ChunkSink::finish`] says why.
+    pub(super) async fn push(
+        &mut self,
+        index: u64,
+        last: bool,
+        message: Vec<u8>,
+        offset: usize,
+    ) -> bool {
         let Some(tx) = &self.tx else { return false };
         let chunk = Chunk {
             index,
             last,
-            sealed: sealed.to_vec(),
+            message,
+            offset,
         };
         tx.send(chunk).await.is_ok()
     }
@@ -206,11 +222,11 @@ fn run(
             id,
             chunk.index,
             chunk.last,
-            &chunk.sealed,
+            chunk.sealed(),
         )
         .map_err(content)?;
         store
-            .put_chunk(id.as_bytes(), chunk.index, &chunk.sealed)
+            .put_chunk(id.as_bytes(), chunk.index, chunk.sealed())
             .map_err(SinkError::Store)?;
         next += 1;
         since_flush += 1;
@@ -305,7 +321,7 @@ mod tests {
         let (mut sink, next) = sink_for(&store, &key, &summary).await.expect("start");
         assert_eq!(next, 0);
         for c in &chunks[..3] {
-            assert!(sink.push(c.index, c.last, &c.sealed).await);
+            assert!(sink.push(c.index, c.last, c.sealed.clone(), 0).await);
         }
         assert!(matches!(sink.finish().await, Err(SinkError::Content(_))));
 
@@ -316,7 +332,7 @@ mod tests {
         let (mut sink, next) = sink_for(&store, &key, &summary).await.expect("restart");
         assert_eq!(next, 2);
         for c in &chunks[2..] {
-            assert!(sink.push(c.index, c.last, &c.sealed).await);
+            assert!(sink.push(c.index, c.last, c.sealed.clone(), 0).await);
         }
         let verified = sink.finish().await.expect("verifies");
         assert_eq!(verified.summary, summary);
@@ -335,13 +351,13 @@ mod tests {
         let key = DossierKey::generate().expect("key");
         let (chunks, summary) = sealed(&key, &[7u8; 200_000]);
         let (mut sink, _) = sink_for(&store, &key, &summary).await.expect("start");
-        assert!(sink.push(0, false, &chunks[0].sealed).await);
+        assert!(sink.push(0, false, chunks[0].sealed.clone(), 0).await);
         let mut forged = chunks[1].sealed.clone();
         forged[0] ^= 1;
-        let _ = sink.push(1, false, &forged).await;
+        let _ = sink.push(1, false, forged, 0).await;
         // The sink stops; later pushes fail sooner or later, finish says why.
         for c in &chunks[2..] {
-            if !sink.push(c.index, c.last, &c.sealed).await {
+            if !sink.push(c.index, c.last, c.sealed.clone(), 0).await {
                 break;
             }
         }
