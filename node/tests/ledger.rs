@@ -783,3 +783,27 @@ fn a_killed_appender_loses_no_acknowledged_entry() {
         assert!(all_acked.iter().all(|s| present.contains(s)));
     }
 }
+
+#[test]
+fn a_ledger_stored_as_hex_by_an_earlier_version_still_verifies() {
+    let f = Fixture::new();
+    {
+        let store = f.store();
+        let head = read_checkpoint(&store).expect("read").expect("checkpoint");
+        for seq in 0..=head.seq {
+            let e = get_entry(&store, seq);
+            store
+                .put(
+                    Tree::Ledger,
+                    &seq.to_be_bytes(),
+                    &hex::encode(e.encode().expect("encode")),
+                )
+                .expect("put");
+        }
+        store
+            .put(Tree::Meta, HEAD_KEY, &hex::encode(head.encode()))
+            .expect("put");
+        store.flush().expect("flush");
+    }
+    assert_eq!(f.verify(), Ok(kinds().len() as u64));
+}

@@ -10,7 +10,8 @@
 //!   encoded [`HeadCheckpoint`], sealed likewise.
 //!
 //! Verification reads entries in key order, a range at a time on each
-//! core, rather than looking each one up.
+//! core, rather than looking each one up. Homes made before entries were
+//! stored raw hold them as hex in a JSON string; they are read as well.
 //!
 //! A record that does not open (a changed byte in the sealed bytes fails
 //! AES-GCM authentication), or opens to something that is not an entry,
@@ -52,12 +53,23 @@ fn is_damage(e: &StoreError) -> bool {
     matches!(e, StoreError::Corrupt { .. } | StoreError::Decode { .. })
 }
 
+/// The bytes of a record as homes made before entries were stored raw
+/// keep them: hex in a JSON string.
+fn legacy_hex(bytes: &[u8]) -> Option<Vec<u8>> {
+    serde_json::from_slice::<String>(bytes)
+        .ok()
+        .and_then(|text| hex::decode(text).ok())
+}
+
 /// What a stored record holds.
 fn slot_of(opened: Result<impl AsRef<[u8]>, StoreError>) -> Result<Slot, LedgerError> {
     match opened {
         Ok(bytes) => {
-            Ok(LedgerEntry::decode(bytes.as_ref())
-                .map_or(Slot::Damaged, |e| Slot::Entry(Box::new(e))))
+            let bytes = bytes.as_ref();
+            let entry = LedgerEntry::decode(bytes)
+                .ok()
+                .or_else(|| legacy_hex(bytes).and_then(|raw| LedgerEntry::decode(&raw).ok()));
+            Ok(entry.map_or(Slot::Damaged, |e| Slot::Entry(Box::new(e))))
         }
         Err(e) if is_damage(&e) => Ok(Slot::Damaged),
         Err(e) => Err(LedgerError::Store(e)),
@@ -156,8 +168,10 @@ pub fn read_checkpoint(store: &Store) -> Result<Option<HeadCheckpoint>, LedgerEr
     match store.get_bytes(Tree::Meta, HEAD_KEY) {
         Ok(None) => Ok(None),
         Ok(Some(bytes)) => HeadCheckpoint::decode(&bytes)
+            .ok()
+            .or_else(|| legacy_hex(&bytes).and_then(|raw| HeadCheckpoint::decode(&raw).ok()))
             .map(Some)
-            .map_err(|_| LedgerError::Broken(ChainError::BadCheckpoint)),
+            .ok_or(LedgerError::Broken(ChainError::BadCheckpoint)),
         Err(e) if is_damage(&e) => Err(LedgerError::Broken(ChainError::BadCheckpoint)),
         Err(e) => Err(LedgerError::Store(e)),
     }
