@@ -226,7 +226,7 @@ impl Driver {
                     Err(e) => {
                         let _ = reply.send(Err(NetError::Dial {
                             target: addr.to_string(),
-                            reason: e.to_string(),
+                            reason: dial_reason(&e),
                         }));
                     }
                 }
@@ -273,7 +273,7 @@ impl Driver {
             Err(e) => {
                 let _ = reply.send(Err(NetError::Dial {
                     target: short_peer(&peer),
-                    reason: e.to_string(),
+                    reason: dial_reason(&e),
                 }));
             }
         }
@@ -382,7 +382,7 @@ impl Driver {
                 peer_id,
                 error,
             } => {
-                let reason = error.to_string();
+                let reason = dial_reason(&error);
                 if let Some((addr, reply)) = self.dials_by_conn.remove(&connection_id) {
                     let _ = reply.send(Err(NetError::Dial {
                         target: addr.to_string(),
@@ -435,5 +435,99 @@ impl Driver {
             }
             _ => {}
         }
+    }
+}
+
+/// Why a dial failed, in words for a practice's IT person: libp2p's own
+/// text lists every transport's nested error.
+pub(crate) fn dial_reason(e: &DialError) -> String {
+    use std::io::ErrorKind;
+    match e {
+        DialError::Transport(attempts) => {
+            let kinds: Vec<ErrorKind> = attempts
+                .iter()
+                .filter_map(|(_, err)| os_kind(&chain_text(err)))
+                .collect();
+            if kinds.contains(&ErrorKind::ConnectionRefused) {
+                "the connection was refused: nothing listens at that address (is the colleague's node running, on that port?)".into()
+            } else if kinds.contains(&ErrorKind::TimedOut) {
+                "no answer in time (a firewall, or a wrong address)".into()
+            } else if kinds.iter().any(|k| {
+                matches!(
+                    k,
+                    ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable
+                )
+            }) {
+                "the address cannot be reached from this machine (no route)".into()
+            } else {
+                "the connection failed before the nodes could authenticate each other".into()
+            }
+        }
+        DialError::WrongPeerId { obtained, .. } => format!(
+            "another node ({}) answers at that address: check the /p2p/ part the colleague gave",
+            short_peer(obtained)
+        ),
+        DialError::LocalPeerId { .. } => "that address is this node's own".into(),
+        DialError::NoAddresses => "no address is known for it".into(),
+        DialError::Denied { .. } | DialError::Aborted => "the dial was cancelled".into(),
+        DialError::DialPeerConditionFalse(_) => "it is being dialled already".into(),
+    }
+}
+
+/// The text of an error and of every error under it.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut current = e.source();
+    for _ in 0..16 {
+        let Some(err) = current else { break };
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        current = err.source();
+    }
+    text
+}
+
+/// The kind of I/O error the text of a transport error names (the
+/// transport stack boxes the `io::Error`, so its kind cannot be read).
+fn os_kind(text: &str) -> Option<std::io::ErrorKind> {
+    use std::io::ErrorKind;
+    [
+        ("Connection refused", ErrorKind::ConnectionRefused),
+        ("timed out", ErrorKind::TimedOut),
+        ("No route to host", ErrorKind::HostUnreachable),
+        ("Network is unreachable", ErrorKind::NetworkUnreachable),
+    ]
+    .into_iter()
+    .find(|(needle, _)| text.contains(needle))
+    .map(|(_, kind)| kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    #[test]
+    fn dial_failures_are_told_in_words() {
+        assert_eq!(
+            os_kind("/ip4/127.0.0.1/tcp/1: : Connection refused (os error 111)"),
+            Some(ErrorKind::ConnectionRefused)
+        );
+        assert_eq!(
+            os_kind("connect: Connection timed out"),
+            Some(ErrorKind::TimedOut)
+        );
+        assert_eq!(
+            os_kind("No route to host"),
+            Some(ErrorKind::HostUnreachable)
+        );
+        assert_eq!(os_kind("handshake failed"), None);
+        let inner = std::io::Error::new(ErrorKind::ConnectionRefused, "Connection refused");
+        let outer = std::io::Error::other(inner);
+        assert!(chain_text(&outer).contains("Connection refused"));
+        assert_eq!(
+            dial_reason(&DialError::NoAddresses),
+            "no address is known for it"
+        );
     }
 }
