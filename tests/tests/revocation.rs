@@ -156,6 +156,22 @@ fn send(node: &Daemon, to: &str, ins: &str, basis: &[&str], doc: &Path) -> Outco
 
 /// A send that must be accepted; returns the dossier id.
 #[track_caller]
+/// The GP records consent to share with both colleagues and sends `doc`
+/// to each under it; returns the consent and the two dossiers, delivered.
+fn shared_with_both(gp: &Daemon, doc: &Path) -> (String, String, String) {
+    let consent = grant(
+        gp,
+        PATIENT_INS,
+        &[CARDIOLOGIST.national_id, RADIOLOGIST.national_id],
+    );
+    let basis = ["--consent", consent.as_str()];
+    let to_cardio = sent(gp, CARDIOLOGIST.national_id, &basis, doc);
+    let to_radio = sent(gp, RADIOLOGIST.national_id, &basis, doc);
+    wait_delivered(gp, &to_cardio, DELIVERY);
+    wait_delivered(gp, &to_radio, DELIVERY);
+    (consent, to_cardio, to_radio)
+}
+
 fn sent(node: &Daemon, to: &str, basis: &[&str], doc: &Path) -> String {
     let out = send(node, to, PATIENT_INS, basis, doc);
     out.code(0);
@@ -468,20 +484,7 @@ fn a_revoked_consent_is_erased_by_both_recipients_and_every_ledger_records_it() 
     let (mut gp, mut cardio, mut radio) = three_practices(dir);
     let doc = document(dir, "bilan.txt");
 
-    let consent = grant(
-        &gp,
-        PATIENT_INS,
-        &[CARDIOLOGIST.national_id, RADIOLOGIST.national_id],
-    );
-    let to_cardio = sent(
-        &gp,
-        CARDIOLOGIST.national_id,
-        &["--consent", &consent],
-        &doc,
-    );
-    let to_radio = sent(&gp, RADIOLOGIST.national_id, &["--consent", &consent], &doc);
-    wait_delivered(&gp, &to_cardio, DELIVERY);
-    wait_delivered(&gp, &to_radio, DELIVERY);
+    let (consent, to_cardio, to_radio) = shared_with_both(&gp, &doc);
     let recipients = [(&cardio, &to_cardio), (&radio, &to_radio)];
     for (node, id) in recipients {
         assert!(
@@ -663,20 +666,7 @@ fn a_recipient_offline_during_the_revocation_erases_once_it_is_back() {
     let (gp, cardio, mut radio) = three_practices(dir);
     let doc = document(dir, "irm.txt");
 
-    let consent = grant(
-        &gp,
-        PATIENT_INS,
-        &[CARDIOLOGIST.national_id, RADIOLOGIST.national_id],
-    );
-    let to_cardio = sent(
-        &gp,
-        CARDIOLOGIST.national_id,
-        &["--consent", &consent],
-        &doc,
-    );
-    let to_radio = sent(&gp, RADIOLOGIST.national_id, &["--consent", &consent], &doc);
-    wait_delivered(&gp, &to_cardio, DELIVERY);
-    wait_delivered(&gp, &to_radio, DELIVERY);
+    let (consent, to_cardio, to_radio) = shared_with_both(&gp, &doc);
     assert!(blob(&radio, &to_radio).is_file());
 
     // The radiologist's node goes down; the consent is revoked.
