@@ -3,6 +3,7 @@
 //! the wire encoding (fixed layout, round trip, damaged input).
 
 mod common;
+mod damage;
 
 use std::sync::{Mutex, OnceLock};
 
@@ -19,6 +20,7 @@ use confrere_protocol::{
     CredentialError, IdType, NodeCredential, Pkcs8Signer, SignatureScheme, SignerError, TrustStore,
     UnixTime, VerifiedCertificate, VerifiedPeer,
 };
+use damage::{damaged, overwrite};
 use proptest::prelude::*;
 
 /// Start of the credentials' validity, before the test instant.
@@ -918,10 +920,7 @@ proptest! {
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
     ) {
         let mut bytes = parts.assemble();
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
+        overwrite(&mut bytes, &edits);
         let len = cut.index(bytes.len() + 1);
         if let Ok(cred) = NodeCredential::decode(&bytes[..len]) {
             prop_assert_eq!(cred.encode(), bytes[..len].to_vec());
@@ -934,14 +933,7 @@ proptest! {
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
         let (original, _) = valid();
-        let mut bytes = original.clone();
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
-        if let Some(cut) = cut {
-            bytes.truncate(cut.index(bytes.len() + 1));
-        }
+        let bytes = damaged(original, &edits, cut);
         let trust = standard_trust();
         let accepted = damaged_is_accepted(&bytes, &trust);
         if bytes == *original {

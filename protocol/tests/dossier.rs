@@ -3,6 +3,8 @@
 //! chunk stream and the streaming content sealer and opener, with every
 //! way a stream can be damaged or forged.
 
+mod damage;
+
 use confrere_protocol::codec::DecodeError;
 use confrere_protocol::dossier::content::{
     chunk_count, content_len, sealed_chunk_len, MANIFEST_LEN_PREFIX,
@@ -19,6 +21,7 @@ use confrere_protocol::dossier::{
 };
 use confrere_protocol::identity::NationalIdError;
 use confrere_protocol::UnixTime;
+use damage::damaged;
 use proptest::prelude::*;
 use ring::digest::{digest, SHA256};
 
@@ -636,14 +639,7 @@ proptest! {
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
-        let mut bytes = m.encode().expect("valid");
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
-        if let Some(cut) = cut {
-            bytes.truncate(cut.index(bytes.len() + 1));
-        }
+        let bytes = damaged(&m.encode().expect("valid"), &edits, cut);
         // Whatever decodes is well-formed and canonical.
         if let Ok(decoded) = Manifest::decode(&bytes) {
             prop_assert_eq!(decoded.validate(), Ok(()));

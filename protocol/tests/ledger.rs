@@ -3,6 +3,8 @@
 //! each of its rejections — a changed byte anywhere, a removed entry,
 //! swapped entries, a cut-off tail, forged signatures, another node's key.
 
+mod damage;
+
 use confrere_protocol::codec::DecodeError;
 use confrere_protocol::dossier::{DossierId, Ins};
 use confrere_protocol::ledger::kind::{MAX_ENTRY_RECEIPT_LEN, MAX_RECIPIENTS, MAX_TEXT_LEN};
@@ -12,6 +14,7 @@ use confrere_protocol::ledger::{
 };
 use confrere_protocol::receipt::{peer_id_from_ed25519_key, NodeSigner};
 use confrere_protocol::UnixTime;
+use damage::damaged;
 use proptest::prelude::*;
 use ring::digest::{digest, SHA256};
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
@@ -1101,14 +1104,7 @@ proptest! {
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
-        let mut bytes = e.encode().expect("encodes");
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
-        if let Some(cut) = cut {
-            bytes.truncate(cut.index(bytes.len() + 1));
-        }
+        let bytes = damaged(&e.encode().expect("encodes"), &edits, cut);
         if let Ok(d) = LedgerEntry::decode(&bytes) {
             prop_assert_eq!(d.encode().expect("canonical"), bytes);
         }
@@ -1120,11 +1116,7 @@ proptest! {
     ) {
         let k = node_key();
         let original = HeadCheckpoint::sign(&k, 41, [3; 32]).expect("sign").encode();
-        let mut bytes = original.clone();
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
+        let bytes = damaged(&original, &edits, None);
         let accepted = HeadCheckpoint::decode(&bytes)
             .map(|c| c.verify(&peer_id_of(&k)).is_ok())
             .unwrap_or(false);

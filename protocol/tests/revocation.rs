@@ -2,6 +2,8 @@
 //! (fixed bytes, round trip, damaged input), their signatures and each of
 //! their rejections, and the separation from the transfer messages.
 
+mod damage;
+
 use confrere_protocol::codec::DecodeError;
 use confrere_protocol::dossier::{DossierId, DossierKey};
 use confrere_protocol::receipt::{
@@ -15,6 +17,7 @@ use confrere_protocol::revocation::{
 use confrere_protocol::session::MAX_PLAINTEXT_LEN;
 use confrere_protocol::transfer::{ChunkView, Offer, RefuseReason, TransferMessage};
 use confrere_protocol::UnixTime;
+use damage::damaged;
 use proptest::prelude::*;
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 
@@ -805,14 +808,7 @@ proptest! {
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
-        let mut bytes = msg.encode().expect("encodes");
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
-        if let Some(cut) = cut {
-            bytes.truncate(cut.index(bytes.len() + 1));
-        }
+        let bytes = damaged(&msg.encode().expect("encodes"), &edits, cut);
         if let Ok(m) = RevocationMessage::decode(&bytes) {
             prop_assert_eq!(m.encode().expect("canonical"), bytes);
         }
@@ -830,11 +826,7 @@ proptest! {
         }
         .encode()
         .expect("encodes");
-        let mut bytes = original.clone();
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
+        let bytes = damaged(&original, &edits, None);
         let accepted = match RevocationMessage::decode(&bytes) {
             Ok(RevocationMessage::Notice(n)) => recipient_checks(&n).is_ok(),
             Ok(RevocationMessage::Erased(r)) => sharer_checks(&r).is_ok(),

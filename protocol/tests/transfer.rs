@@ -3,6 +3,8 @@
 //! and each of its rejections, the PeerId key extraction, and the two
 //! transfer state machines, end to end and rejection by rejection.
 
+mod damage;
+
 use confrere_protocol::codec::DecodeError;
 use confrere_protocol::dossier::{
     BirthDate, ContentEvent, ContentOpener, ContentSealer, ContentSummary, DocumentEntry,
@@ -18,6 +20,7 @@ use confrere_protocol::transfer::{
     SendingTransfer, TransferError, TransferMessage, CHUNK_HEADER_LEN,
 };
 use confrere_protocol::UnixTime;
+use damage::damaged;
 use proptest::prelude::*;
 use ring::digest::{digest, SHA256};
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
@@ -596,14 +599,7 @@ proptest! {
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
-        let mut bytes = msg.encode().expect("encodes");
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
-        if let Some(cut) = cut {
-            bytes.truncate(cut.index(bytes.len() + 1));
-        }
+        let bytes = damaged(&msg.encode().expect("encodes"), &edits, cut);
         if let Ok(m) = TransferMessage::decode(&bytes) {
             prop_assert_eq!(m.encode().expect("canonical"), bytes);
         }
@@ -614,11 +610,7 @@ proptest! {
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
     ) {
         let original = receipt().encode().expect("encodes");
-        let mut bytes = original.clone();
-        for (i, b) in edits {
-            let i = i.index(bytes.len());
-            bytes[i] = b;
-        }
+        let bytes = damaged(&original, &edits, None);
         let accepted = DeliveryReceipt::decode(&bytes)
             .map(|r| verify_receipt(&r, &ID, &node_peer_id(), &sha(b"abc")).is_ok())
             .unwrap_or(false);
