@@ -1163,6 +1163,36 @@ pub fn wait_delivered(node: &Daemon, id: &str, limit: std::time::Duration) -> se
     )
 }
 
+/// Waits until dossier `id` is back in `node`'s outbox as queued with the
+/// reason its last attempt failed (a recipient down, a transfer cut), and
+/// returns its outbox item.
+///
+/// # Panics
+///
+/// If that does not happen within `limit`.
+pub fn wait_queued_with_reason(
+    node: &Daemon,
+    id: &str,
+    limit: std::time::Duration,
+) -> serde_json::Value {
+    wait_for(
+        &format!(
+            "dossier {id} to wait in {}'s outbox, with a reason",
+            node.label()
+        ),
+        limit,
+        std::time::Duration::from_millis(100),
+        || {
+            let item = outbox_item(node, id).ok_or("not in the outbox")?;
+            if item["state"] == "queued" && item["last_error"].is_string() {
+                Ok(item)
+            } else {
+                Err(item.to_string())
+            }
+        },
+    )
+}
+
 /// Runs a prepared command for at most `limit`, killing it (SIGKILL) if it
 /// runs longer; the outcome's `code` is then `None` and its stderr ends with
 /// a note saying so.

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use confrere_tests::{
     confrere, confrere_cmd, dir_entries, enroll, find_in_files, free_port, inbox, outbox,
     outbox_item, run, run_with_limit, scratch_run_dir, sha256_file, wait_delivered, wait_for,
-    write_pseudo_random, Card, Daemon, PatientArgs, Practitioner, SendCommand, TestPki,
-    CARDIOLOGIST, GP, RADIOLOGIST,
+    wait_queued_with_reason, write_pseudo_random, Card, Daemon, PatientArgs, Practitioner,
+    SendCommand, TestPki, CARDIOLOGIST, GP, RADIOLOGIST,
 };
 use serde_json::Value;
 
@@ -516,19 +516,7 @@ fn a_dossier_for_an_offline_node_waits_and_is_delivered_once_when_it_starts() {
     let doc = dir.join("thorax.txt");
     fs::write(&doc, "Radiographie du thorax demandee\n").unwrap();
     let id = referral(RADIOLOGIST.national_id, "Thorax", &[&doc]).sent(&gp);
-    let queued = wait_for(
-        "the outbox to show why the dossier waits",
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || {
-            let item = outbox_item(&gp, &id).ok_or("not in the outbox")?;
-            if item["state"] == "queued" && item["last_error"].is_string() {
-                Ok(item)
-            } else {
-                Err(item.to_string())
-            }
-        },
-    );
+    let queued = wait_queued_with_reason(&gp, &id, Duration::from_secs(30));
     eprintln!("queued while the recipient is down: {queued}");
     assert_eq!(queued["to"], RADIOLOGIST.national_id);
     assert!(queued["attempts"].as_u64().unwrap() >= 1, "{queued}");

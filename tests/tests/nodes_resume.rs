@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use confrere_tests::{
     enroll, free_port, inbox, outbox_item, scratch_run_dir, sha256_file, wait_delivered, wait_for,
-    write_pseudo_random, Card, Daemon, PatientArgs, Practitioner, SendCommand, TestPki,
-    CARDIOLOGIST, GP,
+    wait_queued_with_reason, write_pseudo_random, Card, Daemon, PatientArgs, Practitioner,
+    SendCommand, TestPki, CARDIOLOGIST, GP,
 };
 use serde_json::Value;
 
@@ -140,19 +140,7 @@ fn a_receiver_killed_mid_transfer_resumes_where_it_stood_and_receives_once() {
     let total = at_kill["total_bytes"].as_u64().unwrap();
 
     // The sender notices, and keeps the dossier queued.
-    let waiting = wait_for(
-        "the sender to notice the broken transfer",
-        Duration::from_secs(60),
-        Duration::from_millis(100),
-        || {
-            let item = outbox_item(&gp, &id).ok_or("not in the outbox")?;
-            if item["state"] == "queued" && item["last_error"].is_string() {
-                Ok(item)
-            } else {
-                Err(item.to_string())
-            }
-        },
-    );
+    let waiting = wait_queued_with_reason(&gp, &id, Duration::from_secs(60));
     eprintln!("the sender after the kill: {waiting}");
     assert!(inbox_ids(&gp).is_empty());
 
