@@ -240,9 +240,12 @@ fn write_documents(
     fs::create_dir_all(out).map_err(|e| out_err(out, e))?;
     let out = out.canonicalize().map_err(|e| out_err(out, e))?;
     let mut opener = ContentOpener::new(key, id);
-    let mut names: Vec<String> = Vec::new();
-    let mut written: Vec<PathBuf> = Vec::new();
-    let mut current: Option<(usize, fs::File, PathBuf)> = None;
+    let mut files = Exported {
+        out: out.clone(),
+        names: Vec::new(),
+        written: Vec::new(),
+    };
+    let mut current: Option<(usize, fs::File)> = None;
     let mut doc_names: Vec<String> = Vec::new();
     let result = (|| -> Result<(), ApiError> {
         for index in 0..chunk_count {
@@ -260,53 +263,21 @@ fn write_documents(
                     }
                     ContentEvent::Data { document, bytes } => {
                         if current.as_ref().map(|c| c.0) != Some(document) {
-                            let raw = doc_names.get(document).cloned().unwrap_or_default();
-                            let safe = sanitize_document_name(&raw)
-                                .unwrap_or_else(|_| format!("document-{}", document + 1));
-                            let name = unique_name(&safe, &|n: &str| {
-                                names.iter().any(|x| x == n) || out.join(n).exists()
-                            })
-                            .map_err(|e| out_err(&out, e))?;
-                            let path = out.join(&name);
-                            if path.parent() != Some(out.as_path()) {
-                                return Err(out_err(&out, "a document name escapes the directory"));
-                            }
-                            let f = OpenOptions::new()
-                                .write(true)
-                                .create_new(true)
-                                .open(&path)
-                                .map_err(|e| out_err(&out, e))?;
-                            names.push(name);
-                            written.push(path.clone());
-                            current = Some((document, f, path));
+                            let f = files.create(doc_names.get(document), document)?;
+                            current = Some((document, f));
                         }
-                        if let Some((_, f, _)) = current.as_mut() {
+                        if let Some((_, f)) = current.as_mut() {
                             f.write_all(bytes).map_err(|e| out_err(&out, e))?;
                         }
                     }
                     ContentEvent::DocumentDone { document } => {
                         match current.take() {
-                            Some((d, f, _)) if d == document => {
+                            Some((d, f)) if d == document => {
                                 f.sync_all().map_err(|e| out_err(&out, e))?;
                             }
-                            other => {
-                                // An empty document: no Data event came.
-                                drop(other);
-                                let raw = doc_names.get(document).cloned().unwrap_or_default();
-                                let safe = sanitize_document_name(&raw)
-                                    .unwrap_or_else(|_| format!("document-{}", document + 1));
-                                let name = unique_name(&safe, &|n: &str| {
-                                    names.iter().any(|x| x == n) || out.join(n).exists()
-                                })
-                                .map_err(|e| out_err(&out, e))?;
-                                let path = out.join(&name);
-                                OpenOptions::new()
-                                    .write(true)
-                                    .create_new(true)
-                                    .open(&path)
-                                    .map_err(|e| out_err(&out, e))?;
-                                names.push(name);
-                                written.push(path);
+                            // An empty document: no Data event came.
+                            _ => {
+                                files.create(doc_names.get(document), document)?;
                             }
                         }
                     }
@@ -321,10 +292,47 @@ fn write_documents(
     })();
     if let Err(e) = result {
         // Leave no half-written documents behind.
-        for p in &written {
+        for p in &files.written {
             let _ = fs::remove_file(p);
         }
         return Err(e);
     }
-    Ok(written)
+    Ok(files.written)
+}
+
+/// The documents an opening writes into its output directory.
+struct Exported {
+    out: PathBuf,
+    /// Names taken so far.
+    names: Vec<String>,
+    /// Files created so far (removed again if the opening fails).
+    written: Vec<PathBuf>,
+}
+
+impl Exported {
+    /// Creates the file of document `document` (position in the manifest)
+    /// under its sanitised name made unique, never outside the directory
+    /// and never over an existing file.
+    fn create(&mut self, raw: Option<&String>, document: usize) -> Result<fs::File, ApiError> {
+        let out = &self.out;
+        let safe = sanitize_document_name(raw.map_or("", String::as_str))
+            .unwrap_or_else(|_| format!("document-{}", document + 1));
+        let names = &self.names;
+        let name = unique_name(&safe, &|n: &str| {
+            names.iter().any(|x| x == n) || out.join(n).exists()
+        })
+        .map_err(|e| out_err(out, e))?;
+        let path = out.join(&name);
+        if path.parent() != Some(out.as_path()) {
+            return Err(out_err(out, "a document name escapes the directory"));
+        }
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| out_err(out, e))?;
+        self.names.push(name);
+        self.written.push(path);
+        Ok(f)
+    }
 }
