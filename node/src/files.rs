@@ -25,6 +25,23 @@ pub fn write_public_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
+/// Creates directory `path` readable by its owner only (mode 0700), with
+/// its missing parents when `parents`; an existing directory is left as
+/// it is.
+pub fn create_private_dir(path: &Path, parents: bool) -> io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(parents);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
 /// Fsyncs a directory so that the entries created in it are durable.
 pub fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()

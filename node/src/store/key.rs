@@ -250,15 +250,7 @@ fn make_key_file(path: &Path) -> Result<Zeroizing<[u8; KEY_LEN]>, StoreError> {
 }
 
 fn make_private_dir(dir: &Path) -> Result<(), StoreError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
+    crate::files::create_private_dir(dir, true)
         .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))
 }
 

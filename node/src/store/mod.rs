@@ -249,17 +249,7 @@ fn is_contended(e: &io::Error) -> bool {
 }
 
 fn make_private_dir(dir: &Path) -> Result<(), StoreError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
+    crate::files::create_private_dir(dir, false)
         .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))
 }
 

@@ -117,15 +117,7 @@ pub(crate) fn prepare_dir(dir: &Path, must_be_empty: bool) -> Result<bool, TestP
             Ok(false)
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            let mut builder = fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                builder.mode(0o700);
-            }
-            builder
-                .create(dir)
+            crate::files::create_private_dir(dir, true)
                 .map_err(|e| TestPkiError::io("create directory", dir, e))?;
             Ok(true)
         }
