@@ -317,6 +317,15 @@ fn a_referral_reaches_the_inbox_intact_is_answered_and_rests_only_encrypted() {
     assert_eq!(shown["id"], id.as_str());
 
     // Opened: the very bytes sent, and the item says so.
+    let openings = || {
+        let entries = cardio.json(["ledger", "show"]);
+        let entries = entries.as_array().cloned().unwrap_or_default();
+        entries
+            .iter()
+            .filter(|e| e["kind"] == "dossier_opened")
+            .count()
+    };
+    let openings_before = openings();
     let out = dir.join("opened");
     let opened = cardio.json([
         "inbox".as_ref(),
@@ -325,6 +334,7 @@ fn a_referral_reaches_the_inbox_intact_is_answered_and_rests_only_encrypted() {
         "--out".as_ref(),
         out.as_os_str(),
     ]);
+    assert_eq!(openings(), openings_before + 1, "one opening, one entry");
     assert_eq!(
         opened["files"].as_array().map(Vec::len),
         Some(3),

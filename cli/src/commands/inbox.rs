@@ -189,10 +189,12 @@ fn open(home: &Path, args: &InboxOpenArgs, json: bool) -> Result<ExitCode, CliEr
     let client = Client::connect(home)?;
     let id = resolve(&client, &args.id)?;
     // The daemon opens, checks and writes every document before it answers.
+    // The size comes from the listing: `inbox show` would log an opening.
     let total = client
-        .inbox_show(&id)
-        .map(|item| item.documents.iter().map(|d| d.size).sum())
-        .unwrap_or(0);
+        .inbox()
+        .ok()
+        .and_then(|items| items.into_iter().find(|i| i.id == id))
+        .map_or(0, |item| item.documents.iter().map(|d| d.size).sum());
     let spinner = super::progress::spinner("opening and checking", total);
     let opened = client.inbox_open(&id, &OpenRequest { out_dir });
     super::progress::clear(spinner);
