@@ -29,9 +29,6 @@ const CHECK_EVERY: u64 = 16;
 /// Batches of sealed chunks queued for the writer thread while sealing
 /// (a batch is what one 256 KiB read fills: about 4 chunks).
 const WRITE_QUEUE: usize = 8;
-/// Sealed chunks written between two requests for a background flush
-/// (about 4 MiB).
-const FLUSH_EVERY: u32 = 64;
 /// Deliveries under way at once.
 const MAX_CONCURRENT: usize = 4;
 
@@ -271,20 +268,11 @@ fn seal_into_store(
         let writer = scope.spawn(move || -> Result<(), StoreError> {
             // The disk writes back what was written while sealing goes on;
             // the send's own flush then has little left to wait for.
-            let flusher = crate::store::Flusher::start(store);
-            let mut since_flush = 0u32;
+            let mut flusher = crate::store::Flusher::start(store);
             for chunks in rx {
                 for c in chunks {
                     store.put_chunk_at(id.as_bytes(), c.index, &c.sealed)?;
-                    since_flush += 1;
-                }
-                if since_flush >= FLUSH_EVERY {
-                    since_flush = 0;
-                    if !flusher.request() {
-                        return Err(flusher.finish().err().unwrap_or_else(|| {
-                            StoreError::Internal("the flushing thread stopped".into())
-                        }));
-                    }
+                    flusher.chunk_written()?;
                 }
             }
             flusher.finish()

@@ -9,7 +9,7 @@
 //! Resume { next }
 //! Chunk × n ── push ─── (bounded) ────▶ stored, opened, checked against the
 //!                                        manifest; a flush asked of the
-//!                                        store's flusher every FLUSH_EVERY
+//!                                        store's flusher every CHUNKS_PER_FLUSH
 //! finish ◀──────────────────────────── flushed; manifest and content summary
 //! ```
 //!
@@ -25,9 +25,6 @@ use confrere_protocol::dossier::{
 use tokio::sync::mpsc;
 
 use crate::store::{Flusher, Store, StoreError};
-
-/// Chunks between two requests for a background flush (about 4 MiB).
-const FLUSH_EVERY: u64 = 64;
 
 /// Chunks queued between the session and the sink (about 1 MiB).
 const QUEUE: usize = 16;
@@ -198,9 +195,8 @@ fn run(
         mut manifest,
         mut next,
     } = resumed;
-    let mut since_flush = 0u64;
     // The disk writes back what was stored while the next chunks come.
-    let flusher = Flusher::start(store);
+    let mut flusher = Flusher::start(store);
     while next < chunk_count {
         let Some(chunk) = rx.blocking_recv() else {
             // The session ended early; what was stored is kept, flushed.
@@ -229,15 +225,7 @@ fn run(
             .put_chunk(id.as_bytes(), chunk.index, chunk.sealed())
             .map_err(SinkError::Store)?;
         next += 1;
-        since_flush += 1;
-        if since_flush == FLUSH_EVERY {
-            if !flusher.request() {
-                return Err(SinkError::Store(flusher.finish().err().unwrap_or_else(
-                    || StoreError::Internal("the flusher stopped".into()),
-                )));
-            }
-            since_flush = 0;
-        }
+        flusher.chunk_written().map_err(SinkError::Store)?;
     }
     flusher.finish().map_err(SinkError::Store)?;
     let summary = opener.finish().map_err(content)?;

@@ -16,11 +16,16 @@ use std::thread::JoinHandle;
 
 use super::{Store, StoreError};
 
+/// Chunks written between two requests for a flush (about 4 MiB).
+pub const CHUNKS_PER_FLUSH: u32 = 64;
+
 /// A background flusher of one store; see the module documentation.
 pub struct Flusher {
     store: Store,
     tx: Option<SyncSender<()>>,
     thread: Option<JoinHandle<Result<(), StoreError>>>,
+    /// Chunks written since the last request.
+    since: u32,
 }
 
 impl std::fmt::Debug for Flusher {
@@ -49,13 +54,34 @@ impl Flusher {
             store: store.clone(),
             tx: Some(tx),
             thread,
+            since: 0,
         }
     }
 
-    /// Asks for a flush of what was written so far, without waiting.
-    /// `false` once the flushing thread has stopped on an error, which
-    /// [`Flusher::finish`] returns.
-    pub fn request(&self) -> bool {
+    /// Counts one chunk written; every [`CHUNKS_PER_FLUSH`] chunks, asks
+    /// for a flush of what was written so far, without waiting. An error
+    /// is the one that stopped the flushing thread (a full disk): the
+    /// flusher is then spent.
+    pub fn chunk_written(&mut self) -> Result<(), StoreError> {
+        self.since += 1;
+        if self.since < CHUNKS_PER_FLUSH {
+            return Ok(());
+        }
+        self.since = 0;
+        if self.request() {
+            return Ok(());
+        }
+        self.tx = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(StoreError::Internal("the flushing thread failed".into())),
+            _ => Err(StoreError::Internal("the flushing thread stopped".into())),
+        }
+    }
+
+    /// Asks for a flush without waiting; `false` once the flushing thread
+    /// has stopped.
+    fn request(&self) -> bool {
         match &self.tx {
             Some(tx) => !matches!(tx.try_send(()), Err(TrySendError::Disconnected(()))),
             None => false,
@@ -88,19 +114,27 @@ mod tests {
     use crate::store::StoreKeySource;
 
     #[test]
-    fn flushes_on_request_and_at_the_end() {
+    fn flushes_every_few_chunks_and_at_the_end() {
         let home = tempfile::tempdir().expect("tempdir");
         let store = Store::open(home.path(), StoreKeySource::KeyFile).expect("open");
         let id = [7u8; 16];
-        let f = Flusher::start(&store);
+        let mut f = Flusher::start(&store);
         let full = confrere_protocol::dossier::SEALED_CHUNK_LEN;
-        for i in 0..8u64 {
-            let len = if i == 7 { 1000 } else { full };
+        for i in 0..u64::from(CHUNKS_PER_FLUSH) + 8 {
+            let len = if i == u64::from(CHUNKS_PER_FLUSH) + 7 {
+                1000
+            } else {
+                full
+            };
             store.put_chunk(&id, i, &vec![i as u8; len]).expect("put");
-            assert!(f.request());
+            f.chunk_written().expect("flush asked");
         }
         f.finish().expect("finish");
-        assert_eq!(store.chunk_bytes(&id).expect("len"), 7 * full as u64 + 1000);
-        assert_eq!(store.chunk_count_contiguous(&id).expect("count"), 7);
+        let whole = u64::from(CHUNKS_PER_FLUSH) + 7;
+        assert_eq!(
+            store.chunk_bytes(&id).expect("len"),
+            whole * full as u64 + 1000
+        );
+        assert_eq!(store.chunk_count_contiguous(&id).expect("count"), whole);
     }
 }
