@@ -29,6 +29,8 @@ const CHECK_EVERY: u64 = 16;
 /// Batches of sealed chunks queued for the writer thread while sealing
 /// (a batch is what one 256 KiB read fills: about 4 chunks).
 const WRITE_QUEUE: usize = 8;
+/// Chunk messages read ahead of the session while delivering.
+const READ_AHEAD: usize = 8;
 /// Deliveries under way at once.
 const MAX_CONCURRENT: usize = 4;
 
@@ -269,11 +271,26 @@ fn seal_into_store(
             // The disk writes back what was written while sealing goes on;
             // the send's own flush then has little left to wait for.
             let mut flusher = crate::store::Flusher::start(store);
+            // The document chunks come in order and go past the page
+            // cache; the ones that carry the manifest come last, at the
+            // start of the file.
+            let mut stream: Option<crate::store::ChunkStream> = None;
             for chunks in rx {
                 for c in chunks {
-                    store.put_chunk_at(id.as_bytes(), c.index, &c.sealed)?;
+                    match &mut stream {
+                        Some(s) if s.next_index() == c.index => s.push(c.index, &c.sealed)?,
+                        Some(_) => store.put_chunk_at(id.as_bytes(), c.index, &c.sealed)?,
+                        None => {
+                            let mut s = store.chunk_stream(id.as_bytes(), c.index, false)?;
+                            s.push(c.index, &c.sealed)?;
+                            stream = Some(s);
+                        }
+                    }
                     flusher.chunk_written()?;
                 }
+            }
+            if let Some(mut s) = stream {
+                s.write_out()?;
             }
             flusher.finish()
         });
@@ -465,21 +482,15 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
     rec.acked_chunks = next;
     save(engine, rec);
     let chunk_len = confrere_protocol::dossier::SEALED_CHUNK_LEN as u64;
+    let mut chunks = read_chunks(engine.store.clone(), id, next, rec.chunk_count);
     for index in next..rec.chunk_count {
         if engine.is_stopping() {
             return Err(Outcome::Retry("the daemon is stopping".into()));
         }
-        let sealed = engine
-            .store
-            .get_chunk(id.as_bytes(), index)
-            .map_err(|e| Outcome::Retry(e.to_string()))?
-            .ok_or_else(|| {
-                Outcome::Failed(format!(
-                    "chunk {index} of the dossier is missing from the store"
-                ))
-            })?;
-        let msg = encode_chunk(index, index + 1 == rec.chunk_count, &sealed)
-            .map_err(|e| Outcome::Failed(format!("chunk {index} in the store is damaged: {e}")))?;
+        let msg = chunks
+            .recv()
+            .await
+            .unwrap_or_else(|| Err(Outcome::Retry("the chunk reader stopped early".into())))?;
         ch.send(&msg)
             .await
             .map_err(|e| Outcome::Retry(format!("the session broke: {e}")))?;
@@ -519,6 +530,52 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
         TransferMessage::Refuse { reason, .. } => Err(refused(reason)),
         _ => Err(Outcome::Retry("the recipient answered out of turn".into())),
     }
+}
+
+/// Reads chunks `first..count` of dossier `id` on a blocking thread and
+/// hands them out as Chunk messages, a few ahead of the session. The
+/// reader stops when the receiver is dropped.
+fn read_chunks(
+    store: Store,
+    id: DossierId,
+    first: u64,
+    count: u64,
+) -> tokio::sync::mpsc::Receiver<Result<Vec<u8>, Outcome>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let missing = |index: u64| {
+            Outcome::Failed(format!(
+                "chunk {index} of the dossier is missing from the store"
+            ))
+        };
+        let mut reader = match store.chunk_reader(id.as_bytes(), first) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                let _ = tx.blocking_send(Err(missing(first)));
+                return;
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(Outcome::Retry(e.to_string())));
+                return;
+            }
+        };
+        for index in first..count {
+            let msg = match reader.next_chunk() {
+                Ok(Some((at, sealed))) if at == index => {
+                    encode_chunk(index, index + 1 == count, sealed).map_err(|e| {
+                        Outcome::Failed(format!("chunk {index} in the store is damaged: {e}"))
+                    })
+                }
+                Ok(_) => Err(missing(index)),
+                Err(e) => Err(Outcome::Retry(format!("reading chunk {index}: {e}"))),
+            };
+            let failed = msg.is_err();
+            if tx.blocking_send(msg).is_err() || failed {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// Checks the receipt, then records the delivery in the ledger.

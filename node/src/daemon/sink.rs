@@ -197,37 +197,48 @@ fn run(
     } = resumed;
     // The disk writes back what was stored while the next chunks come.
     let mut flusher = Flusher::start(store);
-    while next < chunk_count {
-        let Some(chunk) = rx.blocking_recv() else {
-            // The session ended early; what was stored is kept, flushed.
-            flusher.finish().map_err(SinkError::Store)?;
-            return Err(content(format!(
-                "the transfer stopped at chunk {next} of {chunk_count}"
-            )));
-        };
-        if chunk.index != next {
-            return Err(content(format!(
-                "chunk {} came while chunk {next} was expected",
-                chunk.index
-            )));
+    let mut stream = store
+        .chunk_stream(id.as_bytes(), next, true)
+        .map_err(SinkError::Store)?;
+    let received = (|| {
+        while next < chunk_count {
+            let Some(chunk) = rx.blocking_recv() else {
+                return Err(content(format!(
+                    "the transfer stopped at chunk {next} of {chunk_count}"
+                )));
+            };
+            if chunk.index != next {
+                return Err(content(format!(
+                    "chunk {} came while chunk {next} was expected",
+                    chunk.index
+                )));
+            }
+            // Checked before it is stored: a chunk that does not open is not kept.
+            feed(
+                &mut opener,
+                &mut manifest,
+                id,
+                chunk.index,
+                chunk.last,
+                chunk.sealed(),
+            )
+            .map_err(content)?;
+            stream
+                .push(chunk.index, chunk.sealed())
+                .map_err(SinkError::Store)?;
+            next += 1;
+            flusher.chunk_written().map_err(SinkError::Store)?;
         }
-        // Checked before it is stored: a chunk that does not open is not kept.
-        feed(
-            &mut opener,
-            &mut manifest,
-            id,
-            chunk.index,
-            chunk.last,
-            chunk.sealed(),
-        )
-        .map_err(content)?;
-        store
-            .put_chunk(id.as_bytes(), chunk.index, chunk.sealed())
-            .map_err(SinkError::Store)?;
-        next += 1;
-        flusher.chunk_written().map_err(SinkError::Store)?;
-    }
-    flusher.finish().map_err(SinkError::Store)?;
+        Ok(())
+    })();
+    // What was received and checked is kept and flushed, also when the
+    // transfer stopped early: it resumes after it.
+    let kept = stream
+        .write_out()
+        .and_then(|()| flusher.finish())
+        .map_err(SinkError::Store);
+    received?;
+    kept?;
     let summary = opener.finish().map_err(content)?;
     let manifest = manifest.ok_or_else(|| content("the content holds no manifest"))?;
     Ok(Verified { manifest, summary })

@@ -29,6 +29,10 @@ use confrere_protocol::dossier::SEALED_CHUNK_LEN;
 
 use super::{Store, StoreError};
 
+mod stream;
+
+pub use stream::{ChunkReader, ChunkWriter};
+
 /// Directory of the chunk files, in the home.
 pub const BLOBS_DIR: &str = "blobs";
 
@@ -138,6 +142,14 @@ impl Blobs {
             .map_err(|e| io_err("syncing the chunk directory", e))
     }
 
+    /// Marks the file of `id` for the next sync, opening it in the cache
+    /// of open files if it is not (only those are synced).
+    fn touch(&self, id: &[u8; 16]) -> Result<(), StoreError> {
+        self.with_file(id, true, |_| Ok(()))?;
+        self.mark_dirty(id);
+        Ok(())
+    }
+
     fn mark_dirty(&self, id: &[u8; 16]) {
         let mut d = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
         if !d.contains(id) {
@@ -199,6 +211,40 @@ impl Store {
         })?;
         blobs.mark_dirty(id);
         Ok(())
+    }
+
+    /// A writer of the chunks of dossier `id` from chunk `first` on, in
+    /// order, mostly past the page cache (see [`ChunkStream`]). With
+    /// `truncate`, what the file held from `first` on is dropped (a
+    /// transfer that resumes there); otherwise it stays until overwritten
+    /// (the sender, who writes the first chunks last with
+    /// [`put_chunk_at`](Store::put_chunk_at)).
+    pub fn chunk_stream(
+        &self,
+        id: &[u8; 16],
+        first: u64,
+        truncate: bool,
+    ) -> Result<ChunkStream, StoreError> {
+        let blobs = &self.inner.blobs;
+        let writer = ChunkWriter::create(&blobs.path(id), first, truncate)
+            .map_err(|e| io_err("opening a chunk file", e))?;
+        blobs.touch(id)?;
+        Ok(ChunkStream {
+            writer,
+            store: self.clone(),
+            id: *id,
+        })
+    }
+
+    /// A reader of the chunks of dossier `id` from chunk `first` on, in
+    /// order, past the page cache; `None` if none is held.
+    pub fn chunk_reader(
+        &self,
+        id: &[u8; 16],
+        first: u64,
+    ) -> Result<Option<ChunkReader>, StoreError> {
+        ChunkReader::open(&self.inner.blobs.path(id), first)
+            .map_err(|e| io_err("opening a chunk file", e))
     }
 
     /// Chunk `index` of dossier `id`, if present.
@@ -319,6 +365,50 @@ impl Store {
             .and_then(|d| d.sync_all())
             .map_err(|e| io_err("syncing the chunk directory", e))?;
         Ok(true)
+    }
+}
+
+/// Chunks of one dossier written in order through the store: a
+/// [`ChunkWriter`] whose file the store's flushes sync. A chunk pushed is
+/// in the file after the next [`write_out`](ChunkStream::write_out) (the
+/// writer gathers about 1 MiB before it writes), and durable after the
+/// store's flush that follows.
+pub struct ChunkStream {
+    writer: ChunkWriter,
+    store: Store,
+    id: [u8; 16],
+}
+
+impl std::fmt::Debug for ChunkStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkStream")
+            .field("next", &self.writer.next_index())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkStream {
+    /// The index of the next chunk to push.
+    pub fn next_index(&self) -> u64 {
+        self.writer.next_index()
+    }
+
+    /// Adds chunk `index`, which must be the next one.
+    pub fn push(&mut self, index: u64, sealed: &[u8]) -> Result<(), StoreError> {
+        self.writer
+            .push(index, sealed)
+            .map_err(|e| io_err("writing a chunk", e))?;
+        self.store.inner.blobs.mark_dirty(&self.id);
+        Ok(())
+    }
+
+    /// Puts every chunk pushed so far into the file; the store's next
+    /// flush makes them durable.
+    pub fn write_out(&mut self) -> Result<(), StoreError> {
+        self.writer
+            .write_out()
+            .map_err(|e| io_err("writing a chunk", e))?;
+        self.store.inner.blobs.touch(&self.id)
     }
 }
 

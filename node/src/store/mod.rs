@@ -55,6 +55,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use chunks::{ChunkReader, ChunkStream};
 pub use error::{KeyFileProblem, StoreError};
 pub use flusher::Flusher;
 pub use key::{KeyWrappingSecret, StoreKeySource, KEY_LEN, PBKDF2_ITERATIONS, SALT_LEN};
