@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::figures::{mib_per_s, size};
-use crate::nodes::{peak_rss, practice, reset_peak_rss, Daemon};
+use crate::nodes::{cpu_seconds, peak_rss, practice, reset_peak_rss, Daemon};
 use crate::scp::{Sshd, GCM};
 use crate::Ctx;
 
@@ -41,6 +41,17 @@ struct Sent {
     peaks: Peaks,
     /// Whether the peaks were reset before the send.
     reset: bool,
+    /// CPU seconds both daemons used during the send.
+    cpu: Cpu,
+}
+
+/// CPU seconds (user and system) of both daemons during one send.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu {
+    /// The sender's.
+    pub sender: Option<f64>,
+    /// The receiver's.
+    pub receiver: Option<f64>,
 }
 
 /// Peak memory of both daemons during one send, in bytes.
@@ -66,6 +77,8 @@ pub struct BulkFigures {
     pub peaks: Vec<Peaks>,
     /// Whether the peaks could be reset before each send.
     pub reset: bool,
+    /// CPU time per run.
+    pub cpu: Vec<Cpu>,
 }
 
 /// What the big send measured.
@@ -221,6 +234,7 @@ impl Pair {
         );
         cmd.arg(file);
         let before = self.outbox_ids()?;
+        let cpu_before = (pids.0.and_then(cpu_seconds), pids.1.and_then(cpu_seconds));
         let done = AtomicBool::new(false);
         let started = Instant::now();
         let (out, sealed) = std::thread::scope(|scope| {
@@ -239,6 +253,12 @@ impl Pair {
             (out, watcher.join().ok().flatten())
         });
         let out = out?;
+        let used =
+            |pid: Option<u32>, before: Option<f64>| Some(pid.and_then(cpu_seconds)? - before?);
+        let cpu = Cpu {
+            sender: used(pids.0, cpu_before.0),
+            receiver: used(pids.1, cpu_before.1),
+        };
         let peaks = Peaks {
             sender: pids.0.and_then(peak_rss),
             receiver: pids.1.and_then(peak_rss),
@@ -256,6 +276,7 @@ impl Pair {
             sealed,
             peaks,
             reset,
+            cpu,
         })
     }
 
@@ -298,6 +319,7 @@ pub fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
     let mut scp_gcm = scp_default.clone();
     let mut peaks = Vec::new();
     let mut sealing = Vec::new();
+    let mut cpu = Vec::new();
     let mut reset = true;
     for run in 1..=ctx.s.runs {
         if let (Ok(sshd), Ok(times)) = (&sshd, &mut scp_default) {
@@ -321,6 +343,7 @@ pub fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
                     times.push(mib_per_s(len, sent.elapsed));
                     sealing.extend(sent.sealed.map(|d| d.as_secs_f64()));
                     peaks.push(sent.peaks);
+                    cpu.push(sent.cpu);
                     reset &= sent.reset;
                 }
                 Err(e) => confrere = Err(e),
@@ -339,6 +362,7 @@ pub fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
         sealing,
         peaks,
         reset,
+        cpu,
     })
 }
 

@@ -394,6 +394,18 @@ pub fn reset_peak_rss(pid: u32) -> bool {
 }
 
 /// A process's peak resident set size (`VmHWM`), in bytes.
+/// CPU time (user and system, all threads) process `pid` has used, in
+/// seconds, from `/proc/PID/stat` (in units of 1/100 s, Linux's USER_HZ).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 pub fn peak_rss(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -413,6 +425,19 @@ mod tests {
             assert!(confrere_protocol::NationalId::parse(&id).is_ok(), "{id}");
         }
         assert_ne!(national_id(1), national_id(2));
+    }
+
+    #[test]
+    fn cpu_time_of_this_process_grows() {
+        let pid = std::process::id();
+        let before = cpu_seconds(pid).expect("cpu");
+        let mut x = 0u64;
+        let t = std::time::Instant::now();
+        while t.elapsed() < std::time::Duration::from_millis(50) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        assert!(cpu_seconds(pid).expect("cpu") >= before);
     }
 
     #[test]

@@ -89,15 +89,21 @@ fn bulk_row(s: &Settings, bulk: Option<&Result<BulkFigures, String>>) -> Row {
         return Row::without(FIGURE, Outcome::Failed("no send".into()), TARGET);
     };
     let secs = s.size as f64 / MIB / rate;
-    let shown = match median(&b.sealing) {
+    let mut shown = match median(&b.sealing) {
         Some(seal) => format!(
-            "{} ({secs:.2} s for {}: sealed into the outbox in {seal:.2} s, delivered {:.2} s later)",
+            "{} ({secs:.2} s for {}: sealed into the outbox in {seal:.2} s, delivered {:.2} s later",
             mibs(rate),
             size(s.size),
             (secs - seal).max(0.0)
         ),
-        None => format!("{} ({secs:.2} s for {})", mibs(rate), size(s.size)),
+        None => format!("{} ({secs:.2} s for {}", mibs(rate), size(s.size)),
     };
+    let sender: Vec<f64> = b.cpu.iter().filter_map(|c| c.sender).collect();
+    let receiver: Vec<f64> = b.cpu.iter().filter_map(|c| c.receiver).collect();
+    if let (Some(sc), Some(rc)) = (median(&sender), median(&receiver)) {
+        shown.push_str(&format!("; CPU: sender {sc:.2} s, receiver {rc:.2} s"));
+    }
+    shown.push(')');
     let default = b.scp_default.as_ref().ok().and_then(|v| median(v));
     let gcm = b.scp_gcm.as_ref().ok().and_then(|v| median(v));
     let (peer, best) = match (default, gcm) {
