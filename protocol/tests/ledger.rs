@@ -9,8 +9,9 @@ use confrere_protocol::codec::DecodeError;
 use confrere_protocol::dossier::{DossierId, Ins};
 use confrere_protocol::ledger::kind::{MAX_ENTRY_RECEIPT_LEN, MAX_RECIPIENTS, MAX_TEXT_LEN};
 use confrere_protocol::ledger::{
-    append, append_after, verify_chain, verify_chain_with, ChainError, ChainVerifier, EntryError,
-    EntryKind, HeadCheckpoint, LedgerEntry, ShareBasis, SignatureCheck, CHECKPOINT_LEN,
+    append, append_after, append_encoded, verify_chain, verify_chain_with, ChainError,
+    ChainVerifier, EntryError, EntryKind, HeadCheckpoint, LedgerEntry, PreparedEntry, ShareBasis,
+    SignatureCheck, CHECKPOINT_LEN,
 };
 use confrere_protocol::receipt::{peer_id_from_ed25519_key, NodeSigner};
 use confrere_protocol::UnixTime;
@@ -222,6 +223,26 @@ fn append_after_matches_append() {
 }
 
 #[test]
+fn append_encoded_gives_the_entry_its_hash_and_its_encoding() {
+    let k = node_key();
+    let g = append(None, UnixTime::from_secs(T0), genesis_kind(&k), &k).expect("genesis");
+    let mut head = (0, g.hash());
+    for kind in every_kind() {
+        let made = append_encoded(Some(head), UnixTime::from_secs(T0 + 1), kind.clone(), &k)
+            .expect("made");
+        let plain = append_after(Some(head), UnixTime::from_secs(T0 + 1), kind, &k).expect("plain");
+        assert_eq!(made.entry, plain);
+        assert_eq!(made.hash, plain.hash());
+        assert_eq!(made.encoded, plain.encode().expect("encodes"));
+        assert_eq!(
+            LedgerEntry::decode_hashed(&made.encoded),
+            Ok((plain.clone(), plain.hash()))
+        );
+        head = (plain.seq, plain.hash());
+    }
+}
+
+#[test]
 fn genesis_only_first_and_for_the_signer() {
     let k = node_key();
     let t = UnixTime::from_secs(T0);
@@ -357,6 +378,22 @@ fn a_signer_with_another_key_is_caught_by_the_checkpoint() {
     let g = genesis_kind(&node_key());
     assert_eq!(
         append(None, UnixTime::from_secs(T0), g, &short).map(|_| ()),
+        Err(EntryError::SignatureLength(63))
+    );
+    // Unchecked, the same signature, and the other key goes unnoticed:
+    // only for a signer checked before.
+    let k = node_key();
+    assert_eq!(
+        HeadCheckpoint::sign_unchecked(&k, 3, [1; 32]),
+        HeadCheckpoint::sign(&k, 3, [1; 32])
+    );
+    let lie = HeadCheckpoint::sign_unchecked(&liar, 3, [1; 32]).expect("signed");
+    assert_eq!(
+        lie.verify(&peer_id_of(&node_key())),
+        Err(ChainError::BadCheckpoint)
+    );
+    assert_eq!(
+        HeadCheckpoint::sign_unchecked(&short, 3, [1; 32]).map(|_| ()),
         Err(EntryError::SignatureLength(63))
     );
 }
@@ -856,6 +893,100 @@ fn threads_and_batches_do_not_change_the_verdict() {
     }
 }
 
+/// The verdict of `v` fed `chain` prepared from its encoding, on this
+/// thread, in pieces of `piece` entries; `Malformed` for an entry that does
+/// not decode.
+fn verdict_prepared(
+    mut v: ChainVerifier,
+    chain: &[Vec<u8>],
+    piece: usize,
+) -> Result<u64, ChainError> {
+    for part in chain.chunks(piece) {
+        let mut ready: Vec<PreparedEntry> = Vec::new();
+        for (i, bytes) in part.iter().enumerate() {
+            match v.prepare(bytes) {
+                Ok(p) => {
+                    assert_eq!(
+                        p.hash(),
+                        &LedgerEntry::decode(bytes).expect("decodes").hash()
+                    );
+                    ready.push(p);
+                }
+                Err(_) => {
+                    v.push_prepared(&ready);
+                    ready.clear();
+                    v.push_malformed(i as u64);
+                }
+            }
+        }
+        v.push_prepared(&ready);
+    }
+    v.finish().map(|s| s.head_seq)
+}
+
+#[test]
+fn prepared_entries_give_the_same_verdicts() {
+    let entries = long_chain(150);
+    let peer = peer_id_of(&node_key());
+    let full = head(&entries);
+    let mut tampered = entries.clone();
+    tampered[120].time = tampered[120].time.add_secs(1);
+    let mut removed = entries.clone();
+    removed.remove(97);
+    let mut swapped = entries.clone();
+    swapped.swap(99, 100);
+    let mut forked = entries.clone();
+    forked[130].prev_hash[3] ^= 1;
+    let mut resigned = entries.clone();
+    resigned[110].signature[5] ^= 1;
+    let mut cut = entries.clone();
+    cut.truncate(140);
+    for chain in [
+        &entries, &tampered, &removed, &swapped, &forked, &resigned, &cut,
+    ] {
+        let encoded: Vec<Vec<u8>> = chain.iter().map(|e| e.encode().expect("encodes")).collect();
+        for mode in [SignatureCheck::Every, SignatureCheck::Anchored] {
+            let expected = verify_chain_with(chain, &peer, full, mode).map(|s| s.head_seq);
+            for piece in [1, 7, 1000] {
+                let v = ChainVerifier::new(&peer, full, mode).expect("verifier");
+                assert_eq!(
+                    verdict_prepared(v, &encoded, piece),
+                    expected,
+                    "{mode:?}, pieces of {piece}"
+                );
+            }
+            let v = ChainVerifier::new(&peer, full, mode).expect("verifier");
+            let prepared: Vec<PreparedEntry> = chain.iter().map(|e| v.prepare_entry(e)).collect();
+            let mut v = v;
+            v.push_prepared(&prepared);
+            assert_eq!(v.finish().map(|s| s.head_seq), expected, "{mode:?}");
+        }
+    }
+    // Prepared from the genesis entry's encoding, it carries the
+    // practitioner's name through to the summary.
+    let encoded: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|e| e.encode().expect("encodes"))
+        .collect();
+    let mut v = ChainVerifier::new(&peer, full, SignatureCheck::Anchored).expect("verifier");
+    let prepared: Vec<PreparedEntry> = encoded
+        .iter()
+        .map(|b| v.prepare(b).expect("decodes"))
+        .collect();
+    v.push_prepared(&prepared);
+    let summary = v.finish().expect("intact");
+    let reference = verify_chain(&entries, &peer, full).expect("intact");
+    assert_eq!(summary, reference);
+    // A record that is not an entry is named where it stands.
+    let mut damaged = encoded.clone();
+    damaged[42].truncate(30);
+    let v = ChainVerifier::new(&peer, full, SignatureCheck::Anchored).expect("verifier");
+    assert_eq!(
+        verdict_prepared(v, &damaged, 1000),
+        Err(ChainError::Malformed { seq: 42 })
+    );
+}
+
 #[test]
 fn a_malformed_record_is_named_where_it_stands() {
     let entries = chain();
@@ -1106,7 +1237,13 @@ proptest! {
     ) {
         let bytes = damaged(&e.encode().expect("encodes"), &edits, cut);
         if let Ok(d) = LedgerEntry::decode(&bytes) {
-            prop_assert_eq!(d.encode().expect("canonical"), bytes);
+            prop_assert_eq!(&d.encode().expect("canonical"), &bytes);
+            // So the hash of the bytes as read is the entry's own.
+            let (h, hash) = LedgerEntry::decode_hashed(&bytes).expect("decodes");
+            prop_assert_eq!(&h, &d);
+            prop_assert_eq!(hash, d.hash());
+        } else {
+            prop_assert!(LedgerEntry::decode_hashed(&bytes).is_err());
         }
     }
 

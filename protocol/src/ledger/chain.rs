@@ -25,7 +25,11 @@
 //!
 //! Ed25519 verification dominates the cost; [`ChainVerifier`] spreads it
 //! over the available cores, batch by batch, and keeps the answer the same
-//! as a verification in order.
+//! as a verification in order. A caller that reads entries on several
+//! threads can instead have each thread [`prepare`](ChainVerifier::prepare)
+//! its entries (decode, hash, signature) and feed the results in order
+//! with [`push_prepared`](ChainVerifier::push_prepared): the checks in
+//! order then cost little.
 //!
 //! [`SignatureCheck::Anchored`] verifies the signatures of the genesis
 //! entry and of the entries after the checkpoint only. The others are then
@@ -38,8 +42,9 @@
 
 use std::num::NonZeroUsize;
 
-use super::entry::LedgerEntry;
+use super::entry::{signature_verifies, LedgerEntry};
 use super::kind::EntryKind;
+use crate::codec::DecodeError;
 use crate::receipt::ed25519_key_from_peer_id;
 use crate::time::UnixTime;
 
@@ -212,6 +217,57 @@ pub enum SignatureCheck {
     Anchored,
 }
 
+/// One entry made ready for the checks in order: decoded, hashed, and its
+/// signature checked if the verifier checks it. Made by
+/// [`ChainVerifier::prepare`] or [`ChainVerifier::prepare_entry`], on any
+/// thread; fed with [`ChainVerifier::push_prepared`]. Holds no patient
+/// data.
+#[derive(Clone)]
+pub struct PreparedEntry {
+    seq: u64,
+    time: UnixTime,
+    prev_hash: [u8; 32],
+    hash: [u8; 32],
+    signature: [u8; 64],
+    /// Whether the signature verifies (`true` when it is not checked).
+    signature_ok: bool,
+    /// A genesis entry's fields.
+    genesis: Option<Box<GenesisFields>>,
+}
+
+#[derive(Clone)]
+struct GenesisFields {
+    national_id: String,
+    name: String,
+    peer_id: Vec<u8>,
+}
+
+impl std::fmt::Debug for PreparedEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedEntry")
+            .field("seq", &self.seq)
+            .field("genesis", &self.genesis.is_some())
+            .field("signature_ok", &self.signature_ok)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedEntry {
+    /// The sequence number the entry carries.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The entry's hash.
+    pub fn hash(&self) -> &[u8; 32] {
+        &self.hash
+    }
+
+    fn signature_verifies(&self, key: &[u8; 32]) -> bool {
+        signature_verifies(key, &self.hash, &self.signature)
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Running,
@@ -238,7 +294,7 @@ pub struct ChainVerifier {
     genesis: Option<(String, String, UnixTime)>,
     last_time: UnixTime,
     /// The last entry accepted (kept with [`SignatureCheck::Anchored`] only).
-    last: Option<LedgerEntry>,
+    last: Option<PreparedEntry>,
     state: State,
 }
 
@@ -305,7 +361,102 @@ impl ChainVerifier {
             if batch.is_empty() {
                 return;
             }
-            self.check_batch(&batch);
+            let prepared = self.prepare_all(&batch);
+            self.push_prepared(&prepared);
+        }
+    }
+
+    /// Makes an entry ready for [`push_prepared`](ChainVerifier::push_prepared):
+    /// its hash, and its signature checked if this verifier checks it.
+    /// Needs only `&self`: call it on as many threads as wanted.
+    pub fn prepare_entry(&self, entry: &LedgerEntry) -> PreparedEntry {
+        let hash = entry.hash();
+        let genesis = match &entry.kind {
+            EntryKind::Genesis {
+                national_id,
+                name,
+                peer_id,
+            } => Some(Box::new(GenesisFields {
+                national_id: national_id.clone(),
+                name: name.clone(),
+                peer_id: peer_id.clone(),
+            })),
+            _ => None,
+        };
+        self.prepared(entry, hash, genesis)
+    }
+
+    /// [`prepare_entry`](ChainVerifier::prepare_entry) from an entry's
+    /// encoding (see [`LedgerEntry::decode_hashed`]). An error means the
+    /// record is not an entry: report it with
+    /// [`push_malformed`](ChainVerifier::push_malformed).
+    pub fn prepare(&self, encoded: &[u8]) -> Result<PreparedEntry, DecodeError> {
+        let (mut entry, hash) = LedgerEntry::decode_hashed(encoded)?;
+        let genesis = match &mut entry.kind {
+            EntryKind::Genesis {
+                national_id,
+                name,
+                peer_id,
+            } => Some(Box::new(GenesisFields {
+                national_id: std::mem::take(national_id),
+                name: std::mem::take(name),
+                peer_id: std::mem::take(peer_id),
+            })),
+            _ => None,
+        };
+        Ok(self.prepared(&entry, hash, genesis))
+    }
+
+    fn prepared(
+        &self,
+        entry: &LedgerEntry,
+        hash: [u8; 32],
+        genesis: Option<Box<GenesisFields>>,
+    ) -> PreparedEntry {
+        let signature_ok =
+            !self.wants_signature(entry.seq) || entry.signature_verifies(&self.key, &hash);
+        PreparedEntry {
+            seq: entry.seq,
+            time: entry.time,
+            prev_hash: entry.prev_hash,
+            hash,
+            signature: entry.signature,
+            signature_ok,
+            genesis,
+        }
+    }
+
+    /// Feeds the next entries, prepared, in order. Takes entries from
+    /// `entries` only while the verdict is open.
+    pub fn push_prepared<'a>(&mut self, entries: impl IntoIterator<Item = &'a PreparedEntry>) {
+        let mut entries = entries.into_iter();
+        let mut prev: Option<&PreparedEntry> = None;
+        while let Some(entry) = entries.next() {
+            match self.state {
+                State::Failed(_) => break,
+                State::Gap { expected, found } => {
+                    if entry.seq == expected || entries.any(|e| e.seq == expected) {
+                        self.state = State::Failed(ChainError::Reordered {
+                            seq: found,
+                            expected,
+                        });
+                    }
+                    break;
+                }
+                State::Running => {}
+            }
+            match self.check_one(entry) {
+                Ok(()) => prev = Some(entry),
+                Err(e) => {
+                    let state = self.refine(e, entry, prev.or(self.last.as_ref()));
+                    self.state = state;
+                }
+            }
+        }
+        if self.signatures == SignatureCheck::Anchored {
+            if let Some(prev) = prev {
+                self.last = Some(prev.clone());
+            }
         }
     }
 
@@ -358,85 +509,48 @@ impl ChainVerifier {
         }
     }
 
-    fn check_batch(&mut self, batch: &[&LedgerEntry]) {
-        let checked = self.hash_and_verify(batch);
-        for (i, (entry, (hash, signature_ok))) in batch.iter().zip(checked).enumerate() {
-            let Err(e) = self.check_one(entry, &hash, signature_ok) else {
-                continue;
-            };
-            let prev = match i {
-                0 => self.last.as_ref(),
-                _ => Some(batch[i - 1]),
-            };
-            self.state = self.refine(e, entry, &hash, prev);
-            if let State::Gap { expected, found } = self.state {
-                if batch[i + 1..].iter().any(|e| e.seq == expected) {
-                    self.state = State::Failed(ChainError::Reordered {
-                        seq: found,
-                        expected,
-                    });
-                }
-            }
-            return;
-        }
-        if self.signatures == SignatureCheck::Anchored {
-            self.last = batch.last().map(|e| (*e).clone());
-        }
-    }
-
     /// With [`SignatureCheck::Anchored`], an entry that fails a later
     /// check may have been altered: its signature (and, for a broken link,
     /// the previous entry's) decides which entry to name.
-    fn refine(
-        &self,
-        error: State,
-        entry: &LedgerEntry,
-        hash: &[u8; 32],
-        prev: Option<&LedgerEntry>,
-    ) -> State {
+    fn refine(&self, error: State, entry: &PreparedEntry, prev: Option<&PreparedEntry>) -> State {
         if self.signatures == SignatureCheck::Every || self.next == 0 {
             return error;
         }
         let p = self.next;
         if matches!(error, State::Failed(ChainError::BrokenLink { .. })) {
             if let Some(prev) = prev {
-                if !self.wants_signature(prev.seq)
-                    && !prev.signature_verifies(&self.key, &prev.hash())
-                {
+                if !self.wants_signature(prev.seq) && !prev.signature_verifies(&self.key) {
                     return State::Failed(ChainError::BadSignature { seq: p - 1 });
                 }
             }
         }
-        if !self.wants_signature(entry.seq) && !entry.signature_verifies(&self.key, hash) {
+        if !self.wants_signature(entry.seq) && !entry.signature_verifies(&self.key) {
             return State::Failed(ChainError::BadSignature { seq: p });
         }
         error
     }
 
-    fn check_one(
-        &mut self,
-        entry: &LedgerEntry,
-        hash: &[u8; 32],
-        signature_ok: bool,
-    ) -> Result<(), State> {
+    fn check_one(&mut self, entry: &PreparedEntry) -> Result<(), State> {
         let p = self.next;
+        let hash = &entry.hash;
+        let signature_ok = entry.signature_ok;
         let fail = |e| Err(State::Failed(e));
         if p == 0 {
-            let EntryKind::Genesis {
-                national_id,
-                name,
-                peer_id,
-            } = &entry.kind
-            else {
+            let Some(genesis) = &entry.genesis else {
                 return fail(ChainError::BadGenesis);
             };
-            if entry.seq != 0 || entry.prev_hash != [0; 32] || *peer_id != self.node_peer_id {
+            if entry.seq != 0 || entry.prev_hash != [0; 32] || genesis.peer_id != self.node_peer_id
+            {
                 return fail(ChainError::BadGenesis);
             }
             if !signature_ok {
                 return fail(ChainError::BadSignature { seq: 0 });
             }
-            self.genesis = Some((national_id.clone(), name.clone(), entry.time));
+            self.genesis = Some((
+                genesis.national_id.clone(),
+                genesis.name.clone(),
+                entry.time,
+            ));
         } else {
             if !signature_ok {
                 return fail(ChainError::BadSignature { seq: p });
@@ -453,8 +567,7 @@ impl ChainVerifier {
                     expected: p,
                 });
             }
-            if entry.prev_hash != self.prev_hash || matches!(entry.kind, EntryKind::Genesis { .. })
-            {
+            if entry.prev_hash != self.prev_hash || entry.genesis.is_some() {
                 return fail(ChainError::BrokenLink { seq: p });
             }
         }
@@ -469,14 +582,9 @@ impl ChainVerifier {
         Ok(())
     }
 
-    /// Each entry's hash, and whether its signature verifies (`true` when
-    /// it is not checked), spread over the threads.
-    fn hash_and_verify(&self, batch: &[&LedgerEntry]) -> Vec<([u8; 32], bool)> {
-        let one = |e: &LedgerEntry| {
-            let hash = e.hash();
-            let ok = !self.wants_signature(e.seq) || e.signature_verifies(&self.key, &hash);
-            (hash, ok)
-        };
+    /// Each entry prepared, spread over the threads.
+    fn prepare_all(&self, batch: &[&LedgerEntry]) -> Vec<PreparedEntry> {
+        let one = |e: &LedgerEntry| self.prepare_entry(e);
         if self.threads <= 1 || batch.len() < PARALLEL_MIN {
             return batch.iter().map(|e| one(e)).collect();
         }

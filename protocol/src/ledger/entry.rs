@@ -107,26 +107,18 @@ impl LedgerEntry {
     /// signature. The fields are assumed in bounds (they are in any entry
     /// made by [`append`] or decoded).
     pub fn hash(&self) -> [u8; 32] {
-        let body = self.body().finish();
-        let mut ctx = Context::new(&SHA256);
-        ctx.update(ENTRY_DOMAIN);
-        ctx.update(&body);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.finish().as_ref());
-        out
+        hash_body(&self.body().finish())
     }
 
     /// What the node key signs: [`SIGNATURE_DOMAIN`] and `hash`.
     pub fn signed_message(hash: &[u8; 32]) -> Vec<u8> {
-        [SIGNATURE_DOMAIN, &hash[..]].concat()
+        signed_message_array(hash).to_vec()
     }
 
     /// Whether the signature verifies under `key` for the hash `hash`
     /// (the entry's own, computed once by the caller).
     pub fn signature_verifies(&self, key: &[u8; 32], hash: &[u8; 32]) -> bool {
-        UnparsedPublicKey::new(&ED25519, key)
-            .verify(&Self::signed_message(hash), &self.signature)
-            .is_ok()
+        signature_verifies(key, hash, &self.signature)
     }
 
     /// Wire encoding. Fields out of their domain are refused.
@@ -162,6 +154,67 @@ impl LedgerEntry {
             signature,
         })
     }
+
+    /// [`decode`](LedgerEntry::decode), with the entry's
+    /// [`hash`](LedgerEntry::hash) computed over the bytes as they are.
+    ///
+    /// The encoding is canonical (every field is kept as read, and
+    /// nothing may follow the signature), so the bytes before the
+    /// signature are exactly the body the entry encodes to: hashing them
+    /// spares encoding the entry again.
+    pub fn decode_hashed(bytes: &[u8]) -> Result<(Self, [u8; 32]), DecodeError> {
+        let entry = Self::decode(bytes)?;
+        let body = bytes
+            .len()
+            .checked_sub(SIGNATURE_LEN)
+            .and_then(|end| bytes.get(..end))
+            .ok_or(DecodeError::Truncated)?;
+        Ok((entry, hash_body(body)))
+    }
+}
+
+/// Length of an entry's signature, the last field of its encoding.
+const SIGNATURE_LEN: usize = 64;
+
+/// Length of [`LedgerEntry::signed_message`].
+const SIGNED_LEN: usize = SIGNATURE_DOMAIN.len() + 32;
+
+/// SHA-256 of [`ENTRY_DOMAIN`] and an encoded body.
+fn hash_body(body: &[u8]) -> [u8; 32] {
+    let mut ctx = Context::new(&SHA256);
+    ctx.update(ENTRY_DOMAIN);
+    ctx.update(body);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// [`LedgerEntry::signed_message`] without allocating.
+fn signed_message_array(hash: &[u8; 32]) -> [u8; SIGNED_LEN] {
+    let mut out = [0u8; SIGNED_LEN];
+    let (domain, rest) = out.split_at_mut(SIGNATURE_DOMAIN.len());
+    domain.copy_from_slice(SIGNATURE_DOMAIN);
+    rest.copy_from_slice(hash);
+    out
+}
+
+/// Whether `signature` is the node key `key`'s signature of an entry
+/// whose hash is `hash`.
+pub(crate) fn signature_verifies(key: &[u8; 32], hash: &[u8; 32], signature: &[u8; 64]) -> bool {
+    UnparsedPublicKey::new(&ED25519, key)
+        .verify(&signed_message_array(hash), signature)
+        .is_ok()
+}
+
+/// An entry just made by [`append_encoded`], with what storing it takes.
+#[derive(Clone, Debug)]
+pub struct AppendedEntry {
+    /// The entry.
+    pub entry: LedgerEntry,
+    /// Its [`hash`](LedgerEntry::hash).
+    pub hash: [u8; 32],
+    /// Its [`encode`](LedgerEntry::encode)d bytes.
+    pub encoded: Vec<u8>,
 }
 
 /// Makes and signs the entry that follows `prev` (or, with `None`, the
@@ -199,6 +252,17 @@ pub fn append_after(
     kind: EntryKind,
     signer: &dyn NodeSigner,
 ) -> Result<LedgerEntry, EntryError> {
+    append_encoded(head, time, kind, signer).map(|a| a.entry)
+}
+
+/// [`append_after`], returning the entry with its hash and its encoding,
+/// each computed once (what a node stores on every append).
+pub fn append_encoded(
+    head: Option<(u64, [u8; 32])>,
+    time: UnixTime,
+    kind: EntryKind,
+    signer: &dyn NodeSigner,
+) -> Result<AppendedEntry, EntryError> {
     let genesis = matches!(kind, EntryKind::Genesis { .. });
     let (seq, prev_hash) = match head {
         None if genesis => (0, [0u8; 32]),
@@ -213,13 +277,19 @@ pub fn append_after(
         kind,
         signature: [0; 64],
     };
-    let hash = entry.hash();
+    let mut encoded = entry.body().finish();
+    let hash = hash_body(&encoded);
     let signature = signer
-        .sign(&LedgerEntry::signed_message(&hash))
+        .sign(&signed_message_array(&hash))
         .map_err(EntryError::Signer)?;
     entry.signature = signature
         .as_slice()
         .try_into()
         .map_err(|_| EntryError::SignatureLength(signature.len()))?;
-    Ok(entry)
+    encoded.extend_from_slice(&entry.signature);
+    Ok(AppendedEntry {
+        entry,
+        hash,
+        encoded,
+    })
 }

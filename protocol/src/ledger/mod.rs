@@ -37,10 +37,12 @@ pub mod entry;
 pub mod kind;
 
 pub use chain::{
-    verify_chain, verify_chain_with, ChainError, ChainSummary, ChainVerifier, SignatureCheck,
+    verify_chain, verify_chain_with, ChainError, ChainSummary, ChainVerifier, PreparedEntry,
+    SignatureCheck,
 };
 pub use checkpoint::{HeadCheckpoint, CHECKPOINT_DOMAIN, CHECKPOINT_LEN};
 pub use entry::{
-    append, append_after, EntryError, LedgerEntry, ENTRY_DOMAIN, MAX_ENTRY_LEN, SIGNATURE_DOMAIN,
+    append, append_after, append_encoded, AppendedEntry, EntryError, LedgerEntry, ENTRY_DOMAIN,
+    MAX_ENTRY_LEN, SIGNATURE_DOMAIN,
 };
 pub use kind::{EntryKind, ShareBasis};
