@@ -157,8 +157,12 @@ fn read_range(
 /// Writes entry `entry` under its sequence number (durable after a flush),
 /// as the ledger does: for tools and tests that build or alter a ledger.
 pub fn write_entry(store: &Store, entry: &LedgerEntry) -> Result<(), LedgerError> {
-    let bytes = entry.encode()?;
-    store.put_bytes(Tree::Ledger, &entry_key(entry.seq), &bytes)?;
+    write_encoded(store, entry.seq, &entry.encode()?)
+}
+
+/// [`write_entry`] for an entry already encoded.
+pub(crate) fn write_encoded(store: &Store, seq: u64, encoded: &[u8]) -> Result<(), LedgerError> {
+    store.put_bytes(Tree::Ledger, &entry_key(seq), encoded)?;
     Ok(())
 }
 
