@@ -130,14 +130,19 @@ impl Fixture {
         open_store(self.home.path())
     }
 
+    /// The verdict of a verification of every signature, which an
+    /// anchored verification must give as well.
     fn verify(&self) -> Result<u64, ChainError> {
         let store = self.store();
-        match verify_store(&store, &self.peer_id, SignatureCheck::Every) {
+        let verdict = |mode| match verify_store(&store, &self.peer_id, mode) {
             Ok(Some(s)) => Ok(s.head_seq),
             Ok(None) => panic!("no ledger"),
             Err(LedgerError::Broken(e)) => Err(e),
             Err(e) => panic!("not a chain error: {e}"),
-        }
+        };
+        let every = verdict(SignatureCheck::Every);
+        assert_eq!(verdict(SignatureCheck::Anchored), every, "anchored");
+        every
     }
 }
 
@@ -806,4 +811,128 @@ fn a_ledger_stored_as_hex_by_an_earlier_version_still_verifies() {
         store.flush().expect("flush");
     }
     assert_eq!(f.verify(), Ok(kinds().len() as u64));
+}
+
+/// Copies the directory `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A home whose ledger holds `n` entries after the genesis one, written as
+/// the ledger writes them, with its checkpoint.
+fn long_ledger(n: u64) -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("tempdir");
+    let signer = key(7);
+    let store = open_store(home.path());
+    drop(open_ledger(&store, signer.clone()).expect("open"));
+    let genesis = get_entry(&store, 0);
+    let mut head = (0, genesis.hash());
+    for seq in 1..=n {
+        let kind = EntryKind::DossierOpened {
+            dossier_id: DossierId([(seq % 251) as u8; 16]),
+            patient_ins: ins(INS),
+            by: GP.into(),
+        };
+        let e = append_after(Some(head), UnixTime::from_secs(T0), kind, signer.as_ref())
+            .expect("entry");
+        confrere_node::ledger::write_entry(&store, &e).expect("write");
+        head = (e.seq, e.hash());
+    }
+    let cp = HeadCheckpoint::sign(signer.as_ref(), head.0, head.1).expect("checkpoint");
+    write_checkpoint(&store, &cp).expect("write checkpoint");
+    store.flush().expect("flush");
+    home
+}
+
+/// The verdict of an anchored verification of a copy of `template` after
+/// `tamper`.
+fn tampered_verdict(template: &Path, tamper: impl FnOnce(&Store)) -> Result<u64, ChainError> {
+    let home = tempfile::tempdir().expect("tempdir");
+    copy_dir(template, home.path());
+    let store = open_store(home.path());
+    tamper(&store);
+    store.flush().expect("flush");
+    match verify_store(&store, &peer_id_of(&key(7)), SignatureCheck::Anchored) {
+        Ok(Some(s)) => Ok(s.head_seq),
+        Ok(None) => panic!("no ledger"),
+        Err(LedgerError::Broken(e)) => Err(e),
+        Err(e) => panic!("not a chain error: {e}"),
+    }
+}
+
+#[test]
+fn a_ledger_longer_than_a_read_batch_is_named_where_it_breaks() {
+    // Entries are read 32,768 at a time, each batch split between the
+    // cores: with two, 16,384 is where the second core starts on the
+    // first batch, 32,768 where the second batch starts.
+    const N: u64 = 33_000;
+    let template = long_ledger(N);
+    {
+        let store = open_store(template.path());
+        for mode in [SignatureCheck::Every, SignatureCheck::Anchored] {
+            let summary = verify_store(&store, &peer_id_of(&key(7)), mode)
+                .expect("verifies")
+                .expect("a ledger");
+            assert_eq!((summary.entries, summary.head_seq), (N + 1, N), "{mode:?}");
+        }
+    }
+    let remove = |seq: u64| {
+        move |store: &Store| {
+            assert!(store.remove(Tree::Ledger, &seq.to_be_bytes()).expect("rm"));
+        }
+    };
+    for seq in [16_383u64, 16_384, 32_768] {
+        assert_eq!(
+            tampered_verdict(template.path(), remove(seq)),
+            Err(ChainError::SeqGap {
+                expected: seq,
+                found: seq + 1
+            }),
+            "{seq} removed"
+        );
+    }
+    assert_eq!(
+        tampered_verdict(template.path(), remove(N)),
+        Err(ChainError::TruncatedTail {
+            expected_seq: N,
+            found_seq: N - 1
+        })
+    );
+    for seq in [16_383u64, 32_767] {
+        let swapped = tampered_verdict(template.path(), |store| {
+            let a = get_entry(store, seq);
+            let b = get_entry(store, seq + 1);
+            put_entry(store, seq, &b);
+            put_entry(store, seq + 1, &a);
+        });
+        assert_eq!(
+            swapped,
+            Err(ChainError::Reordered {
+                seq: seq + 1,
+                expected: seq
+            }),
+            "{seq} and the next swapped"
+        );
+    }
+    let damaged = tampered_verdict(template.path(), |store| {
+        store
+            .put_bytes(Tree::Ledger, &16_384u64.to_be_bytes(), b"not an entry")
+            .expect("put");
+    });
+    assert_eq!(damaged, Err(ChainError::Malformed { seq: 16_384 }));
+    let changed = tampered_verdict(template.path(), |store| {
+        let mut e = get_entry(store, 32_768);
+        e.time = e.time.add_secs(1);
+        put_entry(store, 32_768, &e);
+    });
+    assert_eq!(changed, Err(ChainError::BadSignature { seq: 32_768 }));
 }

@@ -10,7 +10,10 @@
 //!   encoded [`HeadCheckpoint`], sealed likewise.
 //!
 //! Verification reads entries in key order, a range at a time on each
-//! core, rather than looking each one up. Homes made before entries were
+//! core, rather than looking each one up; each core opens, decodes, hashes
+//! (and checks the signature of) the entries it reads, into buffers reused
+//! from one record to the next, and hands over only what the checks in
+//! order need ([`PreparedEntry`]). Homes made before entries were
 //! stored raw hold them as hex in a JSON string; they are read as well.
 //!
 //! A record that does not open (a changed byte in the sealed bytes fails
@@ -19,7 +22,8 @@
 //! panic.
 
 use confrere_protocol::ledger::{
-    ChainError, ChainSummary, ChainVerifier, HeadCheckpoint, LedgerEntry, SignatureCheck,
+    ChainError, ChainSummary, ChainVerifier, HeadCheckpoint, LedgerEntry, PreparedEntry,
+    SignatureCheck,
 };
 
 use super::error::LedgerError;
@@ -93,67 +97,6 @@ pub fn read_entry(store: &Store, seq: u64) -> Result<Option<LedgerEntry>, Ledger
     })
 }
 
-/// Reads entries `from .. to` in key order; a sequence number with no
-/// record is [`Slot::Missing`].
-fn read_span(store: &Store, from: u64, to: u64) -> Result<Vec<Slot>, LedgerError> {
-    let records = store.range_bytes(Tree::Ledger, &entry_key(from), &entry_key(to))?;
-    let mut out = Vec::with_capacity(usize::try_from(to - from).unwrap_or(0));
-    let mut next = from;
-    for (key, opened) in records {
-        let seq = key
-            .as_slice()
-            .try_into()
-            .map(u64::from_be_bytes)
-            .unwrap_or(u64::MAX);
-        if seq < next || seq >= to {
-            continue;
-        }
-        while next < seq {
-            out.push(Slot::Missing);
-            next += 1;
-        }
-        out.push(slot_of(opened)?);
-        next += 1;
-    }
-    while next < to {
-        out.push(Slot::Missing);
-        next += 1;
-    }
-    Ok(out)
-}
-
-/// Reads entries `first .. first + count` (fewer at the end of the
-/// sequence numbers), spread over `threads` threads.
-fn read_range(
-    store: &Store,
-    first: u64,
-    count: u64,
-    threads: usize,
-) -> Result<Vec<Slot>, LedgerError> {
-    let end = first.saturating_add(count);
-    if threads <= 1 {
-        return read_span(store, first, end);
-    }
-    let per = (end - first).div_ceil(threads as u64).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = (first..end)
-            .step_by(usize::try_from(per).unwrap_or(usize::MAX))
-            .map(|from| {
-                let to = from.saturating_add(per).min(end);
-                scope.spawn(move || read_span(store, from, to))
-            })
-            .collect();
-        let mut out = Vec::with_capacity(usize::try_from(end - first).unwrap_or(0));
-        for part in parts {
-            match part.join() {
-                Ok(slots) => out.extend(slots?),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        Ok(out)
-    })
-}
-
 /// Writes entry `entry` under its sequence number (durable after a flush),
 /// as the ledger does: for tools and tests that build or alter a ledger.
 pub fn write_entry(store: &Store, entry: &LedgerEntry) -> Result<(), LedgerError> {
@@ -221,6 +164,92 @@ pub fn read_entries(store: &Store, since: Option<u64>) -> Result<Vec<LedgerEntry
     Ok(out)
 }
 
+/// A stored record, made ready for the checks in order.
+enum Ready {
+    /// An entry.
+    Entry(PreparedEntry),
+    /// A record that does not open or decode.
+    Damaged,
+}
+
+/// Records read and prepared, each with its sequence number, in key order.
+type Span = Vec<(u64, Ready)>;
+
+/// Reads and prepares the records `from .. to` on this thread into `out`
+/// (emptied first), in key order, each with its sequence number (those
+/// with no record are left out).
+fn prepare_span(
+    store: &Store,
+    verifier: &ChainVerifier,
+    from: u64,
+    to: u64,
+    out: &mut Span,
+) -> Result<(), LedgerError> {
+    out.clear();
+    store.visit_range_bytes(
+        Tree::Ledger,
+        &entry_key(from),
+        &entry_key(to),
+        |key, opened| -> Result<(), LedgerError> {
+            let Ok(seq) = <[u8; 8]>::try_from(key).map(u64::from_be_bytes) else {
+                return Ok(());
+            };
+            if seq < from || seq >= to {
+                return Ok(());
+            }
+            let ready = match opened {
+                Ok(bytes) => verifier
+                    .prepare(bytes)
+                    .ok()
+                    .or_else(|| legacy_hex(bytes).and_then(|raw| verifier.prepare(&raw).ok()))
+                    .map_or(Ready::Damaged, Ready::Entry),
+                Err(e) if is_damage(&e) => Ready::Damaged,
+                Err(e) => return Err(LedgerError::Store(e)),
+            };
+            out.push((seq, ready));
+            Ok(())
+        },
+    )
+}
+
+/// [`prepare_span`] over `first .. end`, spread over as many threads as
+/// `spans` holds buffers, into them, in order.
+fn prepare_range(
+    store: &Store,
+    verifier: &ChainVerifier,
+    first: u64,
+    end: u64,
+    spans: &mut [Span],
+) -> Result<(), LedgerError> {
+    let per = (end - first).div_ceil(spans.len().max(1) as u64).max(1);
+    let range = |i: usize| {
+        let from = first.saturating_add(per.saturating_mul(i as u64)).min(end);
+        (from, from.saturating_add(per).min(end))
+    };
+    let Some((mine, others)) = spans.split_first_mut() else {
+        return Ok(());
+    };
+    std::thread::scope(|scope| {
+        let spawned: Vec<_> = others
+            .iter_mut()
+            .enumerate()
+            .map(|(i, out)| {
+                let (from, to) = range(i + 1);
+                scope.spawn(move || prepare_span(store, verifier, from, to, out))
+            })
+            .collect();
+        let (from, to) = range(0);
+        let result = prepare_span(store, verifier, from, to, mine);
+        for part in spawned {
+            match part.join() {
+                Ok(done) => done?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        result
+    })
+}
+
 /// Verifies the ledger held in `store` for the node `node_peer_id`: the
 /// head checkpoint's signature, then the whole chain against it (see
 /// [`ChainVerifier`]). `Ok(None)`: the store holds no ledger yet.
@@ -240,36 +269,53 @@ pub fn verify_store(
         signatures,
     )?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let mut batch: Vec<LedgerEntry> = Vec::with_capacity(READ_BATCH);
+    let per_thread = READ_BATCH.div_ceil(threads);
+    let mut spans: Vec<Span> = (0..threads)
+        .map(|_| Vec::with_capacity(per_thread))
+        .collect();
     let mut found_any = false;
     let mut first = 0u64;
-    'reading: while !verifier.is_settled() {
-        let slots = read_range(store, first, READ_BATCH as u64, threads)?;
-        for (seq, slot) in (first..).zip(slots) {
-            match slot {
-                Slot::Entry(e) => {
+    while !verifier.is_settled() {
+        let end = first.saturating_add(READ_BATCH as u64);
+        prepare_range(store, &verifier, first, end, &mut spans)?;
+        // The next sequence number expected. One with no record at or
+        // after the head ends the ledger; one before it is left to the
+        // verifier to name (the next entry comes out of its place).
+        let mut next = first;
+        let mut ended = false;
+        let mut records = spans.iter().flatten().peekable();
+        while !verifier.is_settled() {
+            // The entries up to the next damaged record or the end.
+            let run = std::iter::from_fn(|| match records.peek() {
+                Some((seq, Ready::Entry(e))) if next.max(head) >= *seq => {
+                    next = seq.saturating_add(1);
                     found_any = true;
-                    batch.push(*e);
+                    records.next();
+                    Some(e)
                 }
-                Slot::Missing if seq >= head => {
-                    verifier.push(&batch);
-                    break 'reading;
+                _ => None,
+            });
+            verifier.push_prepared(run);
+            match records.next() {
+                None => break,
+                Some((seq, _)) if next.max(head) < *seq => {
+                    ended = true;
+                    break;
                 }
-                Slot::Missing => {}
-                Slot::Damaged => {
+                Some((seq, ready)) => {
+                    next = seq.saturating_add(1);
                     found_any = true;
-                    verifier.push(&batch);
-                    batch.clear();
-                    verifier.push_malformed(seq);
+                    match ready {
+                        Ready::Entry(e) => verifier.push_prepared([e]),
+                        Ready::Damaged => verifier.push_malformed(*seq),
+                    }
                 }
             }
         }
-        verifier.push(&batch);
-        batch.clear();
-        match first.checked_add(READ_BATCH as u64) {
-            Some(next) => first = next,
-            None => break,
+        if ended || next.max(head) < end || end == first {
+            break;
         }
+        first = end;
     }
     if !found_any && checkpoint.is_none() {
         return Ok(None);

@@ -45,11 +45,55 @@ impl std::fmt::Debug for RecordCipher {
 
 fn aad(tree: &str, key: &[u8]) -> Vec<u8> {
     let mut aad = Vec::with_capacity(DOMAIN.len() + tree.len() + 1 + key.len());
+    aad_into(&mut aad, tree, key);
+    aad
+}
+
+fn aad_into(aad: &mut Vec<u8>, tree: &str, key: &[u8]) {
+    aad.clear();
     aad.extend_from_slice(DOMAIN);
     aad.extend_from_slice(tree.as_bytes());
     aad.push(0);
     aad.extend_from_slice(key);
-    aad
+}
+
+/// Opens many records one after the other into buffers of its own,
+/// reused from one record to the next (no allocation per record). The
+/// plaintext is wiped when the opener is dropped.
+#[derive(Default)]
+pub(crate) struct RecordOpener {
+    aad: Vec<u8>,
+    plain: Zeroizing<Vec<u8>>,
+}
+
+impl RecordOpener {
+    /// [`RecordCipher::open`] into this opener's buffer; the plaintext
+    /// stays there until the next call.
+    pub(crate) fn open(
+        &mut self,
+        cipher: &RecordCipher,
+        tree: &str,
+        key: &[u8],
+        sealed: &[u8],
+    ) -> Result<&[u8], CryptError> {
+        if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != FORMAT_V1 {
+            return Err(CryptError::Malformed);
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&sealed[1..1 + NONCE_LEN]);
+        aad_into(&mut self.aad, tree, key);
+        self.plain.clear();
+        self.plain.extend_from_slice(&sealed[1 + NONCE_LEN..]);
+        let opened = cipher
+            .key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.aad.as_slice()),
+                &mut self.plain,
+            )
+            .map_err(|_| CryptError::Authentication)?;
+        Ok(opened)
+    }
 }
 
 impl RecordCipher {
@@ -168,6 +212,38 @@ mod tests {
         assert_eq!(
             c.open("inbox", b"k1", &tampered),
             Err(CryptError::Authentication)
+        );
+    }
+
+    #[test]
+    fn an_opener_opens_as_the_cipher_does() {
+        let c = cipher(7);
+        let mut opener = RecordOpener::default();
+        let long = c.seal("inbox", b"k1", &[5u8; 300]).expect("seal");
+        let short = c.seal("inbox", b"k2", b"hi").expect("seal");
+        assert_eq!(
+            opener.open(&c, "inbox", b"k1", &long).expect("open"),
+            &[5u8; 300]
+        );
+        assert_eq!(
+            opener.open(&c, "inbox", b"k2", &short).expect("open"),
+            b"hi"
+        );
+        assert_eq!(
+            opener.open(&c, "inbox", b"k1", &short).map(<[u8]>::to_vec),
+            Err(CryptError::Authentication)
+        );
+        assert_eq!(
+            opener.open(&c, "outbox", b"k1", &long).map(<[u8]>::to_vec),
+            Err(CryptError::Authentication)
+        );
+        assert_eq!(
+            opener.open(&c, "t", b"k", b"").map(<[u8]>::to_vec),
+            Err(CryptError::Malformed)
+        );
+        assert_eq!(
+            opener.open(&c, "inbox", b"k1", &long).expect("open").len(),
+            300
         );
     }
 

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::crypt::CryptError;
+use super::crypt::{CryptError, RecordOpener};
 use super::{Store, StoreError};
 
 /// A tree of records.
@@ -217,6 +217,33 @@ impl Store {
                 Ok((key.to_vec(), opened))
             })
             .collect()
+    }
+
+    /// Calls `visit` with each record of `tree` stored with
+    /// [`put_bytes`](Store::put_bytes) whose key is in `from..to`, in key
+    /// order: its key, and either its bytes or why it cannot be opened (a
+    /// damaged record does not hide the ones after it). Unlike
+    /// [`range_bytes`](Store::range_bytes) nothing is kept: each record is
+    /// opened into one buffer, reused, and wiped at the end. Stops at the
+    /// first error `visit` returns.
+    pub fn visit_range_bytes<E: From<StoreError>>(
+        &self,
+        tree: Tree,
+        from: &[u8],
+        to: &[u8],
+        mut visit: impl FnMut(&[u8], Result<&[u8], StoreError>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut opener = RecordOpener::default();
+        for item in self.tree(tree).range(from..to) {
+            let (key, sealed) =
+                item.map_err(|e| self.sled_error(e, &format!("reading the {tree} tree")))?;
+            let opened = match opener.open(&self.inner.cipher, tree.name(), &key, &sealed) {
+                Ok(bytes) => Ok(bytes),
+                Err(e) => Err(self.crypt_error(tree, e)),
+            };
+            visit(&key, opened)?;
+        }
+        Ok(())
     }
 
     fn decode<T: DeserializeOwned>(
