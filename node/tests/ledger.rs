@@ -871,9 +871,9 @@ fn tampered_verdict(template: &Path, tamper: impl FnOnce(&Store)) -> Result<u64,
 
 #[test]
 fn a_ledger_longer_than_a_read_batch_is_named_where_it_breaks() {
-    // Entries are read 32,768 at a time, each batch split between the
-    // cores: with two, 16,384 is where the second core starts on the
-    // first batch, 32,768 where the second batch starts.
+    // Entries are read 16,384 at a time, the batches shared out between
+    // the cores in turn: 16,384 and 32,768 are where one core's batch
+    // ends and the next core's begins.
     const N: u64 = 33_000;
     let template = long_ledger(N);
     {

@@ -9,11 +9,12 @@
 //! - Head checkpoint: tree [`Tree::Meta`], key [`HEAD_KEY`], value = the
 //!   encoded [`HeadCheckpoint`], sealed likewise.
 //!
-//! Verification reads entries in key order, a range at a time on each
-//! core, rather than looking each one up; each core opens, decodes, hashes
-//! (and checks the signature of) the entries it reads, into buffers reused
-//! from one record to the next, and hands over only what the checks in
-//! order need ([`PreparedEntry`]). Homes made before entries were
+//! Verification reads entries in key order, a range at a time, rather than
+//! looking each one up: each core reads every other range (with two), and
+//! opens, decodes, hashes (and checks the signature of) the entries it
+//! reads, into buffers reused from one record to the next. It hands over
+//! only what the checks in order need ([`PreparedEntry`]), and goes on
+//! with its next range while they run. Homes made before entries were
 //! stored raw hold them as hex in a JSON string; they are read as well.
 //!
 //! A record that does not open (a changed byte in the sealed bytes fails
@@ -21,9 +22,12 @@
 //! is a damaged entry: reported as [`ChainError::Malformed`], never a
 //! panic.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
 use confrere_protocol::ledger::{
-    ChainError, ChainSummary, ChainVerifier, HeadCheckpoint, LedgerEntry, PreparedEntry,
-    SignatureCheck,
+    ChainError, ChainSummary, ChainVerifier, EntryPreparer, HeadCheckpoint, LedgerEntry,
+    PreparedEntry, SignatureCheck,
 };
 
 use super::error::LedgerError;
@@ -32,8 +36,11 @@ use crate::store::{Store, StoreError, Tree};
 /// Key of the head checkpoint in [`Tree::Meta`].
 pub const HEAD_KEY: &[u8] = b"ledger-head";
 
-/// Entries read from the store per verification batch.
-const READ_BATCH: usize = 32_768;
+/// Entries read from the store per verification batch (a range of
+/// sequence numbers read by one core).
+const READ_BATCH: usize = 16_384;
+/// Batches a core may have read ahead of the checks in order.
+const READ_AHEAD: usize = 2;
 
 /// What the store holds at one sequence number.
 #[derive(Debug)]
@@ -180,7 +187,7 @@ type Span = Vec<(u64, Ready)>;
 /// with no record are left out).
 fn prepare_span(
     store: &Store,
-    verifier: &ChainVerifier,
+    preparer: &EntryPreparer,
     from: u64,
     to: u64,
     out: &mut Span,
@@ -198,10 +205,10 @@ fn prepare_span(
                 return Ok(());
             }
             let ready = match opened {
-                Ok(bytes) => verifier
+                Ok(bytes) => preparer
                     .prepare(bytes)
                     .ok()
-                    .or_else(|| legacy_hex(bytes).and_then(|raw| verifier.prepare(&raw).ok()))
+                    .or_else(|| legacy_hex(bytes).and_then(|raw| preparer.prepare(&raw).ok()))
                     .map_or(Ready::Damaged, Ready::Entry),
                 Err(e) if is_damage(&e) => Ready::Damaged,
                 Err(e) => return Err(LedgerError::Store(e)),
@@ -212,78 +219,78 @@ fn prepare_span(
     )
 }
 
-/// [`prepare_span`] over `first .. end`, spread over as many threads as
-/// `spans` holds buffers, into them, in order.
-fn prepare_range(
-    store: &Store,
-    verifier: &ChainVerifier,
-    first: u64,
-    end: u64,
-    spans: &mut [Span],
-) -> Result<(), LedgerError> {
-    let per = (end - first).div_ceil(spans.len().max(1) as u64).max(1);
-    let range = |i: usize| {
-        let from = first.saturating_add(per.saturating_mul(i as u64)).min(end);
-        (from, from.saturating_add(per).min(end))
-    };
-    let Some((mine, others)) = spans.split_first_mut() else {
-        return Ok(());
-    };
-    std::thread::scope(|scope| {
-        let spawned: Vec<_> = others
-            .iter_mut()
-            .enumerate()
-            .map(|(i, out)| {
-                let (from, to) = range(i + 1);
-                scope.spawn(move || prepare_span(store, verifier, from, to, out))
-            })
-            .collect();
-        let (from, to) = range(0);
-        let result = prepare_span(store, verifier, from, to, mine);
-        for part in spawned {
-            match part.join() {
-                Ok(done) => done?,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        result
-    })
+/// A batch as a lane read it.
+type Read = Result<Span, LedgerError>;
+
+/// One reading core: batches `lane`, `lane + lanes`, … of
+/// [`READ_BATCH`] sequence numbers, each sent on `tx` as read. Stops after
+/// a batch where a sequence number at or after `head` has no record (the
+/// ledger ends there), on an error, or when told to.
+struct Lane<'a> {
+    store: &'a Store,
+    preparer: &'a EntryPreparer,
+    head: u64,
+    lane: u64,
+    lanes: u64,
+    tx: SyncSender<Read>,
+    /// Buffers handed back once checked, to be reused.
+    back: Receiver<Span>,
+    stop: &'a AtomicBool,
 }
 
-/// Verifies the ledger held in `store` for the node `node_peer_id`: the
-/// head checkpoint's signature, then the whole chain against it (see
-/// [`ChainVerifier`]). `Ok(None)`: the store holds no ledger yet.
-///
-/// Integrity failures are [`LedgerError::Broken`], naming the first bad
-/// entry; other errors are the store's.
-pub fn verify_store(
-    store: &Store,
-    node_peer_id: &[u8],
-    signatures: SignatureCheck,
-) -> Result<Option<ChainSummary>, LedgerError> {
-    let checkpoint = verified_checkpoint(store, node_peer_id)?;
-    let head = checkpoint.as_ref().map_or(0, |cp| cp.seq);
-    let mut verifier = ChainVerifier::new(
-        node_peer_id,
-        checkpoint.as_ref().map(|cp| (cp.seq, cp.hash)),
-        signatures,
-    )?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let per_thread = READ_BATCH.div_ceil(threads);
-    let mut spans: Vec<Span> = (0..threads)
-        .map(|_| Vec::with_capacity(per_thread))
-        .collect();
+impl Lane<'_> {
+    fn run(self) {
+        let mut batch = self.lane;
+        while !self.stop.load(Ordering::Relaxed) {
+            let Some(from) = batch.checked_mul(READ_BATCH as u64) else {
+                return;
+            };
+            let to = from.saturating_add(READ_BATCH as u64);
+            let mut span = self
+                .back
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(READ_BATCH));
+            let read = prepare_span(self.store, self.preparer, from, to, &mut span);
+            let last = match &read {
+                Ok(()) => {
+                    let past = from.max(self.head);
+                    let held = span.iter().filter(|(seq, _)| *seq >= past).count();
+                    past < to && (held as u64) < to - past
+                }
+                Err(_) => true,
+            };
+            if self.tx.send(read.map(|()| span)).is_err() || last || to == from {
+                return;
+            }
+            batch = batch.saturating_add(self.lanes);
+        }
+    }
+}
+
+/// Feeds `verifier` the batches the lanes read, in order, until the ledger
+/// ends or the verdict is settled. Says whether any record was found.
+fn check_in_order(
+    verifier: &mut ChainVerifier,
+    lanes: &[(Receiver<Read>, SyncSender<Span>)],
+    head: u64,
+) -> Result<bool, LedgerError> {
     let mut found_any = false;
     let mut first = 0u64;
-    while !verifier.is_settled() {
+    for (rx, back) in lanes.iter().cycle() {
+        if verifier.is_settled() {
+            break;
+        }
+        let Ok(span) = rx.recv() else {
+            break;
+        };
+        let span = span?;
         let end = first.saturating_add(READ_BATCH as u64);
-        prepare_range(store, &verifier, first, end, &mut spans)?;
         // The next sequence number expected. One with no record at or
         // after the head ends the ledger; one before it is left to the
         // verifier to name (the next entry comes out of its place).
         let mut next = first;
         let mut ended = false;
-        let mut records = spans.iter().flatten().peekable();
+        let mut records = span.iter().peekable();
         while !verifier.is_settled() {
             // The entries up to the next damaged record or the end.
             let run = std::iter::from_fn(|| match records.peek() {
@@ -315,8 +322,59 @@ pub fn verify_store(
         if ended || next.max(head) < end || end == first {
             break;
         }
+        // The lane may be done already: then the buffer is not needed.
+        let _ = back.send(span);
         first = end;
     }
+    Ok(found_any)
+}
+
+/// Verifies the ledger held in `store` for the node `node_peer_id`: the
+/// head checkpoint's signature, then the whole chain against it (see
+/// [`ChainVerifier`]). `Ok(None)`: the store holds no ledger yet.
+///
+/// Integrity failures are [`LedgerError::Broken`], naming the first bad
+/// entry; other errors are the store's.
+pub fn verify_store(
+    store: &Store,
+    node_peer_id: &[u8],
+    signatures: SignatureCheck,
+) -> Result<Option<ChainSummary>, LedgerError> {
+    let checkpoint = verified_checkpoint(store, node_peer_id)?;
+    let head = checkpoint.as_ref().map_or(0, |cp| cp.seq);
+    let mut verifier = ChainVerifier::new(
+        node_peer_id,
+        checkpoint.as_ref().map(|cp| (cp.seq, cp.hash)),
+        signatures,
+    )?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let preparer = verifier.preparer();
+    let stop = AtomicBool::new(false);
+    let found_any = std::thread::scope(|scope| {
+        let lanes: Vec<_> = (0..threads)
+            .map(|lane| {
+                let (tx, rx) = sync_channel(READ_AHEAD);
+                let (back_tx, back) = sync_channel(READ_AHEAD + 1);
+                let lane = Lane {
+                    store,
+                    preparer: &preparer,
+                    head,
+                    lane: lane as u64,
+                    lanes: threads as u64,
+                    tx,
+                    back,
+                    stop: &stop,
+                };
+                scope.spawn(move || lane.run());
+                (rx, back_tx)
+            })
+            .collect();
+        let found = check_in_order(&mut verifier, &lanes, head);
+        // Lanes waiting to hand over a batch see it refused and stop.
+        stop.store(true, Ordering::Relaxed);
+        drop(lanes);
+        found
+    })?;
     if !found_any && checkpoint.is_none() {
         return Ok(None);
     }

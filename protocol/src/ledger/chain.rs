@@ -268,6 +268,98 @@ impl PreparedEntry {
     }
 }
 
+/// Whether a verification with `signatures` against `expected_head`
+/// checks the signature of an entry claiming `seq`.
+fn wants_signature(
+    signatures: SignatureCheck,
+    expected_head: Option<(u64, [u8; 32])>,
+    seq: u64,
+) -> bool {
+    match signatures {
+        SignatureCheck::Every => true,
+        SignatureCheck::Anchored => seq == 0 || expected_head.is_none_or(|(head, _)| seq > head),
+    }
+}
+
+/// Prepares entries for one [`ChainVerifier`] ([`ChainVerifier::preparer`]),
+/// on any thread: cheap to clone, and independent of the verifier's
+/// progress.
+#[derive(Clone)]
+pub struct EntryPreparer {
+    key: [u8; 32],
+    signatures: SignatureCheck,
+    expected_head: Option<(u64, [u8; 32])>,
+}
+
+impl std::fmt::Debug for EntryPreparer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryPreparer")
+            .field("signatures", &self.signatures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EntryPreparer {
+    /// Makes an entry ready for [`ChainVerifier::push_prepared`]: its
+    /// hash, and its signature checked if the verifier checks it.
+    pub fn prepare_entry(&self, entry: &LedgerEntry) -> PreparedEntry {
+        let hash = entry.hash();
+        let genesis = match &entry.kind {
+            EntryKind::Genesis {
+                national_id,
+                name,
+                peer_id,
+            } => Some(Box::new(GenesisFields {
+                national_id: national_id.clone(),
+                name: name.clone(),
+                peer_id: peer_id.clone(),
+            })),
+            _ => None,
+        };
+        self.prepared(entry, hash, genesis)
+    }
+
+    /// [`prepare_entry`](EntryPreparer::prepare_entry) from an entry's
+    /// encoding (see [`LedgerEntry::decode_hashed`]). An error means the
+    /// record is not an entry: report it with
+    /// [`ChainVerifier::push_malformed`].
+    pub fn prepare(&self, encoded: &[u8]) -> Result<PreparedEntry, DecodeError> {
+        let (mut entry, hash) = LedgerEntry::decode_hashed(encoded)?;
+        let genesis = match &mut entry.kind {
+            EntryKind::Genesis {
+                national_id,
+                name,
+                peer_id,
+            } => Some(Box::new(GenesisFields {
+                national_id: std::mem::take(national_id),
+                name: std::mem::take(name),
+                peer_id: std::mem::take(peer_id),
+            })),
+            _ => None,
+        };
+        Ok(self.prepared(&entry, hash, genesis))
+    }
+
+    fn prepared(
+        &self,
+        entry: &LedgerEntry,
+        hash: [u8; 32],
+        genesis: Option<Box<GenesisFields>>,
+    ) -> PreparedEntry {
+        let signature_ok = !wants_signature(self.signatures, self.expected_head, entry.seq)
+            || entry.signature_verifies(&self.key, &hash);
+        PreparedEntry {
+            seq: entry.seq,
+            time: entry.time,
+            prev_hash: entry.prev_hash,
+            hash,
+            signature: entry.signature,
+            signature_ok,
+            genesis,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Running,
@@ -366,63 +458,26 @@ impl ChainVerifier {
         }
     }
 
-    /// Makes an entry ready for [`push_prepared`](ChainVerifier::push_prepared):
-    /// its hash, and its signature checked if this verifier checks it.
-    /// Needs only `&self`: call it on as many threads as wanted.
+    /// Makes an entry ready for [`push_prepared`](ChainVerifier::push_prepared)
+    /// (see [`EntryPreparer::prepare_entry`]).
     pub fn prepare_entry(&self, entry: &LedgerEntry) -> PreparedEntry {
-        let hash = entry.hash();
-        let genesis = match &entry.kind {
-            EntryKind::Genesis {
-                national_id,
-                name,
-                peer_id,
-            } => Some(Box::new(GenesisFields {
-                national_id: national_id.clone(),
-                name: name.clone(),
-                peer_id: peer_id.clone(),
-            })),
-            _ => None,
-        };
-        self.prepared(entry, hash, genesis)
+        self.preparer().prepare_entry(entry)
     }
 
-    /// [`prepare_entry`](ChainVerifier::prepare_entry) from an entry's
-    /// encoding (see [`LedgerEntry::decode_hashed`]). An error means the
-    /// record is not an entry: report it with
-    /// [`push_malformed`](ChainVerifier::push_malformed).
+    /// Makes an encoded entry ready for
+    /// [`push_prepared`](ChainVerifier::push_prepared) (see
+    /// [`EntryPreparer::prepare`]).
     pub fn prepare(&self, encoded: &[u8]) -> Result<PreparedEntry, DecodeError> {
-        let (mut entry, hash) = LedgerEntry::decode_hashed(encoded)?;
-        let genesis = match &mut entry.kind {
-            EntryKind::Genesis {
-                national_id,
-                name,
-                peer_id,
-            } => Some(Box::new(GenesisFields {
-                national_id: std::mem::take(national_id),
-                name: std::mem::take(name),
-                peer_id: std::mem::take(peer_id),
-            })),
-            _ => None,
-        };
-        Ok(self.prepared(&entry, hash, genesis))
+        self.preparer().prepare(encoded)
     }
 
-    fn prepared(
-        &self,
-        entry: &LedgerEntry,
-        hash: [u8; 32],
-        genesis: Option<Box<GenesisFields>>,
-    ) -> PreparedEntry {
-        let signature_ok =
-            !self.wants_signature(entry.seq) || entry.signature_verifies(&self.key, &hash);
-        PreparedEntry {
-            seq: entry.seq,
-            time: entry.time,
-            prev_hash: entry.prev_hash,
-            hash,
-            signature: entry.signature,
-            signature_ok,
-            genesis,
+    /// What prepares entries for this verifier, apart from it: on other
+    /// threads while this one takes the entries prepared before.
+    pub fn preparer(&self) -> EntryPreparer {
+        EntryPreparer {
+            key: self.key,
+            signatures: self.signatures,
+            expected_head: self.expected_head,
         }
     }
 
@@ -501,12 +556,7 @@ impl ChainVerifier {
 
     /// Whether the signature of an entry claiming `seq` is checked.
     fn wants_signature(&self, seq: u64) -> bool {
-        match self.signatures {
-            SignatureCheck::Every => true,
-            SignatureCheck::Anchored => {
-                seq == 0 || self.expected_head.is_none_or(|(head, _)| seq > head)
-            }
-        }
+        wants_signature(self.signatures, self.expected_head, seq)
     }
 
     /// With [`SignatureCheck::Anchored`], an entry that fails a later
@@ -584,7 +634,8 @@ impl ChainVerifier {
 
     /// Each entry prepared, spread over the threads.
     fn prepare_all(&self, batch: &[&LedgerEntry]) -> Vec<PreparedEntry> {
-        let one = |e: &LedgerEntry| self.prepare_entry(e);
+        let preparer = self.preparer();
+        let one = |e: &LedgerEntry| preparer.prepare_entry(e);
         if self.threads <= 1 || batch.len() < PARALLEL_MIN {
             return batch.iter().map(|e| one(e)).collect();
         }

@@ -37,8 +37,8 @@ pub mod entry;
 pub mod kind;
 
 pub use chain::{
-    verify_chain, verify_chain_with, ChainError, ChainSummary, ChainVerifier, PreparedEntry,
-    SignatureCheck,
+    verify_chain, verify_chain_with, ChainError, ChainSummary, ChainVerifier, EntryPreparer,
+    PreparedEntry, SignatureCheck,
 };
 pub use checkpoint::{HeadCheckpoint, CHECKPOINT_DOMAIN, CHECKPOINT_LEN};
 pub use entry::{
