@@ -295,13 +295,30 @@ async fn two_nodes_exchange_messages_over_tcp() {
             Some(&b"accepted"[..])
         );
         let big: Vec<u8> = (0..MAX_PLAINTEXT_LEN).map(|i| (i % 251) as u8).collect();
-        assert_eq!(big.len(), 65_519);
+        assert_eq!(big.len(), 65_515);
         a.send(&big).await.expect("send max");
         a.flush().await.expect("flush");
         b.send(&big).await.expect("send max");
         // `recv` flushes what is queued before it waits.
         assert_eq!(b.recv().await.expect("recv").as_deref(), Some(&big[..]));
         assert_eq!(a.recv().await.expect("recv").as_deref(), Some(&big[..]));
+        // A message with an attachment (bytes the session does not
+        // encrypt again) arrives whole, between ordinary messages.
+        let attached: Vec<u8> = (0..300_013u32).map(|i| (i % 253) as u8).collect();
+        // (More than the stream's flow-control window: read while sending.)
+        let sending = async {
+            a.send_attached(&attached, 13).await.expect("send attached");
+            a.send(b"after").await.expect("send");
+            a.flush().await.expect("flush");
+        };
+        let receiving = async {
+            let first = b.recv().await.expect("recv");
+            let second = b.recv().await.expect("recv");
+            (first, second)
+        };
+        let ((), (first, second)) = tokio::join!(sending, receiving);
+        assert_eq!(first.as_deref(), Some(&attached[..]));
+        assert_eq!(second.as_deref(), Some(&b"after"[..]));
         a.send(&[]).await.expect("send empty");
         a.flush().await.expect("flush");
         assert_eq!(b.recv().await.expect("recv").as_deref(), Some(&[][..]));
@@ -310,7 +327,7 @@ async fn two_nodes_exchange_messages_over_tcp() {
         let too_big = vec![0u8; MAX_PLAINTEXT_LEN + 1];
         match a.send(&too_big).await {
             Err(ChannelError::Session(SessionError::PlaintextTooLong { len })) => {
-                assert_eq!(len, 65_520)
+                assert_eq!(len, 65_516)
             }
             other => panic!("expected PlaintextTooLong, got {other:?}"),
         }
@@ -329,9 +346,10 @@ async fn two_nodes_exchange_messages_over_tcp() {
             }
         );
         let (a, mut b) = (sent, received);
-        // Three messages before, and the responder's ready message counts.
-        assert_eq!(a.stats().sent_messages, 1000 + 3);
-        assert_eq!(b.stats().received_messages, 1000 + 3);
+        // Five messages before (one with an attachment), and the
+        // responder's ready message counts.
+        assert_eq!(a.stats().sent_messages, 1000 + 5);
+        assert_eq!(b.stats().received_messages, 1000 + 5);
         assert_eq!(b.stats().sent_messages, 1 + 1 + 1 + 1000);
 
         // A clean close is seen as the end of the stream.

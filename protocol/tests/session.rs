@@ -20,7 +20,7 @@ use confrere_protocol::session::frame::{MAX_FRAME_BODY_LEN, MAX_FRAME_LEN};
 use confrere_protocol::session::{
     encode_frame, ConfigError, Established, Fault, FrameDecoder, FrameError, HandshakePayload,
     Initiator, InitiatorAwaitingResponse, Responder, ResponderAwaitingFinish, SessionConfig,
-    SessionError, MAX_CREDENTIAL_LEN, MAX_PLAINTEXT_LEN, NOISE_PARAMS, PROLOGUE,
+    SessionError, MAX_CREDENTIAL_LEN, MAX_PLAINTEXT_LEN, NOISE_PARAMS, PROLOGUE, SESSION_VERSION,
 };
 use confrere_protocol::{
     issue_credential, parse_certificates, parse_crls, verify_certificate, CardSigner, CertError,
@@ -213,7 +213,7 @@ fn raw_initiator_against(
     b: &SessionConfig,
 ) -> Result<Established, SessionError> {
     let mut hs = raw(key.secret(), true, prologue);
-    let m1 = raw_write(&mut hs, &[1]);
+    let m1 = raw_write(&mut hs, &[SESSION_VERSION]);
     let (r, m2) = Responder::new(b).unwrap().read_hello(&m1, NOW)?;
     raw_read(&mut hs, body(&m2));
     let m3 = raw_write(&mut hs, msg3_payload);
@@ -612,27 +612,29 @@ fn without_a_crl_revocation_cannot_be_checked_and_the_peer_is_refused() {
 fn another_protocol_version_is_refused() {
     let a = node("good-rsa");
     let b = node("good-ecdsa");
-    // msg1 announcing version 2.
-    let key = NoiseKeypair::generate().unwrap();
-    let mut hs = raw(key.secret(), true, PROLOGUE);
-    let m1 = raw_write(&mut hs, &[2, 0xff]);
-    assert_eq!(
-        Responder::new(&b).unwrap().read_hello(&m1, NOW).err(),
-        Some(SessionError::UnsupportedVersion(2))
-    );
-    // A v2 handshake payload in msg3.
-    let mut v2 = payload_of(&a.credential);
-    v2[0] = 2;
-    assert_eq!(
-        raw_initiator_against(&a.noise_key, PROLOGUE, &v2, &b).err(),
-        Some(SessionError::UnsupportedVersion(2))
-    );
+    // msg1 announcing version 1 (without attachments), then version 3.
+    for version in [1u8, 3] {
+        let key = NoiseKeypair::generate().unwrap();
+        let mut hs = raw(key.secret(), true, PROLOGUE);
+        let m1 = raw_write(&mut hs, &[version, 0xff]);
+        assert_eq!(
+            Responder::new(&b).unwrap().read_hello(&m1, NOW).err(),
+            Some(SessionError::UnsupportedVersion(version))
+        );
+        // A handshake payload of that version in msg3.
+        let mut other = payload_of(&a.credential);
+        other[0] = version;
+        assert_eq!(
+            raw_initiator_against(&a.noise_key, PROLOGUE, &other, &b).err(),
+            Some(SessionError::UnsupportedVersion(version))
+        );
+    }
     // A responder with another prologue (protocol or version): its msg2
     // does not decrypt.
     assert_eq!(
         raw_responder_against(
             &b.noise_key,
-            b"confrere/session/v2",
+            b"confrere/session/v1",
             &payload_of(&b.credential),
             &a
         )
@@ -641,11 +643,11 @@ fn another_protocol_version_is_refused() {
     );
     // Garbage instead of a payload or a credential.
     assert_eq!(
-        raw_initiator_against(&a.noise_key, PROLOGUE, &[1, 0], &b).err(),
+        raw_initiator_against(&a.noise_key, PROLOGUE, &[2, 0], &b).err(),
         Some(SessionError::MalformedPayload(DecodeError::Truncated))
     );
     assert!(matches!(
-        raw_initiator_against(&a.noise_key, PROLOGUE, &[1, 0, 3, 9, 9, 9], &b).err(),
+        raw_initiator_against(&a.noise_key, PROLOGUE, &[2, 0, 3, 9, 9, 9], &b).err(),
         Some(SessionError::Credential(CredentialError::Malformed(_)))
     ));
 }
@@ -775,7 +777,7 @@ fn expecting_msg2(a: &SessionConfig, b: &SessionConfig) -> (InitiatorAwaitingRes
 /// credential is verified before the message under test).
 fn expecting_msg3(a: &SessionConfig, b: &SessionConfig) -> (ResponderAwaitingFinish, Vec<u8>) {
     let mut hs = raw(a.noise_key.secret(), true, PROLOGUE);
-    let m1 = raw_write(&mut hs, &[1]);
+    let m1 = raw_write(&mut hs, &[SESSION_VERSION]);
     let (r, m2) = Responder::new(b).unwrap().read_hello(&m1, NOW).unwrap();
     raw_read(&mut hs, body(&m2));
     (r, raw_write(&mut hs, &payload_of(&a.credential)))
@@ -888,7 +890,7 @@ fn bit_flips_in_each_handshake_message_are_refused() {
                 .read_hello(&m1, NOW)
                 .and_then(|(_, m2)| i.read_response(body(&m2), NOW).map(|_| ()));
             let want = if byte == 32 {
-                SessionError::UnsupportedVersion(1 ^ (1 << bit))
+                SessionError::UnsupportedVersion(SESSION_VERSION ^ (1 << bit))
             } else {
                 SessionError::Decrypt
             };
@@ -1065,24 +1067,25 @@ fn faults_are_attributed() {
 #[test]
 fn handshake_payload_fixed_bytes() {
     let p = HandshakePayload::new(vec![0xc0, 0xff, 0xee]).unwrap();
-    assert_eq!(p.encode(), [0x01, 0x00, 0x03, 0xc0, 0xff, 0xee]);
-    assert_eq!(p.version(), 1);
+    assert_eq!(p.encode(), [0x02, 0x00, 0x03, 0xc0, 0xff, 0xee]);
+    assert_eq!(p.version(), 2);
     assert_eq!(
-        HandshakePayload::decode(&[0x01, 0x00, 0x03, 0xc0, 0xff, 0xee]),
+        HandshakePayload::decode(&[0x02, 0x00, 0x03, 0xc0, 0xff, 0xee]),
         Ok(p)
     );
     let cases: &[(&[u8], DecodeError)] = &[
         (&[], DecodeError::Truncated),
-        (&[0x01], DecodeError::Truncated),
-        (&[0x01, 0x00], DecodeError::Truncated),
-        (&[0x01, 0x00, 0x02, 0xaa], DecodeError::Truncated),
-        (&[0x01, 0x00, 0x01, 0xaa, 0xbb], DecodeError::Trailing),
+        (&[0x02], DecodeError::Truncated),
+        (&[0x02, 0x00], DecodeError::Truncated),
+        (&[0x02, 0x00, 0x02, 0xaa], DecodeError::Truncated),
+        (&[0x02, 0x00, 0x01, 0xaa, 0xbb], DecodeError::Trailing),
         (
-            &[0x01, 0x00, 0x00],
+            &[0x02, 0x00, 0x00],
             DecodeError::Invalid("empty credential"),
         ),
-        (&[0x01, 0xff, 0xff], DecodeError::TooLong),
-        (&[0x02, 0x00, 0x01, 0xaa], DecodeError::Version(2)),
+        (&[0x02, 0xff, 0xff], DecodeError::TooLong),
+        (&[0x01, 0x00, 0x01, 0xaa], DecodeError::Version(1)),
+        (&[0x03, 0x00, 0x01, 0xaa], DecodeError::Version(3)),
         (&[0x00], DecodeError::Version(0)),
     ];
     for (bytes, err) in cases {

@@ -12,7 +12,9 @@ use confrere_protocol::dossier::{
     Patient, Referral, SealedChunk, Sex,
 };
 use confrere_protocol::receipt::{verify_receipt, DeliveryReceipt};
-use confrere_protocol::transfer::{encode_chunk, Offer, RefuseReason, TransferMessage};
+use confrere_protocol::transfer::{
+    encode_chunk, Offer, RefuseReason, TransferMessage, CHUNK_HEADER_LEN,
+};
 use confrere_protocol::NationalId;
 
 use super::documents::{scan, READ_BLOCK};
@@ -491,7 +493,9 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
             .recv()
             .await
             .unwrap_or_else(|| Err(Outcome::Retry("the chunk reader stopped early".into())))?;
-        ch.send(&msg)
+        // The sealed chunk goes as the message's attachment: sealed under
+        // the dossier's key, it is not encrypted again.
+        ch.send_attached(&msg, CHUNK_HEADER_LEN)
             .await
             .map_err(|e| Outcome::Retry(format!("the session broke: {e}")))?;
         // The recipient may refuse mid-way (a full disk): look for its

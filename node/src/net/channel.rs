@@ -36,8 +36,8 @@ use std::time::Duration;
 
 use confrere_protocol::credential::VerifiedPeer;
 use confrere_protocol::session::{
-    Established, FrameDecoder, Initiator, Responder, SessionConfig, SessionError, SessionStats,
-    MAX_PLAINTEXT_LEN,
+    Established, FrameDecoder, FrameError, Initiator, Responder, SessionConfig, SessionError,
+    SessionStats, MAX_PLAINTEXT_LEN,
 };
 use confrere_protocol::UnixTime;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -148,6 +148,14 @@ struct Transport {
     read_buf: Box<[u8]>,
     out: Vec<u8>,
     out_pos: usize,
+    /// A message whose attachment is still being read.
+    pending: Option<Pending>,
+}
+
+/// A received message and its attachment, read so far up to `filled`.
+struct Pending {
+    message: Vec<u8>,
+    filled: usize,
 }
 
 impl Transport {
@@ -158,7 +166,35 @@ impl Transport {
             read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             out: Vec::new(),
             out_pos: 0,
+            pending: None,
         }
+    }
+
+    /// Reads the rest of the pending message's attachment: first what the
+    /// decoder holds, then straight from the stream into the message.
+    /// Cancel-safe: what was read stays in `pending`.
+    async fn read_attachment(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
+        let Some(p) = self.pending.as_mut() else {
+            return Ok(None);
+        };
+        while p.filled < p.message.len() {
+            let n = self.decoder.take_raw(&mut p.message[p.filled..]);
+            if n > 0 {
+                p.filled += n;
+                continue;
+            }
+            let n = match self.io.read(&mut p.message[p.filled..]).await {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
+                let buffered = p.filled;
+                return Err(SessionError::from(FrameError::Truncated { buffered }).into());
+            }
+            p.filled += n;
+        }
+        Ok(self.pending.take().map(|p| p.message))
     }
 
     /// The next frame body, or `None` at a clean end of stream. Cancel-safe:
@@ -302,6 +338,37 @@ impl SecureChannel {
             Err(e) => return Err(self.fail(e.into()).await),
         };
         self.transport.queue(&sealed);
+        self.write_if_full().await
+    }
+
+    /// Sends `msg` with its bytes from `split` on as an attachment: the
+    /// session seals `msg[..split]` and announces the rest, which follows
+    /// on the stream as it is. For bytes already sealed under a key of
+    /// their own (dossier chunks); the peer's [`recv`](Self::recv) returns
+    /// the whole `msg`. Buffered like [`send`](Self::send).
+    pub async fn send_attached(&mut self, msg: &[u8], split: usize) -> Result<(), ChannelError> {
+        self.check_usable()?;
+        let (head, attachment) = msg.split_at(split.min(msg.len()));
+        if head.len() > MAX_PLAINTEXT_LEN {
+            return Err(SessionError::PlaintextTooLong { len: head.len() }.into());
+        }
+        let now = (self.now)();
+        let sealed = match self
+            .session
+            .check_peer_still_valid(now)
+            .and_then(|()| self.session.seal_attached(head, attachment.len()))
+        {
+            Ok(sealed) => sealed,
+            Err(e @ SessionError::AttachmentTooLong { .. }) => return Err(e.into()),
+            Err(e) => return Err(self.fail(e.into()).await),
+        };
+        self.transport.queue(&sealed);
+        self.transport.queue(attachment);
+        self.write_if_full().await
+    }
+
+    /// Writes out what is queued once it reaches [`WRITE_BUFFER`].
+    async fn write_if_full(&mut self) -> Result<(), ChannelError> {
         if self.transport.queued() >= WRITE_BUFFER {
             let idle = self.timeouts.idle;
             let res = tokio::time::timeout(idle, self.transport.write_queued()).await;
@@ -341,23 +408,39 @@ impl SecureChannel {
         }
         self.check_usable()?;
         let idle = self.timeouts.idle;
-        let frame = match tokio::time::timeout(idle, self.transport.read_frame()).await {
-            Ok(Ok(frame)) => frame,
-            Ok(Err(e)) => return Err(self.fail(e).await),
-            Err(_) => return Err(self.fail(ChannelError::IdleTimeout(idle)).await),
-        };
-        let Some(frame) = frame else {
-            self.ended = true;
-            return Ok(None);
-        };
-        let now = (self.now)();
-        match self
-            .session
-            .open(&frame)
-            .and_then(|msg| self.session.check_peer_still_valid(now).map(|()| msg))
-        {
-            Ok(msg) => Ok(Some(msg)),
-            Err(e) => Err(self.fail(e.into()).await),
+        if self.transport.pending.is_none() {
+            let frame = match tokio::time::timeout(idle, self.transport.read_frame()).await {
+                Ok(Ok(frame)) => frame,
+                Ok(Err(e)) => return Err(self.fail(e).await),
+                Err(_) => return Err(self.fail(ChannelError::IdleTimeout(idle)).await),
+            };
+            let Some(frame) = frame else {
+                self.ended = true;
+                return Ok(None);
+            };
+            let now = (self.now)();
+            let (mut msg, attached) = match self
+                .session
+                .open_attached(&frame)
+                .and_then(|m| self.session.check_peer_still_valid(now).map(|()| m))
+            {
+                Ok(m) => m,
+                Err(e) => return Err(self.fail(e.into()).await),
+            };
+            if attached == 0 {
+                return Ok(Some(msg));
+            }
+            let filled = msg.len();
+            msg.resize(filled + attached, 0);
+            self.transport.pending = Some(Pending {
+                message: msg,
+                filled,
+            });
+        }
+        match tokio::time::timeout(idle, self.transport.read_attachment()).await {
+            Ok(Ok(msg)) => Ok(msg),
+            Ok(Err(e)) => Err(self.fail(e).await),
+            Err(_) => Err(self.fail(ChannelError::IdleTimeout(idle)).await),
         }
     }
 

@@ -9,7 +9,7 @@ use crate::credential::CredentialError;
 use crate::time::UnixTime;
 
 use super::frame::FrameError;
-use super::{MAX_CREDENTIAL_LEN, MAX_PLAINTEXT_LEN, SESSION_VERSION};
+use super::{MAX_ATTACHMENT_LEN, MAX_CREDENTIAL_LEN, MAX_PLAINTEXT_LEN, SESSION_VERSION};
 
 /// Who is at fault for a [`SessionError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +26,8 @@ pub enum Fault {
 
 /// A failed handshake step or transport message. Any error ends the
 /// handshake; in an [`Established`](super::Established) session, any error
-/// but [`SessionError::PlaintextTooLong`] closes it.
+/// but [`SessionError::PlaintextTooLong`] and
+/// [`SessionError::AttachmentTooLong`] closes it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -62,6 +63,17 @@ pub enum SessionError {
         /// The plaintext's length.
         len: usize,
     },
+    /// An attachment longer than [`MAX_ATTACHMENT_LEN`] was to be sent; the
+    /// session stays usable.
+    #[error("an attachment of {len} bytes exceeds the limit of {MAX_ATTACHMENT_LEN} bytes")]
+    AttachmentTooLong {
+        /// The attachment's length.
+        len: usize,
+    },
+    /// The peer's message announced an attachment over the limit, or one
+    /// where none is allowed, or its plaintext is too short to say.
+    #[error("the peer sent a message with a malformed or unexpected attachment")]
+    MalformedAttachment,
     /// The session failed earlier and is closed.
     #[error("the session is closed after an earlier error")]
     Closed,
@@ -79,10 +91,12 @@ impl SessionError {
             | SessionError::MalformedHandshake
             | SessionError::MalformedPayload(_)
             | SessionError::UnsupportedVersion(_)
+            | SessionError::MalformedAttachment
             | SessionError::Decrypt => Fault::Peer,
             SessionError::Credential(_) => Fault::PeerIdentity,
             SessionError::Config(_)
             | SessionError::PlaintextTooLong { .. }
+            | SessionError::AttachmentTooLong { .. }
             | SessionError::Closed
             | SessionError::Internal => Fault::Local,
         }

@@ -166,6 +166,25 @@ impl FrameDecoder {
         Ok(Some(body))
     }
 
+    /// Moves bytes that follow the last frame popped, up to `out.len()`,
+    /// into `out` and returns how many: the start of an attachment (see
+    /// the session's module documentation), which the caller reads past
+    /// the decoder once what the decoder held is taken.
+    pub fn take_raw(&mut self, out: &mut [u8]) -> usize {
+        if self.failed.is_some() {
+            return 0;
+        }
+        let avail = &self.buf[self.start..];
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        n
+    }
+
     /// Call at the end of the stream: fails if a frame was left unfinished
     /// (or an error occurred).
     pub fn finish(&self) -> Result<(), FrameError> {
@@ -193,6 +212,29 @@ mod tests {
             Err(FrameError::Oversized { len: 65_536 })
         );
         assert_eq!(check_body_len(0), Err(FrameError::Empty));
+    }
+
+    #[test]
+    fn raw_bytes_after_a_frame_are_taken_as_they_are() {
+        let mut d = FrameDecoder::new();
+        // A frame, 5 raw bytes (an attachment), then another frame.
+        let stream = [&[0u8, 2, b'h', b'i'][..], b"12345", &[0, 1, b'!']].concat();
+        assert_eq!(d.push(&stream), stream.len());
+        assert_eq!(d.pop().unwrap(), Some(b"hi".to_vec()));
+        let mut raw = [0u8; 3];
+        assert_eq!(d.take_raw(&mut raw), 3);
+        assert_eq!(&raw, b"123");
+        assert_eq!(d.take_raw(&mut raw[..2]), 2);
+        assert_eq!(&raw[..2], b"45");
+        assert_eq!(d.pop().unwrap(), Some(b"!".to_vec()));
+        // Nothing held: nothing taken, and the stream may end here.
+        assert_eq!(d.take_raw(&mut raw), 0);
+        assert_eq!(d.finish(), Ok(()));
+        // A failed decoder gives nothing.
+        let mut d = FrameDecoder::new();
+        assert_eq!(d.push(&[0, 0, 9]), 3);
+        assert!(d.pop().is_err());
+        assert_eq!(d.take_raw(&mut raw), 0);
     }
 
     #[test]

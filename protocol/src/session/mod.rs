@@ -16,13 +16,24 @@
 //! msg3  -> s, se, payload = HandshakePayload { version, I's credential }
 //!          R makes the same checks on I's credential and static key.
 //!
-//! both  <-> transport messages, each one Noise message of at most
-//!          65,519 bytes of plaintext (+ 16-byte tag); both directions are
-//!          rekeyed after the same volume on both sides.
+//! both  <-> transport messages, each one Noise message whose plaintext
+//!          is `message | attached:u32` (big-endian), at most 65,519 bytes
+//!          (+ 16-byte tag); both directions are rekeyed after the same
+//!          volume on both sides. When `attached` is not zero, that many
+//!          raw bytes follow the frame on the stream: an attachment.
 //! ```
 //!
+//! **Attachments** carry bytes that are already sealed under a key of
+//! their own, so that nobody encrypts them twice: the dossier chunks,
+//! sealed under their dossier's key (whose AEAD binds each chunk's index
+//! and last flag). The session authenticates the message and the length of
+//! its attachment, not the attachment's bytes: whoever uses one checks it
+//! with its own key, and a message that expects none refuses one
+//! ([`Established::open`]). An attachment is at most
+//! [`MAX_ATTACHMENT_LEN`] bytes.
+//!
 //! Protocol: `Noise_XX_25519_AESGCM_SHA256` with the prologue
-//! [`PROLOGUE`] (`confrere/session/v1`), which binds the session version
+//! [`PROLOGUE`] (`confrere/session/v2`), which binds the session version
 //! into the handshake hash: a peer speaking another version or another
 //! protocol fails to decrypt the first encrypted field it receives. The
 //! session signs nothing itself: Noise authenticates the static keys and the
@@ -31,7 +42,8 @@
 //!
 //! Framing: on the byte stream, every Noise message (handshake or
 //! transport) travels as `length:u16 (big-endian) | message`, with
-//! `1 <= length <= 65535`; see [`frame`].
+//! `1 <= length <= 65535`, followed by its attachment if it announces one;
+//! see [`frame`].
 //!
 //! The module is sans-IO, like `quinn-proto` or `rustls`: functions take
 //! bytes and the current time, return bytes, values and errors, and never
@@ -70,11 +82,11 @@ pub use transport::{Established, SessionStats};
 
 /// The session protocol version, carried in msg1 and in every
 /// [`HandshakePayload`].
-pub const SESSION_VERSION: u8 = 1;
+pub const SESSION_VERSION: u8 = 2;
 
 /// The Noise prologue: a versioned domain-separation string hashed into the
 /// handshake by both sides.
-pub const PROLOGUE: &[u8] = b"confrere/session/v1";
+pub const PROLOGUE: &[u8] = b"confrere/session/v2";
 
 /// The Noise protocol name.
 pub const NOISE_PARAMS: &str = crate::keys::NOISE_PATTERN;
@@ -85,9 +97,16 @@ pub const MAX_NOISE_MESSAGE_LEN: usize = 65_535;
 /// The AES-GCM authentication tag appended to every encrypted field.
 pub const TAG_LEN: usize = 16;
 
-/// Largest plaintext one transport message carries: 65,535 − 16 = 65,519
+/// Bytes of a transport message's plaintext that give the length of its
+/// attachment.
+pub const ATTACHED_LEN_LEN: usize = 4;
+
+/// Largest message one transport message carries: 65,535 − 16 − 4 = 65,515
 /// bytes. [`Established::seal`] refuses more.
-pub const MAX_PLAINTEXT_LEN: usize = MAX_NOISE_MESSAGE_LEN - TAG_LEN;
+pub const MAX_PLAINTEXT_LEN: usize = MAX_NOISE_MESSAGE_LEN - TAG_LEN - ATTACHED_LEN_LEN;
+
+/// Largest attachment a transport message may announce (1 MiB).
+pub const MAX_ATTACHMENT_LEN: usize = 1 << 20;
 
 /// X25519 public key length.
 const DH_LEN: usize = 32;

@@ -90,12 +90,14 @@ mod tests {
 
     #[test]
     fn hello_is_the_version_alone() {
-        assert_eq!(encode_hello(), [1]);
-        assert_eq!(decode_hello(&[1]), Ok(()));
+        assert_eq!(encode_hello(), [2]);
+        assert_eq!(decode_hello(&[2]), Ok(()));
         assert_eq!(decode_hello(&[]), Err(DecodeError::Truncated));
-        assert_eq!(decode_hello(&[1, 0]), Err(DecodeError::Trailing));
-        // A later version with a longer hello is a version mismatch.
-        assert_eq!(decode_hello(&[2, 0, 0]), Err(DecodeError::Version(2)));
+        assert_eq!(decode_hello(&[2, 0]), Err(DecodeError::Trailing));
+        // Version 1 (no attachments) and a later version with a longer
+        // hello are version mismatches.
+        assert_eq!(decode_hello(&[1]), Err(DecodeError::Version(1)));
+        assert_eq!(decode_hello(&[3, 0, 0]), Err(DecodeError::Version(3)));
     }
 
     #[test]

@@ -90,8 +90,9 @@ fn flow(a: &mut Established, b: &mut Established, n: usize, len: usize) {
 }
 
 #[test]
-fn the_plaintext_limit_is_the_noise_limit_minus_the_tag() {
-    assert_eq!(MAX_PLAINTEXT_LEN, 65_519);
+fn the_plaintext_limit_is_the_noise_limit_minus_the_tag_and_the_attachment_length() {
+    assert_eq!(MAX_PLAINTEXT_LEN, 65_515);
+    let plaintext = MAX_PLAINTEXT_LEN + ATTACHED_LEN_LEN;
     // snow agrees: 65,519 bytes fit in one transport message, 65,520 do not.
     let params: snow::params::NoiseParams = "Noise_NN_25519_AESGCM_SHA256".parse().unwrap();
     let mut i = snow::Builder::new(params.clone())
@@ -106,11 +107,11 @@ fn the_plaintext_limit_is_the_noise_limit_minus_the_tag() {
     i.read_message(&buf[..n], &mut out).unwrap();
     let mut t = i.into_transport_mode().unwrap();
     assert_eq!(
-        t.write_message(&vec![0; MAX_PLAINTEXT_LEN], &mut buf),
+        t.write_message(&vec![0; plaintext], &mut buf),
         Ok(MAX_NOISE_MESSAGE_LEN)
     );
     assert_eq!(
-        t.write_message(&vec![0; MAX_PLAINTEXT_LEN + 1], &mut buf),
+        t.write_message(&vec![0; plaintext + 1], &mut buf),
         Err(snow::Error::Input)
     );
 }
@@ -184,4 +185,77 @@ fn a_rekey_really_changes_the_key() {
     let frame = i.seal(b"after the rekey").unwrap();
     assert_eq!(r.open(body(&frame)), Err(SessionError::Decrypt));
     assert!(r.is_closed());
+}
+
+#[test]
+fn an_attachment_is_announced_and_its_length_authenticated() {
+    let (mut a, mut b) = pair();
+    let frame = a.seal_attached(b"chunk header", 65_296).unwrap();
+    assert_eq!(
+        b.open_attached(body(&frame)).unwrap(),
+        (b"chunk header".to_vec(), 65_296)
+    );
+    // Without one, the length is zero and `open` takes the message.
+    let frame = a.seal(b"offer").unwrap();
+    assert_eq!(b.open(body(&frame)).unwrap(), b"offer".to_vec());
+    let frame = a.seal(b"").unwrap();
+    assert_eq!(b.open_attached(body(&frame)).unwrap(), (Vec::new(), 0));
+    // The attachment's length is inside the sealed plaintext: changing
+    // any byte of the frame fails authentication.
+    let frame = a.seal_attached(b"x", 10).unwrap();
+    let mut bad = body(&frame).to_vec();
+    let last = bad.len() - TAG_LEN - 1;
+    bad[last] ^= 1;
+    assert_eq!(b.open_attached(&bad), Err(SessionError::Decrypt));
+}
+
+#[test]
+fn an_attachment_over_the_limit_is_refused_locally_and_the_session_stays_usable() {
+    let (mut a, mut b) = pair();
+    assert_eq!(
+        a.seal_attached(b"x", MAX_ATTACHMENT_LEN + 1),
+        Err(SessionError::AttachmentTooLong {
+            len: MAX_ATTACHMENT_LEN + 1
+        })
+    );
+    assert_eq!(
+        SessionError::AttachmentTooLong { len: 0 }.fault(),
+        Fault::Local
+    );
+    let frame = a.seal_attached(b"x", MAX_ATTACHMENT_LEN).unwrap();
+    assert_eq!(
+        b.open_attached(body(&frame)).unwrap(),
+        (b"x".to_vec(), MAX_ATTACHMENT_LEN)
+    );
+}
+
+#[test]
+fn an_unexpected_attachment_closes_the_session() {
+    let (mut a, mut b) = pair();
+    let frame = a.seal_attached(b"ready?", 1).unwrap();
+    assert_eq!(b.open(body(&frame)), Err(SessionError::MalformedAttachment));
+    assert_eq!(SessionError::MalformedAttachment.fault(), Fault::Peer);
+    assert!(b.is_closed());
+    let frame = a.seal(b"next").unwrap();
+    assert_eq!(b.open(body(&frame)), Err(SessionError::Closed));
+}
+
+#[test]
+fn a_peer_announcing_too_much_or_too_little_closes_the_session() {
+    let over = u32::try_from(MAX_ATTACHMENT_LEN + 1).unwrap().to_be_bytes();
+    for plaintext in [
+        [b"m".as_slice(), &over].concat(),
+        // Too short to hold the attachment length at all.
+        vec![0u8; ATTACHED_LEN_LEN - 1],
+        Vec::new(),
+    ] {
+        let (mut a, mut b) = pair();
+        let sealed = a.seal_raw(&plaintext);
+        assert_eq!(
+            b.open_attached(&sealed),
+            Err(SessionError::MalformedAttachment),
+            "{plaintext:?}"
+        );
+        assert!(b.is_closed());
+    }
 }

@@ -19,7 +19,10 @@ use crate::time::UnixTime;
 
 use super::error::SessionError;
 use super::frame::{check_body_len, header, FRAME_HEADER_LEN};
-use super::{MAX_PLAINTEXT_LEN, REKEY_AFTER_BYTES, REKEY_AFTER_MESSAGES, TAG_LEN};
+use super::{
+    ATTACHED_LEN_LEN, MAX_ATTACHMENT_LEN, MAX_PLAINTEXT_LEN, REKEY_AFTER_BYTES,
+    REKEY_AFTER_MESSAGES, TAG_LEN,
+};
 
 /// When a direction is rekeyed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,21 +175,39 @@ impl Established {
 
     /// Encrypts one message of at most [`MAX_PLAINTEXT_LEN`] bytes (possibly
     /// empty) and returns it framed, ready to write to the stream.
-    pub fn seal(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, SessionError> {
+    pub fn seal(&mut self, message: &[u8]) -> Result<Vec<u8>, SessionError> {
+        self.seal_attached(message, 0)
+    }
+
+    /// Like [`seal`](Self::seal), announcing an attachment of `attached`
+    /// bytes (at most [`MAX_ATTACHMENT_LEN`]), which the caller writes to
+    /// the stream, as they are, right after the returned frame. The
+    /// attachment's bytes are neither encrypted nor authenticated by the
+    /// session; see the module documentation.
+    pub fn seal_attached(
+        &mut self,
+        message: &[u8],
+        attached: usize,
+    ) -> Result<Vec<u8>, SessionError> {
         if self.closed {
             return Err(SessionError::Closed);
         }
-        if plaintext.len() > MAX_PLAINTEXT_LEN {
-            return Err(SessionError::PlaintextTooLong {
-                len: plaintext.len(),
-            });
+        if message.len() > MAX_PLAINTEXT_LEN {
+            return Err(SessionError::PlaintextTooLong { len: message.len() });
         }
+        let attached_len = match u32::try_from(attached) {
+            Ok(n) if attached <= MAX_ATTACHMENT_LEN => n,
+            _ => return Err(SessionError::AttachmentTooLong { len: attached }),
+        };
+        let mut plaintext = Vec::with_capacity(message.len() + ATTACHED_LEN_LEN);
+        plaintext.extend_from_slice(message);
+        plaintext.extend_from_slice(&attached_len.to_be_bytes());
         let body_len = plaintext.len() + TAG_LEN;
         let mut out = vec![0u8; FRAME_HEADER_LEN + body_len];
         out[..FRAME_HEADER_LEN].copy_from_slice(&header(body_len));
         match self
             .transport
-            .write_message(plaintext, &mut out[FRAME_HEADER_LEN..])
+            .write_message(&plaintext, &mut out[FRAME_HEADER_LEN..])
         {
             Ok(n) if n == body_len => {}
             _ => return Err(self.close(SessionError::Internal)),
@@ -198,10 +219,25 @@ impl Established {
     }
 
     /// Decrypts one message (a frame body, as
-    /// [`FrameDecoder`](super::FrameDecoder) returns them). Any failure
-    /// closes the session: on a reliable stream a message that does not
-    /// open means an attack or a broken peer.
+    /// [`FrameDecoder`](super::FrameDecoder) returns them) that must not
+    /// announce an attachment. Any failure closes the session: on a
+    /// reliable stream a message that does not open means an attack or a
+    /// broken peer.
     pub fn open(&mut self, frame_payload: &[u8]) -> Result<Vec<u8>, SessionError> {
+        match self.open_attached(frame_payload)? {
+            (message, 0) => Ok(message),
+            _ => Err(self.close(SessionError::MalformedAttachment)),
+        }
+    }
+
+    /// Decrypts one message and returns it with the length of the
+    /// attachment it announces (0 for none): that many raw bytes follow its
+    /// frame on the stream, to be checked by whoever uses them. Any failure
+    /// closes the session.
+    pub fn open_attached(
+        &mut self,
+        frame_payload: &[u8],
+    ) -> Result<(Vec<u8>, usize), SessionError> {
         if self.closed {
             return Err(SessionError::Closed);
         }
@@ -221,7 +257,17 @@ impl Established {
         if self.receive.count(n, self.policy) {
             self.transport.rekey_incoming();
         }
-        Ok(plaintext)
+        let Some(at) = n.checked_sub(ATTACHED_LEN_LEN) else {
+            return Err(self.close(SessionError::MalformedAttachment));
+        };
+        let mut len = [0u8; ATTACHED_LEN_LEN];
+        len.copy_from_slice(&plaintext[at..]);
+        let attached = u32::from_be_bytes(len) as usize;
+        if attached > MAX_ATTACHMENT_LEN {
+            return Err(self.close(SessionError::MalformedAttachment));
+        }
+        plaintext.truncate(at);
+        Ok((plaintext, attached))
     }
 
     fn close(&mut self, e: SessionError) -> SessionError {
@@ -233,5 +279,19 @@ impl Established {
     #[cfg(test)]
     pub(crate) fn set_rekey_policy(&mut self, policy: RekeyPolicy) {
         self.policy = policy;
+    }
+
+    /// Test hook: seals `plaintext` as the whole Noise plaintext, without
+    /// the attachment length a well-behaved sender appends.
+    #[cfg(test)]
+    pub(crate) fn seal_raw(&mut self, plaintext: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; plaintext.len() + TAG_LEN];
+        let n = self
+            .transport
+            .write_message(plaintext, &mut out)
+            .expect("seal");
+        out.truncate(n);
+        self.send.count(plaintext.len(), self.policy);
+        out
     }
 }
