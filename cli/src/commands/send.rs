@@ -140,8 +140,9 @@ pub(crate) fn letter(path: &Path) -> Result<String, CliError> {
 /// the time waited so far, at least this: a small dossier's delivery is
 /// seen within milliseconds, and a long one costs the daemon few looks.
 const POLL_MIN: std::time::Duration = std::time::Duration::from_millis(2);
-/// ... and at most this.
-const POLL_MAX: std::time::Duration = std::time::Duration::from_millis(200);
+/// ... and at most this: the end of a large delivery is seen within 50 ms
+/// (a look is one local API request, which lists the outbox).
+const POLL_MAX: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Polls the outbox until the dossier is delivered, failed, or `limit`
 /// seconds have passed (0: no limit); a progress bar on a terminal only.
