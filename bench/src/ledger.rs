@@ -6,10 +6,10 @@
 //! - verification in entries per second of an N-entry ledger (one million
 //!   by default) written into a store as the daemon writes it, verified
 //!   the way `confrere ledger verify` does with the daemon stopped
-//!   (`verify_store` on the freshly opened store): every signature
-//!   (`ledger verify`) and anchored (`ledger verify --quick`: the hash
-//!   chain, the genesis entry's and the signed head checkpoint's
-//!   signatures).
+//!   (`verify_store` on the freshly opened store): anchored (`ledger
+//!   verify`: the hash chain, the genesis entry's and the signed head
+//!   checkpoint's signatures) and every signature (`ledger verify
+//!   --signatures`).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -339,7 +339,7 @@ fn ledger_stages(ctx_dir: &Path, s: &Settings, r: &mut Results) {
     r.verify = Some(
         ledger::BigLedger::build(&ctx_dir.join("ledger-verify"), s.ledger_entries).and_then(|big| {
             eprintln!(
-                "[ledger] {} entries written in {:.1} s; {} run(s) of verify (every signature, then --quick)",
+                "[ledger] {} entries written in {:.1} s; {} run(s) of verify (every signature, then anchored)",
                 count(big.entries() as f64),
                 started.elapsed().as_secs_f64(),
                 s.runs

@@ -139,7 +139,14 @@ fn an_intact_ledger_verifies_and_shows() {
     write_ledger(&h);
     confrere(verify_args(&h, false))
         .code(0)
-        .stdout_has("The ledger is intact: 7 entries (0 to 6)");
+        .stdout_has("The ledger is intact: 7 entries (0 to 6)")
+        .stdout_has("every link verified up to the signed head checkpoint");
+    let mut every = verify_args(&h, false);
+    every.push("--signatures".into());
+    confrere(every)
+        .code(0)
+        .stdout_has("every signature and link verified");
+    // `--quick`, the default now, is still accepted.
     let mut quick = verify_args(&h, false);
     quick.push("--quick".into());
     confrere(quick)
@@ -281,10 +288,10 @@ fn each_tampering_exits_1_naming_the_first_bad_entry() {
             .stderr_has("error: the ledger is NOT intact")
             .stderr_has(case.says)
             .stderr_has("hint:");
-        for quick in [false, true] {
+        for every in [false, true] {
             let mut args = verify_args(&h, true);
-            if quick {
-                args.push("--quick".into());
+            if every {
+                args.push("--signatures".into());
             }
             let out = confrere(args);
             let report = out.code(1).json();
@@ -355,9 +362,9 @@ fn while_the_daemon_runs_the_commands_ask_it() {
     let h = home(&dir);
     let report = confrere(verify_args(&h, true)).code(0).json();
     assert_eq!(report["intact"], true, "{report}");
-    let mut quick = verify_args(&h, true);
-    quick.push("--quick".into());
-    assert_eq!(confrere(quick).code(0).json()["intact"], true);
+    let mut every = verify_args(&h, true);
+    every.push("--signatures".into());
+    assert_eq!(confrere(every).code(0).json()["intact"], true);
     let hs = h.display().to_string();
     let all = confrere(["ledger", "show", "--home", &hs, "--since", "0", "--json"])
         .code(0)

@@ -121,16 +121,18 @@ pub fn show(args: &LedgerShowArgs) -> Result<ExitCode, CliError> {
 
 /// Runs `ledger verify`: exit 0 intact, 1 broken.
 pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
-    let signatures = if args.quick {
-        SignatureCheck::Anchored
-    } else {
+    let signatures = if args.signatures {
         SignatureCheck::Every
+    } else {
+        SignatureCheck::Anchored
     };
     let report: VerifyReport = match open(&args.home)? {
         Source::Store { store, peer_id } => {
             report(verify_store(&store, &peer_id, signatures)).map_err(|e| ledger_error(&e))?
         }
-        Source::Daemon if args.quick => daemon_get(&args.home, "/ledger/verify?quick=true")?,
+        Source::Daemon if args.signatures => {
+            daemon_get(&args.home, "/ledger/verify?signatures=true")?
+        }
         Source::Daemon => daemon_get(&args.home, "/ledger/verify")?,
         Source::Empty => VerifyReport::intact(None),
     };
@@ -149,10 +151,10 @@ pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
             Ok(ExitCode::from(EXIT_OK))
         }
         (None, Some(head)) => {
-            let checked = if args.quick {
-                "every link verified up to the signed head checkpoint"
-            } else {
+            let checked = if args.signatures {
                 "every signature and link verified"
+            } else {
+                "every link verified up to the signed head checkpoint"
             };
             let entries = if report.entries == 1 {
                 "1 entry".to_owned()

@@ -295,14 +295,15 @@ pub trait NodeApi: Send + Sync + 'static {
         std::future::ready(Err(not_wired("showing the ledger")))
     }
 
-    /// Verifies the ledger: every signature, or with `quick` the hash
-    /// chain up to the signed head checkpoint (`GET /v1/ledger/verify?quick=true`).
-    /// A broken chain is a report with `intact: false`, not an error.
+    /// Verifies the ledger: the hash chain up to the signed head
+    /// checkpoint, and with `every_signature` every entry's own signature
+    /// too (`GET /v1/ledger/verify[?signatures=true]`). A broken chain is a
+    /// report with `intact: false`, not an error.
     fn ledger_verify(
         &self,
-        quick: bool,
+        every_signature: bool,
     ) -> impl Future<Output = Result<crate::ledger::VerifyReport, ApiError>> + Send {
-        let _ = quick;
+        let _ = every_signature;
         std::future::ready(Err(not_wired("verifying the ledger")))
     }
 

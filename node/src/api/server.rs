@@ -539,11 +539,11 @@ async fn ledger_verify<A: NodeApi>(
     query: Result<Query<crate::ledger::VerifyQuery>, QueryRejection>,
 ) -> Response {
     match query {
-        Ok(Query(q)) => answer(api.ledger_verify(q.quick == Some(true)).await),
+        Ok(Query(q)) => answer(api.ledger_verify(q.signatures == Some(true)).await),
         Err(_) => Failure::from(ApiError::new(
             "invalid",
             "the query string is not what this route takes",
-            "give nothing, or ?quick=true",
+            "give nothing, or ?signatures=true",
         ))
         .into_response(),
     }

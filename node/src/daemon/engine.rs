@@ -413,8 +413,15 @@ impl NodeApi for Engine {
             .map_err(|e| e.api_error())
     }
 
-    async fn ledger_verify(&self, quick: bool) -> Result<crate::ledger::VerifyReport, ApiError> {
-        let signatures = crate::ledger::VerifyQuery { quick: Some(quick) }.signatures();
+    async fn ledger_verify(
+        &self,
+        every_signature: bool,
+    ) -> Result<crate::ledger::VerifyReport, ApiError> {
+        let signatures = crate::ledger::VerifyQuery {
+            signatures: Some(every_signature),
+            quick: None,
+        }
+        .signatures();
         self.ledger
             .verify_report_async(signatures)
             .await

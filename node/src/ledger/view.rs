@@ -29,21 +29,26 @@ pub struct ShowQuery {
     pub since: Option<u64>,
 }
 
-/// The query of `GET /v1/ledger/verify`: `?quick=true` checks the hash
-/// chain up to the signed head checkpoint instead of every signature.
+/// The query of `GET /v1/ledger/verify`. By default the hash chain is
+/// checked up to the signed head checkpoint ([`SignatureCheck::Anchored`]);
+/// `?signatures=true` also checks every entry's own signature
+/// ([`SignatureCheck::Every`]).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VerifyQuery {
-    /// Anchored verification ([`SignatureCheck::Anchored`]).
+    /// Every entry's signature too.
+    pub signatures: Option<bool>,
+    /// Accepted for scripts written when anchored verification was an
+    /// option; it is the default now.
     pub quick: Option<bool>,
 }
 
 impl VerifyQuery {
     /// The signatures to check.
     pub fn signatures(&self) -> SignatureCheck {
-        if self.quick == Some(true) {
-            SignatureCheck::Anchored
-        } else {
+        if self.signatures == Some(true) {
             SignatureCheck::Every
+        } else {
+            SignatureCheck::Anchored
         }
     }
 }
@@ -300,5 +305,19 @@ impl VerifyReport {
                 hint: error.hint().to_owned(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_is_anchored_unless_every_signature_is_asked_for() {
+        let q = |signatures, quick| VerifyQuery { signatures, quick };
+        assert_eq!(q(None, None).signatures(), SignatureCheck::Anchored);
+        assert_eq!(q(Some(false), None).signatures(), SignatureCheck::Anchored);
+        assert_eq!(q(None, Some(true)).signatures(), SignatureCheck::Anchored);
+        assert_eq!(q(Some(true), None).signatures(), SignatureCheck::Every);
     }
 }
