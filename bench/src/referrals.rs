@@ -201,7 +201,11 @@ fn fan_out(ctx: &Ctx, fleet: &[Daemon]) -> Result<Vec<f64>, String> {
                 .iter()
                 .find(|i| ids.iter().any(|id| i["id"] == id.as_str()) && i["state"] == "failed")
             {
-                return Err(format!("a shared dossier failed: {failed}"));
+                return Err(format!(
+                    "a shared dossier failed after {} attempt(s): {}",
+                    failed["attempts"],
+                    failed["last_error"].as_str().unwrap_or("no reason given")
+                ));
             }
             let delivered = ids.iter().all(|id| {
                 items
