@@ -324,21 +324,7 @@ impl SecureChannel {
     /// [`SessionError::PlaintextTooLong`] and the channel stays usable;
     /// any other error closes it.
     pub async fn send(&mut self, msg: &[u8]) -> Result<(), ChannelError> {
-        self.check_usable()?;
-        if msg.len() > MAX_PLAINTEXT_LEN {
-            return Err(SessionError::PlaintextTooLong { len: msg.len() }.into());
-        }
-        let now = (self.now)();
-        let sealed = match self
-            .session
-            .check_peer_still_valid(now)
-            .and_then(|()| self.session.seal(msg))
-        {
-            Ok(sealed) => sealed,
-            Err(e) => return Err(self.fail(e.into()).await),
-        };
-        self.transport.queue(&sealed);
-        self.write_if_full().await
+        self.send_attached(msg, msg.len()).await
     }
 
     /// Sends `msg` with its bytes from `split` on as an attachment: the
@@ -363,7 +349,9 @@ impl SecureChannel {
             Err(e) => return Err(self.fail(e.into()).await),
         };
         self.transport.queue(&sealed);
-        self.transport.queue(attachment);
+        if !attachment.is_empty() {
+            self.transport.queue(attachment);
+        }
         self.write_if_full().await
     }
 
