@@ -68,8 +68,9 @@ pub const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How long to wait for `sled`'s own file lock when this process has just
 /// closed the store (its background threads let go of the file shortly
-/// after the last handle is dropped).
-const SLED_LOCK_WAIT: Duration = Duration::from_secs(2);
+/// after the last handle is dropped; on a loaded machine, more than 2 s
+/// was seen). Only this process can hold it: the home's lock is ours.
+const SLED_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The node's encrypted store. Cheap to clone; all clones share one
 /// database. See the module documentation.
