@@ -72,6 +72,10 @@ pub const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// was seen). Only this process can hold it: the home's lock is ours.
 const SLED_LOCK_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a held `HOME/store.lock` is tried again before the store is
+/// said to be held by another process.
+const HOME_LOCK_WAIT: Duration = Duration::from_millis(500);
+
 /// The node's encrypted store. Cheap to clone; all clones share one
 /// database. See the module documentation.
 #[derive(Clone)]
@@ -236,12 +240,23 @@ fn lock_home(home: &Path, home_str: &str) -> Result<File, StoreError> {
     let file = opts
         .open(&path)
         .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
-    match file.try_lock_exclusive() {
-        Ok(()) => Ok(file),
-        Err(e) if is_contended(&e) => Err(StoreError::Locked {
-            home: home_str.to_string(),
-        }),
-        Err(e) => Err(StoreError::io(format!("locking {}", path.display()), e)),
+    // A lock can outlive its holder for a moment: a process that is
+    // exiting, or a child forked (to run a program) while this process held
+    // the lock, which keeps a copy of the descriptor until it execs.
+    let started = std::time::Instant::now();
+    loop {
+        match file.try_lock_exclusive() {
+            Ok(()) => return Ok(file),
+            Err(e) if is_contended(&e) => {
+                if started.elapsed() > HOME_LOCK_WAIT {
+                    return Err(StoreError::Locked {
+                        home: home_str.to_string(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(StoreError::io(format!("locking {}", path.display()), e)),
+        }
     }
 }
 
