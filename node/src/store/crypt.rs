@@ -141,23 +141,11 @@ impl RecordCipher {
         key: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptError> {
-        if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != FORMAT_V1 {
-            return Err(CryptError::Malformed);
-        }
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&sealed[1..1 + NONCE_LEN]);
-        let mut buf = Zeroizing::new(sealed[1 + NONCE_LEN..].to_vec());
-        let len = self
-            .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad(tree, key)),
-                &mut buf,
-            )
-            .map_err(|_| CryptError::Authentication)?
-            .len();
-        buf.truncate(len);
-        Ok(buf)
+        let mut opener = RecordOpener::default();
+        let len = opener.open(self, tree, key, sealed)?.len();
+        let mut plain = std::mem::replace(&mut opener.plain, Zeroizing::new(Vec::new()));
+        plain.truncate(len);
+        Ok(plain)
     }
 }
 

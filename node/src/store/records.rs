@@ -193,39 +193,12 @@ impl Store {
             .transpose()
     }
 
-    /// The records of `tree` stored with [`put_bytes`](Store::put_bytes)
-    /// whose keys are in `from..to`, in key order, each as its key and
-    /// either its bytes or why it cannot be opened (a damaged record does
-    /// not hide the ones after it).
-    #[allow(clippy::type_complexity)]
-    pub fn range_bytes(
-        &self,
-        tree: Tree,
-        from: &[u8],
-        to: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Result<Zeroizing<Vec<u8>>, StoreError>)>, StoreError> {
-        self.tree(tree)
-            .range(from..to)
-            .map(|item| {
-                let (key, sealed) =
-                    item.map_err(|e| self.sled_error(e, &format!("reading the {tree} tree")))?;
-                let opened = self
-                    .inner
-                    .cipher
-                    .open(tree.name(), &key, &sealed)
-                    .map_err(|e| self.crypt_error(tree, e));
-                Ok((key.to_vec(), opened))
-            })
-            .collect()
-    }
-
     /// Calls `visit` with each record of `tree` stored with
     /// [`put_bytes`](Store::put_bytes) whose key is in `from..to`, in key
     /// order: its key, and either its bytes or why it cannot be opened (a
-    /// damaged record does not hide the ones after it). Unlike
-    /// [`range_bytes`](Store::range_bytes) nothing is kept: each record is
-    /// opened into one buffer, reused, and wiped at the end. Stops at the
-    /// first error `visit` returns.
+    /// damaged record does not hide the ones after it). Nothing is kept:
+    /// each record is opened into one buffer, reused, and wiped at the end.
+    /// Stops at the first error `visit` returns.
     pub fn visit_range_bytes<E: From<StoreError>>(
         &self,
         tree: Tree,
