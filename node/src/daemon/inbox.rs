@@ -248,13 +248,18 @@ fn write_documents(
     let mut current: Option<(usize, fs::File)> = None;
     let mut doc_names: Vec<String> = Vec::new();
     let result = (|| -> Result<(), ApiError> {
+        let missing = |index: u64| internal(format!("chunk {index} of the dossier is missing"));
+        let mut reader = store
+            .chunk_reader(id.as_bytes(), 0)
+            .map_err(store_err)?
+            .ok_or_else(|| missing(0))?;
         for index in 0..chunk_count {
-            let sealed = store
-                .get_chunk(id.as_bytes(), index)
+            let (_, sealed) = reader
+                .next_chunk()
                 .map_err(store_err)?
-                .ok_or_else(|| internal(format!("chunk {index} of the dossier is missing")))?;
+                .ok_or_else(|| missing(index))?;
             let events = opener
-                .push_chunk(index, index + 1 == chunk_count, &sealed)
+                .push_chunk(index, index + 1 == chunk_count, sealed)
                 .map_err(|e| internal(format!("the stored dossier does not open: {e}")))?;
             for ev in events {
                 match ev {

@@ -571,7 +571,7 @@ fn read_chunks(
                     })
                 }
                 Ok(_) => Err(missing(index)),
-                Err(e) => Err(Outcome::Retry(format!("reading chunk {index}: {e}"))),
+                Err(e) => Err(Outcome::Retry(e.to_string())),
             };
             let failed = msg.is_err();
             if tx.blocking_send(msg).is_err() || failed {

@@ -161,15 +161,24 @@ fn reopen_stored(
         .map_err(SinkError::Store)?
         .min(chunk_count);
     let mut next = 0;
+    let mut reader = match held {
+        0 => None,
+        _ => store
+            .chunk_reader(id.as_bytes(), 0)
+            .map_err(SinkError::Store)?,
+    };
     while next < held {
-        let Some(sealed) = store
-            .get_chunk(id.as_bytes(), next)
+        let Some((_, sealed)) = reader
+            .as_mut()
+            .map(|r| r.next_chunk())
+            .transpose()
             .map_err(SinkError::Store)?
+            .flatten()
         else {
             break;
         };
         let last = next + 1 == chunk_count;
-        match feed(&mut opener, &mut manifest, id, next, last, &sealed) {
+        match feed(&mut opener, &mut manifest, id, next, last, sealed) {
             Ok(()) => next += 1,
             // Damaged on disk (e.g. cut by a crash): received again from here.
             Err(OpenError::Chunk(_)) => break,

@@ -25,6 +25,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::STRIDE;
+use crate::store::StoreError;
 
 /// Alignment of direct reads and writes: offsets, lengths and buffers.
 pub const ALIGN: usize = 4096;
@@ -252,7 +253,12 @@ impl ChunkReader {
 
     /// The next chunk: its index and sealed bytes, or `None` past the end
     /// of the file. Every chunk but the file's last is full size.
-    pub fn next_chunk(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+    pub fn next_chunk(&mut self) -> Result<Option<(u64, &[u8])>, StoreError> {
+        self.read_next()
+            .map_err(|e| super::io_err("reading a chunk", e))
+    }
+
+    fn read_next(&mut self) -> io::Result<Option<(u64, &[u8])>> {
         let start = self.next.saturating_mul(STRIDE);
         if start >= self.len {
             return Ok(None);
