@@ -183,9 +183,10 @@ impl Client {
         self.post("/consents", req)
     }
 
-    /// `GET /v1/ledger/verify`.
+    /// `GET /v1/ledger/verify?signatures=true`: the chain and every
+    /// entry's own signature.
     pub fn ledger_verify(&self) -> Result<confrere_node::ledger::VerifyReport, CliError> {
-        self.get("/ledger/verify")
+        self.get("/ledger/verify?signatures=true")
     }
 
     /// `POST /v1/purge`.
