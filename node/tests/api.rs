@@ -64,6 +64,7 @@ fn sent(id: &str) -> Sent {
     Sent {
         id: id.into(),
         state: "queued".into(),
+        warnings: Vec::new(),
     }
 }
 

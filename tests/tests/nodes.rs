@@ -700,6 +700,19 @@ fn bad_sends_are_refused_clearly_and_odd_document_names_stay_inside_the_output_d
     let mut send = referral(to, "Avis", &[&doc]);
     send.patient.birth_date = "1985-13-45";
     send.run(&gp).code(2).stderr_has("birth date");
+    // An INS that contradicts the sex or the birth date it is sent with
+    // (285057512345623 is a woman born in May 1985).
+    for (sex, birth, what) in [
+        ("M", "1985-05-12", "sex"),
+        ("F", "1984-05-12", "birth date"),
+        ("F", "1985-06-12", "birth date"),
+    ] {
+        let mut send = referral(to, "Avis", &[&doc]);
+        send.patient.sex = sex;
+        send.patient.birth_date = birth;
+        let out = send.run(&gp);
+        out.code(2).stderr_has("INS and").stderr_has(what);
+    }
     // A document whose name is only dots cannot be named on the other side.
     let dots = dir.join("dots");
     fs::create_dir(&dots).unwrap();

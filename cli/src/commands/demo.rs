@@ -226,7 +226,7 @@ fn patient() -> Patient {
         ins: PATIENT_INS.into(),
         family: "DURAND-TEST".into(),
         given: "MARIE".into(),
-        birth_date: "1961-05-12".into(),
+        birth_date: "1985-05-12".into(),
         sex: "F".into(),
     }
 }

@@ -57,6 +57,9 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
     let sent = client.send(&req);
     super::progress::clear(spinner);
     let sent = sent?;
+    for w in &sent.warnings {
+        eprintln!("warning: {}", clean(w));
+    }
     if let Some(limit) = args.wait {
         let item = wait_for_delivery(&client, &sent.id, limit)?;
         if args.json {

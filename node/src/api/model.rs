@@ -105,6 +105,10 @@ pub struct Sent {
     pub id: String,
     /// The outbox state right after the call (`queued` …).
     pub state: String,
+    /// What the sender should know but did not stop the send (for example,
+    /// an INS whose month of birth could not be checked). Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One outbox item (`GET /v1/outbox`).

@@ -8,8 +8,8 @@ use std::time::Duration;
 use confrere_protocol::dossier::manifest::MANIFEST_VERSION;
 use confrere_protocol::dossier::names::sanitize_document_name;
 use confrere_protocol::dossier::{
-    BirthDate, ContentSealer, ContentSummary, DocumentEntry, DossierId, DossierKey, Ins, Manifest,
-    Patient, Referral, SealedChunk, Sex,
+    BirthDate, ContentSealer, ContentSummary, DocumentEntry, DossierId, DossierKey, Ins,
+    InsAgreement, Manifest, Patient, Referral, SealedChunk, Sex,
 };
 use confrere_protocol::receipt::{verify_receipt, DeliveryReceipt};
 use confrere_protocol::transfer::{
@@ -139,6 +139,19 @@ pub(super) async fn send(
             "check the patient's details",
         )
     })?;
+    let mut warnings = Vec::new();
+    match patient.ins_agreement() {
+        Ok(InsAgreement::MonthUnknown) => warnings.push(
+            "the patient's INS carries a code for an unknown month of birth: only the sex and year of birth could be checked against it".to_owned(),
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            return Err(invalid(
+                e.to_string(),
+                "check the INS, --sex and --birth-date against the patient's carte Vitale or INS record; one of them is mistyped",
+            ))
+        }
+    }
     let id = DossierId::random().map_err(internal)?;
     let from = engine.identity.national_id.to_string();
     let store = engine.store.clone();
@@ -242,6 +255,7 @@ pub(super) async fn send(
     Ok(Sent {
         id: id.to_string(),
         state: "queued".into(),
+        warnings,
     })
 }
 

@@ -15,8 +15,10 @@
 //!
 //! The sex digit is 1 or 2 (NIR), 3 (people born abroad awaiting their
 //! number), 7 or 8 (NIA, temporary numbers). Month and commune are not
-//! checked further: the registry issues out-of-range values (unknown month,
-//! temporary numbers) on purpose.
+//! checked further here: the registry issues out-of-range values (unknown
+//! month, temporary numbers) on purpose. Whether the sex, year and month
+//! agree with the patient's stated sex and birth date is checked by the
+//! sender with [`Patient::ins_agreement`](super::Patient::ins_agreement).
 //!
 //! An INS is patient data: errors never repeat the number, and `Debug`
 //! prints `<redacted>`.

@@ -44,7 +44,7 @@ pub use ins::{Ins, InsError};
 pub use keywrap::{open_record, seal_record, unwrap, wrap, StoreKey, WrapError};
 pub use manifest::{DocumentEntry, DossierId, Manifest, ManifestError, Referral};
 pub use names::{sanitize_document_name, unique_name, NameError};
-pub use patient::{BirthDate, Patient, PatientError, Sex};
+pub use patient::{BirthDate, InsAgreement, Patient, PatientError, Sex};
 pub use seal::{
     open_chunk, seal_chunk, ChunkCipher, ChunkError, DossierKey, CHUNK_PLAINTEXT_LEN,
     SEALED_CHUNK_LEN,

@@ -59,6 +59,32 @@ pub enum PatientError {
     /// An undefined sex code on the wire.
     #[error("unknown sex code {0}")]
     SexCode(u8),
+    /// The INS's first digit gives the other sex than the one stated.
+    #[error(
+        "the patient's INS and sex disagree: its first digit is 1 (or 7) for a man, 2 (or 8) for a woman"
+    )]
+    InsSexMismatch,
+    /// The INS's year of birth (digits 2 and 3) is not the birth date's.
+    #[error("the patient's INS and birth date disagree: digits 2 and 3 of the INS are the last two digits of the year of birth")]
+    InsYearMismatch,
+    /// The INS's month of birth (digits 4 and 5) is not the birth date's.
+    #[error("the patient's INS and birth date disagree: digits 4 and 5 of the INS are the month of birth")]
+    InsMonthMismatch,
+}
+
+/// How the INS agrees with the stated sex and birth date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InsAgreement {
+    /// Everything the INS encodes matches.
+    Agrees,
+    /// The sex and year match, but the INS carries a code for an unknown
+    /// month of birth (month digits outside 01–12), so the month could not
+    /// be checked.
+    MonthUnknown,
+    /// The INS encodes nothing checkable here (first digit 3: a person born
+    /// abroad awaiting a number) or the sex is stated as unknown and the
+    /// rest matches.
+    Unchecked,
 }
 
 /// Administrative sex, as the INS referential gives it.
@@ -206,6 +232,42 @@ impl Patient {
         check_name(&self.given, "given names")?;
         self.birth_date.check_not_after(created_at)
     }
+
+    /// Checks what the INS encodes against the stated sex and birth date:
+    /// the first digit (1 or 7 for a man, 2 or 8 for a woman), digits 2–3
+    /// (year of birth, last two digits) and 4–5 (month of birth, unless the
+    /// registry's codes for an unknown month are used). A sender runs it
+    /// before sealing; it is not part of [`Patient::validate`], so that a
+    /// recipient never refuses a dossier for it.
+    pub fn ins_agreement(&self) -> Result<InsAgreement, PatientError> {
+        let digits = self.ins.as_str().as_bytes();
+        let num = |i: usize| u32::from(digits[i] - b'0') * 10 + u32::from(digits[i + 1] - b'0');
+        let man = match self.ins.sex_digit() {
+            1 | 7 => true,
+            2 | 8 => false,
+            _ => return Ok(InsAgreement::Unchecked),
+        };
+        match (self.sex, man) {
+            (Sex::M, false) | (Sex::F, true) => return Err(PatientError::InsSexMismatch),
+            _ => {}
+        }
+        let year = u32::try_from(self.birth_date.date().year().rem_euclid(100)).unwrap_or(0);
+        if num(1) != year {
+            return Err(PatientError::InsYearMismatch);
+        }
+        let month = num(3);
+        if !(1..=12).contains(&month) {
+            return Ok(InsAgreement::MonthUnknown);
+        }
+        if month != u32::from(u8::from(self.birth_date.date().month())) {
+            return Err(PatientError::InsMonthMismatch);
+        }
+        Ok(if self.sex == Sex::U {
+            InsAgreement::Unchecked
+        } else {
+            InsAgreement::Agrees
+        })
+    }
 }
 
 fn check_name(name: &str, field: &'static str) -> Result<(), PatientError> {
@@ -289,6 +351,75 @@ mod tests {
             BirthDate::from_ymd(u32::MAX, 1, 1),
             Err(PatientError::BirthDateNotReal)
         );
+    }
+
+    #[test]
+    fn the_ins_must_agree_with_sex_and_birth_date() {
+        let p = patient();
+        assert_eq!(p.ins_agreement(), Ok(InsAgreement::Agrees));
+        let mut man = p.clone();
+        man.sex = Sex::M;
+        assert_eq!(man.ins_agreement(), Err(PatientError::InsSexMismatch));
+        let mut unknown = p.clone();
+        unknown.sex = Sex::U;
+        assert_eq!(unknown.ins_agreement(), Ok(InsAgreement::Unchecked));
+        let mut year = p.clone();
+        year.birth_date = BirthDate::parse("1961-05-14").unwrap();
+        assert_eq!(year.ins_agreement(), Err(PatientError::InsYearMismatch));
+        // The same two digits a century apart agree.
+        year.birth_date = BirthDate::parse("2069-05-14").unwrap();
+        assert_eq!(year.ins_agreement(), Ok(InsAgreement::Agrees));
+        let mut month = p.clone();
+        month.birth_date = BirthDate::parse("1969-06-14").unwrap();
+        assert_eq!(month.ins_agreement(), Err(PatientError::InsMonthMismatch));
+        // A man's number (1 84 02 …) with a woman's sex.
+        let mut m = p.clone();
+        m.ins = Ins::parse("184027645108980").unwrap();
+        m.birth_date = BirthDate::parse("1984-02-03").unwrap();
+        m.sex = Sex::M;
+        assert_eq!(m.ins_agreement(), Ok(InsAgreement::Agrees));
+        m.sex = Sex::F;
+        assert_eq!(m.ins_agreement(), Err(PatientError::InsSexMismatch));
+        // Temporary numbers: 7 for a man, 8 for a woman.
+        let mut nia = p.clone();
+        nia.ins = Ins::parse("899129912345653").unwrap();
+        nia.birth_date = BirthDate::parse("1999-12-01").unwrap();
+        assert_eq!(nia.ins_agreement(), Ok(InsAgreement::Agrees));
+        nia.sex = Sex::M;
+        assert_eq!(nia.ins_agreement(), Err(PatientError::InsSexMismatch));
+        nia.sex = Sex::F;
+        nia.birth_date = BirthDate::parse("1998-12-01").unwrap();
+        assert_eq!(nia.ins_agreement(), Err(PatientError::InsYearMismatch));
+        // Month codes for an unknown month (20, 40, 99 …) leave the month
+        // unchecked; sex and year still count.
+        nia.ins = Ins::parse("899209912345684").unwrap();
+        nia.birth_date = BirthDate::parse("1999-07-01").unwrap();
+        assert_eq!(nia.ins_agreement(), Ok(InsAgreement::MonthUnknown));
+        let mut unknown_month = p.clone();
+        unknown_month.ins = Ins::parse("269409912345640").unwrap();
+        assert_eq!(
+            unknown_month.ins_agreement(),
+            Ok(InsAgreement::MonthUnknown)
+        );
+        unknown_month.birth_date = BirthDate::parse("1970-05-14").unwrap();
+        assert_eq!(
+            unknown_month.ins_agreement(),
+            Err(PatientError::InsYearMismatch)
+        );
+        // First digit 3: nothing to compare.
+        let mut abroad = p.clone();
+        abroad.ins = Ins::parse("399129912345612").unwrap();
+        abroad.sex = Sex::M;
+        assert_eq!(abroad.ins_agreement(), Ok(InsAgreement::Unchecked));
+        // No error message repeats the number or the date.
+        for e in [
+            PatientError::InsSexMismatch,
+            PatientError::InsYearMismatch,
+            PatientError::InsMonthMismatch,
+        ] {
+            let msg = e.to_string();
+            assert!(!msg.contains("69") && !msg.contains("1969"), "{msg}");
+        }
     }
 
     #[test]
