@@ -245,3 +245,85 @@ fn a_full_disk_pauses_the_transfer_loses_nothing_and_it_resumes_when_space_is_fr
         started.elapsed().as_secs_f64()
     );
 }
+
+/// A consent granted while the practice's disk is full: the grant fails, and
+/// what it says is true. Either nothing was recorded (and a grant once the
+/// disk has room leaves exactly one consent) or it says the record stayed
+/// without its ledger entry. Before this, the consent was kept although the
+/// grant failed, and the hint ("retry") made a duplicate.
+#[test]
+fn a_consent_grant_on_a_full_disk_tells_the_truth_and_a_new_grant_makes_no_duplicate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let disk = match Tmpfs::mount(&dir.join("disk"), DISK) {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("SKIPPED: cannot mount a tmpfs here ({why}); the full-disk test needs it");
+            return;
+        }
+    };
+    let gp_card = pki().issue(&GP, &dir.join("card-gp"));
+    let gp_home = disk.dir.join("home");
+    enroll(&gp_home, &gp_card, &[pki()]).code(0);
+    let gp = Daemon::start("gp", &gp_home, free_port(), &dir.join("gp.log"));
+    let grant = |purpose: &str| {
+        gp.cli([
+            "consent",
+            "grant",
+            "--patient-ins",
+            PATIENT.ins,
+            "--to",
+            CARDIOLOGIST.national_id,
+            "--purpose",
+            purpose,
+            "--json",
+        ])
+    };
+    let listed = || {
+        let list = gp.json(["consent", "list", "--patient-ins", PATIENT.ins]);
+        list.as_array().unwrap().len()
+    };
+    assert_eq!(listed(), 0);
+
+    // Fill the disk to the last byte, then grant until the store has no
+    // room left (sled first uses the room it already holds).
+    let weight = disk.dir.join("ballast");
+    ballast(&weight, DISK);
+    let mut granted = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let failed = loop {
+        let out = grant(&format!("Avis cardiologique {granted}"));
+        if out.code != Some(0) {
+            break out;
+        }
+        granted += 1;
+        assert!(
+            granted < 5000 && Instant::now() < deadline,
+            "{granted} grants on a full disk all succeeded"
+        );
+    };
+    eprintln!("grant {granted} on a full disk failed: {failed}");
+    let kept = failed.stderr.contains("is stored but");
+    assert!(
+        kept || failed.stderr.contains("was not recorded"),
+        "the error says neither that nothing was recorded nor that the record stayed: {failed}"
+    );
+    assert!(
+        !failed.stderr.to_lowercase().contains("retry"),
+        "a bare retry makes a duplicate: {failed}"
+    );
+
+    // Room again. What the error said is what the store holds.
+    fs::remove_file(&weight).unwrap();
+    assert_eq!(listed(), granted + usize::from(kept), "{failed}");
+    if !kept {
+        let ok = grant("Avis cardiologique, once more");
+        assert_eq!(ok.code, Some(0), "{ok}");
+        assert_eq!(listed(), granted + 1, "a new grant made a duplicate");
+    }
+    // The ledger holds one grant per consent listed, and still verifies.
+    let journal = gp.cli(["ledger", "verify", "--json"]);
+    assert_eq!(journal.code, Some(0), "{journal}");
+    drop(gp);
+    drop(disk);
+}

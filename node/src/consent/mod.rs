@@ -280,6 +280,22 @@ pub fn grant<S: AsRef<str>>(
     Ok(consent)
 }
 
+/// Removes a consent or care-team record that was stored but whose ledger
+/// entry could not be written, so that it allows nothing from now on. The
+/// removal reaches the disk with the store's next flush (at once if there
+/// is room).
+pub fn discard_unrecorded(
+    store: &Store,
+    kind: BasisKind,
+    id: &RecordId,
+) -> Result<(), PolicyError> {
+    store.remove(Tree::Meta, &record_key(kind, id))?;
+    if let Err(e) = store.flush() {
+        tracing::warn!(error = %e, "the removal of a record without its ledger entry waits for the next flush");
+    }
+    Ok(())
+}
+
 /// The consents, newest first; only those of `patient` if given.
 pub fn list(store: &Store, patient: Option<&Ins>) -> Result<Vec<Consent>, PolicyError> {
     let mut consents = scan_all(store, BasisKind::Consent)?

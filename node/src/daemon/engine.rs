@@ -15,9 +15,11 @@ use super::records::{InboxRecord, OutboxRecord, OutboxState};
 use super::sending;
 use super::DaemonError;
 use crate::api::model::*;
+use crate::consent::BasisKind;
 use crate::home::Home;
 use crate::net::{AddressBook, Entry, NetworkHandle};
 use crate::store::{Store, StoreError, Tree};
+use confrere_protocol::consent::RecordId;
 
 /// The daemon's state, shared by its tasks.
 pub struct Engine {
@@ -145,6 +147,52 @@ impl Engine {
             .await
             .map(|_| ())
             .map_err(|e| e.api_error())
+    }
+
+    /// Makes a consent or care-team record just stored durable and logs it
+    /// in the ledger. If either fails, the record is removed so that it
+    /// allows nothing and a new grant makes no duplicate; the error says
+    /// whether that worked.
+    async fn record_basis(
+        &self,
+        kind: BasisKind,
+        id: &RecordId,
+        entry: confrere_protocol::ledger::EntryKind,
+    ) -> Result<(), ApiError> {
+        let recorded = match self.flush().await.map_err(store_err) {
+            Ok(()) => self.record(entry).await,
+            Err(e) => Err(e),
+        };
+        let Err(e) = recorded else { return Ok(()) };
+        let what = match kind {
+            BasisKind::Consent => "consent",
+            BasisKind::CareTeam => "care-team record",
+        };
+        let cause_hint = e.hint.as_deref().unwrap_or("see the daemon's log");
+        let store = self.store.clone();
+        let discard_id = *id;
+        let discarded = tokio::task::spawn_blocking(move || {
+            crate::consent::discard_unrecorded(&store, kind, &discard_id)
+        })
+        .await;
+        Err(match discarded {
+            Ok(Ok(())) => ApiError::new(
+                &e.code,
+                format!("the {what} was not recorded: {}", e.error),
+                format!("nothing was recorded; {cause_hint}, then record it again"),
+            ),
+            _ => {
+                tracing::error!(kind = kind.as_str(), id = %id, "a record without its ledger entry could not be removed");
+                ApiError::new(
+                    &e.code,
+                    format!(
+                        "the {what} {id} is stored but its ledger entry could not be written: {}",
+                        e.error
+                    ),
+                    format!("{cause_hint}; then withdraw it (`confrere consent revoke {id}` for a consent) before recording it again, so that no duplicate is left"),
+                )
+            }
+        })
     }
 
     /// The ledger.
@@ -445,15 +493,15 @@ impl NodeApi for Engine {
     async fn consent_grant(&self, req: GrantConsentRequest) -> Result<ConsentInfo, ApiError> {
         let now = now();
         let consent = crate::consent::grant_request(&self.store, &req, now)?;
-        self.flush().await.map_err(store_err)?;
-        self.record(confrere_protocol::ledger::EntryKind::ConsentGranted {
+        let entry = confrere_protocol::ledger::EntryKind::ConsentGranted {
             consent_id: consent.id.0,
             patient_ins: consent.patient_ins.clone(),
             recipients: consent.recipients.iter().map(ToString::to_string).collect(),
             purpose: consent.purpose.clone(),
             expires: consent.expires.map(|d| d.to_string()),
-        })
-        .await?;
+        };
+        self.record_basis(BasisKind::Consent, &consent.id, entry)
+            .await?;
         Ok(ConsentInfo::new(&consent, now))
     }
 
@@ -494,14 +542,14 @@ impl NodeApi for Engine {
 
     async fn care_team_record(&self, req: CareTeamRequest) -> Result<CareTeamInfo, ApiError> {
         let record = crate::consent::care_team_request(&self.store, &req, now())?;
-        self.flush().await.map_err(store_err)?;
-        self.record(confrere_protocol::ledger::EntryKind::CareTeamRecorded {
+        let entry = confrere_protocol::ledger::EntryKind::CareTeamRecorded {
             record_id: record.id.0,
             patient_ins: record.patient_ins.clone(),
             recipients: record.recipients.iter().map(ToString::to_string).collect(),
             informed_on: record.informed_on.to_string(),
-        })
-        .await?;
+        };
+        self.record_basis(BasisKind::CareTeam, &record.id, entry)
+            .await?;
         Ok(CareTeamInfo::new(&record))
     }
 }
