@@ -361,6 +361,24 @@ pub fn check_own_credential(
     }
 }
 
+/// Verifies a credential met outside a session, where no Noise handshake
+/// proved its static key: a directory record carries one, and proves the
+/// node's PeerId key by its own signature instead.
+///
+/// Checks everything [`verify_credential`] does except the Noise key
+/// binding: the validity at `opts.at`, the card signature, that the
+/// credential does not outlive its certificate, and the certificate chain
+/// against `trust`, with revocation as `opts` asks. A [`VerifiedPeer`] made
+/// here proves the credential, not that its holder holds the Noise key:
+/// whoever uses it must prove the PeerId key (or the Noise key) otherwise.
+pub fn verify_credential_alone(
+    cred: &NodeCredential,
+    trust: &TrustStore,
+    opts: &VerifyOptions,
+) -> Result<VerifiedPeer, CredentialError> {
+    verify_credential(cred, &cred.noise_static, trust, opts)
+}
+
 /// Verifies a peer's credential against the static key Noise authenticated.
 ///
 /// Checks, in order: the key binding, the credential's validity at
