@@ -11,9 +11,10 @@ use common::{at, auth_opts, cert, fixture, standard_trust, test_instant, trust_s
 use confrere_protocol::codec::DecodeError;
 use confrere_protocol::credential::verify_credential_alone;
 use confrere_protocol::directory::{
-    directory_key, sign_record, verify_record, DirectoryError, DirectoryRecord, VerifiedRecord,
-    KEY_PREFIX, MAX_ADDRESSES, MAX_ADDRESS_LEN, MAX_CLOCK_SKEW, MAX_RECORD_LEN,
-    MAX_RECORD_VALIDITY, RECORD_DOMAIN,
+    decode_record_set, directory_key, encode_record_set, merge_record, sign_record, verify_record,
+    verify_record_set, Decision, DirectoryError, DirectoryRecord, Ignored, VerifiedRecord,
+    KEY_PREFIX, MAX_ADDRESSES, MAX_ADDRESS_LEN, MAX_CLOCK_SKEW, MAX_RECORDS_PER_ID, MAX_RECORD_LEN,
+    MAX_RECORD_VALIDITY, MAX_SET_LEN, RECORD_DOMAIN,
 };
 use confrere_protocol::receipt::NodeSigner;
 use confrere_protocol::{
@@ -662,6 +663,147 @@ fn errors_name_no_practitioner_or_address() {
 }
 
 // ----------------------------------------------------------------------------
+// Sets: the value under a key
+
+/// The GP's second node (another site): its own key and credential.
+fn gp_second_node_key() -> Ed25519KeyPair {
+    Ed25519KeyPair::from_seed_unchecked(&[0x33; 32]).expect("seed")
+}
+
+fn gp_second_record(sequence: u64) -> Vec<u8> {
+    static CRED: OnceLock<NodeCredential> = OnceLock::new();
+    let cred = CRED
+        .get_or_init(|| credential_for("good-rsa", gp_second_node_key().peer_id(), CRED_NOT_AFTER));
+    let r = sign_record(
+        &gp_second_node_key(),
+        cred,
+        vec![vec![0x04, 198, 51, 100, 7, 0x06, 0x0f, 0xa1]],
+        sequence,
+        published(),
+        published().add_secs(DAY),
+    )
+    .expect("sign_record");
+    encode(&r)
+}
+
+#[test]
+fn set_has_the_documented_layout() {
+    let a = encode(&gp_record());
+    let b = gp_second_record(1);
+    let va = verify(&a, &gp_key()).expect("verifies");
+    let vb = verify(&b, &gp_key()).expect("verifies");
+    let set = encode_record_set(&[va, vb]);
+    let len = |r: &[u8]| u16::try_from(r.len()).expect("short").to_be_bytes();
+    assert_eq!(
+        set,
+        [&[2][..], &len(&a), &a, &len(&b), &b].concat(),
+        "count, then each record with a u16 length"
+    );
+    assert_eq!(decode_record_set(&set), Ok(vec![&a[..], &b[..]]));
+    assert_eq!(encode_record_set(&[]), vec![0]);
+    assert_eq!(decode_record_set(&[0]), Ok(Vec::new()));
+}
+
+#[test]
+fn set_keeps_every_node_of_a_practitioner_and_the_newest_of_each() {
+    let mut held = Vec::new();
+    let first = verify_record_set(
+        &[
+            &[2u8][..],
+            &set_entry(&encode(&gp_record())),
+            &set_entry(&gp_second_record(1)),
+        ]
+        .concat(),
+        &gp_key(),
+        &standard_trust(),
+        &auth_opts(),
+    )
+    .expect("well formed");
+    assert!(first.refused.is_empty(), "{:?}", first.refused);
+    for r in first.records {
+        assert_eq!(merge_record(&mut held, r), Decision::Keep { drop: vec![] });
+    }
+    assert_eq!(held.len(), 2, "both sites kept");
+    // The second site publishes again: its newer record replaces its older one.
+    let newer = verify(&gp_second_record(2), &gp_key()).expect("verifies");
+    let at_old = held.iter().position(|r| r.sequence() == 1).expect("held");
+    assert_eq!(
+        merge_record(&mut held, newer),
+        Decision::Keep { drop: vec![at_old] }
+    );
+    // The older one coming back (a stale directory node) changes nothing.
+    let stale = verify(&gp_second_record(1), &gp_key()).expect("verifies");
+    assert_eq!(
+        merge_record(&mut held, stale),
+        Decision::Ignore(Ignored::NotNewer)
+    );
+    let mut seqs: Vec<u64> = held.iter().map(VerifiedRecord::sequence).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, [2, 7]);
+    // What a node serves is what it holds, and verifies again on arrival.
+    let served = encode_record_set(&held);
+    let again = verify_record_set(&served, &gp_key(), &standard_trust(), &auth_opts())
+        .expect("well formed");
+    assert_eq!(again.records.len(), 2);
+}
+
+fn set_entry(record: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(record.len()).expect("short").to_be_bytes();
+    [&len[..], record].concat()
+}
+
+#[test]
+fn refused_records_of_a_set_are_dropped_and_said_why() {
+    let good = encode(&gp_record());
+    let forged = resign(gp_record(), &cardio_node_key());
+    let set = [&[2u8][..], &set_entry(&forged), &set_entry(&good)].concat();
+    let v = verify_record_set(&set, &gp_key(), &standard_trust(), &auth_opts()).expect("framing");
+    assert_eq!(v.records.len(), 1);
+    assert_eq!(v.records[0].encoded(), good.as_slice());
+    assert_eq!(v.refused, vec![DirectoryError::BadSignature]);
+    // Under another key, every record is refused; the set itself is not.
+    let cardio_key = directory_key(&NationalId::parse(CARDIOLOGIST).expect("id"));
+    let v = verify_record_set(&set, &cardio_key, &standard_trust(), &auth_opts()).expect("framing");
+    assert!(v.records.is_empty());
+    assert_eq!(v.refused, vec![DirectoryError::WrongKey; 2]);
+}
+
+#[test]
+fn malformed_sets_are_refused() {
+    let good = set_entry(&encode(&gp_record()));
+    let check = |bytes: &[u8], want: DirectoryError| {
+        assert_eq!(decode_record_set(bytes).err(), Some(want.clone()));
+        assert_eq!(
+            verify_record_set(bytes, &gp_key(), &standard_trust(), &auth_opts()).err(),
+            Some(want)
+        );
+    };
+    let nine = u8::try_from(MAX_RECORDS_PER_ID + 1).expect("small");
+    check(
+        &[&[nine][..], &good.repeat(MAX_RECORDS_PER_ID + 1)].concat(),
+        DirectoryError::Malformed(DecodeError::Invalid("record count")),
+    );
+    check(
+        &[&[1][..], &good, &[0]].concat(),
+        DirectoryError::Malformed(DecodeError::Trailing),
+    );
+    check(&[2][..], DirectoryError::Malformed(DecodeError::Truncated));
+    check(&[], DirectoryError::Malformed(DecodeError::Truncated));
+    let mut long = vec![1, 0x40, 0x01];
+    long.extend_from_slice(&[0; MAX_RECORD_LEN + 1]);
+    check(&long, DirectoryError::Malformed(DecodeError::TooLong));
+    check(
+        &vec![0; MAX_SET_LEN + 1],
+        DirectoryError::TooLarge {
+            len: MAX_SET_LEN + 1,
+        },
+    );
+    // The largest set allowed is read.
+    let full = [&[8u8][..], &good.repeat(MAX_RECORDS_PER_ID)].concat();
+    assert_eq!(decode_record_set(&full).map(|v| v.len()), Ok(8));
+}
+
+// ----------------------------------------------------------------------------
 // Round trip and damaged input
 
 fn national_id() -> impl Strategy<Value = NationalId> {
@@ -750,8 +892,42 @@ proptest! {
     }
 
     #[test]
+    fn set_framing_round_trip(
+        records in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..=MAX_RECORDS_PER_ID),
+    ) {
+        let count = u8::try_from(records.len()).expect("small");
+        let framed: Vec<u8> = std::iter::once(vec![count])
+            .chain(records.iter().map(|r| set_entry(r)))
+            .flatten()
+            .collect();
+        let decoded = decode_record_set(&framed).expect("decodes");
+        prop_assert_eq!(decoded, records.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn damaged_sets_never_panic(
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        static GOOD: OnceLock<Vec<u8>> = OnceLock::new();
+        let good = GOOD.get_or_init(|| {
+            let r = verify(&encode(&gp_record()), &gp_key()).expect("verifies");
+            encode_record_set(&[r])
+        });
+        let bytes = damaged(good, &edits, cut);
+        if let Ok(v) = verify_record_set(&bytes, &gp_key(), &standard_trust(), &auth_opts()) {
+            if !v.records.is_empty() {
+                prop_assert_eq!(&bytes, good);
+            }
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
         let _ = DirectoryRecord::decode(&bytes);
+        if let Ok(v) = verify_record_set(&bytes, &gp_key(), &standard_trust(), &auth_opts()) {
+            prop_assert!(v.records.is_empty());
+        }
         prop_assert!(verify(&bytes, &gp_key()).is_err());
         let framed = [&[1, 12][..], GP.as_bytes(), &bytes].concat();
         prop_assert!(verify(&framed, &gp_key()).is_err());

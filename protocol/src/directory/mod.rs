@@ -8,22 +8,26 @@
 //!    practitioner's national id (the credential's), its current addresses
 //!    (direct and relayed multiaddrs, as bytes), a sequence number that
 //!    grows with every new record, and a validity of at most
-//!    [`MAX_RECORD_VALIDITY`] that does not outlive the credential. It puts
-//!    the record under [`directory_key`] of the national id, and does so
-//!    again before the record expires and whenever its addresses change,
-//!    each time with a higher sequence number.
-//! 2. **Store.** A node asked to store a record under a key calls
-//!    [`verify_record`] with that key, its own trust anchors and CRLs and its
-//!    clock, and refuses whatever does not verify. It then merges the
-//!    [`VerifiedRecord`] with those it holds for the key by
-//!    [`select_records`].
-//! 3. **Serve.** A node answering a lookup serves only records it holds as
-//!    verified and not yet expired (see [`VerifiedRecord::is_expired`]).
-//! 4. **Use.** A node looking a practitioner up calls [`verify_record`] again
-//!    on every record it receives, with the key it asked for: it trusts no
-//!    directory node, only the card chain under its own anchors and the node
-//!    key's signature. It merges the answers by [`select_records`] and dials
-//!    the addresses of what is left.
+//!    [`MAX_RECORD_VALIDITY`] that does not outlive the credential. It
+//!    checks its own record with [`verify_record`] and puts it, as a set of
+//!    one ([`encode_record_set`]), under [`directory_key`] of the national
+//!    id; again before the record expires and whenever its addresses
+//!    change, each time with a higher sequence number.
+//! 2. **Store.** Kademlia holds one value per key and a practitioner may
+//!    run several nodes, so the value under a key is a set of records. A
+//!    node asked to store a set under a key calls [`verify_record_set`] with
+//!    that key, its own trust anchors and CRLs and its clock: every record
+//!    is checked by [`verify_record`], and those that fail are dropped. It
+//!    merges the [`VerifiedRecord`]s into those it holds for the key with
+//!    [`merge_record`] ([`select_records`] decides).
+//! 3. **Serve.** A node answering a lookup serves, as one set, only records
+//!    it holds as verified and not yet expired
+//!    (see [`VerifiedRecord::is_expired`]).
+//! 4. **Use.** A node looking a practitioner up calls [`verify_record_set`]
+//!    again on every set it receives, with the key it asked for: it trusts
+//!    no directory node, only the card chain under its own anchors and the
+//!    node key's signature. It merges the answers with [`merge_record`] and
+//!    dials the addresses of what is left.
 //!
 //! What [`verify_record`] checks: the record's size; its encoding; that the
 //! key it was found under is [`directory_key`] of its national id; its times
@@ -52,16 +56,20 @@
 //! record = body | signature:[64]
 //! signed = "confrere/directory-record/v1\0" | body
 //! key    = "/confrere/dir/v1/" | national_id
+//! set    = count:u8 (0..=8) | record:bytes16 (≤ 16384) × count
 //! ```
 //!
-//! A whole record is at most [`MAX_RECORD_LEN`] bytes.
+//! A whole record is at most [`MAX_RECORD_LEN`] bytes, a set at most
+//! [`MAX_SET_LEN`].
 
 mod record;
 mod select;
+mod set;
 mod verify;
 
 pub use record::{sign_record, DirectoryRecord};
 pub use select::{merge_record, select_records, Decision, Ignored};
+pub use set::{decode_record_set, encode_record_set, verify_record_set, VerifiedSet, MAX_SET_LEN};
 pub use verify::{verify_record, VerifiedRecord};
 
 use crate::codec::DecodeError;
