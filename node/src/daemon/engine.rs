@@ -304,6 +304,7 @@ impl NodeApi for Engine {
                 .collect(),
             inbox,
             outbox,
+            unfinished_inbound: super::unfinished::summary(&self.store).map_err(store_err)?,
             version: env!("CARGO_PKG_VERSION").to_owned(),
         })
     }
