@@ -444,9 +444,9 @@ fn each_decoding_rejection_has_its_variant() {
             DecodeError::UnknownTag(0),
         ),
         (
-            "refuse 7",
-            [&[1, 4][..], &[0; 16], &[7]].concat(),
-            DecodeError::UnknownTag(7),
+            "refuse 8",
+            [&[1, 4][..], &[0; 16], &[8]].concat(),
+            DecodeError::UnknownTag(8),
         ),
         (
             "complete too long",
