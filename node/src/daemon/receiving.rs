@@ -1,9 +1,11 @@
 //! The recipient's side: an inbound session offers a dossier; the node
-//! resumes from the chunks it already holds, stores and checks the sealed
-//! chunks as they come (the [`sink`](super::sink), beside the session),
-//! and once the whole dossier verified against its manifest and is
-//! durable, records it in the inbox and only then signs and returns the
-//! receipt.
+//! checks the id against what it holds and who sent it (the protocol's
+//! `custody`) and a new transfer against the sender's quota (the
+//! [`unfinished`](super::unfinished) module), resumes from the chunks it
+//! already holds, stores and checks the sealed chunks as they come (the
+//! [`sink`](super::sink), beside the session), and once the whole dossier
+//! verified against its manifest and is durable, records it in the inbox
+//! and only then signs and returns the receipt.
 
 use std::sync::Arc;
 

@@ -135,7 +135,10 @@ pub(super) fn start(
     // Held for the check and the records, so that two offers cannot both
     // pass the quota.
     let mut marks = marks();
-    if marks.contains_key(id.as_bytes()) {
+    // Taken meanwhile by another session: not started over it.
+    if marks.contains_key(id.as_bytes())
+        || held(&engine.store, id).map_err(stored)? != Held::Nothing
+    {
         return Err(busy());
     }
     let records: Vec<TransferRecord> = engine
