@@ -45,6 +45,7 @@ fn status() -> Status {
         listen: vec!["/ip4/127.0.0.1/tcp/4100".into()],
         inbox: 2,
         outbox: 1,
+        unfinished_inbound: Default::default(),
         version: "0.1.0".into(),
     }
 }

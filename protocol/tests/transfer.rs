@@ -341,10 +341,11 @@ fn each_message_has_the_documented_layout() {
         (RefuseReason::Busy, 4),
         (RefuseReason::Revoked, 5),
         (RefuseReason::Other, 6),
+        (RefuseReason::OverQuota, 7),
     ] {
         assert_eq!(reason.code(), code);
         assert_eq!(RefuseReason::from_code(code), Some(reason));
-        assert_eq!(reason.is_temporary(), code == 2 || code == 4);
+        assert_eq!(reason.is_temporary(), code == 2 || code == 4 || code == 7);
     }
 
     let chunk = TransferMessage::Chunk {
@@ -443,9 +444,9 @@ fn each_decoding_rejection_has_its_variant() {
             DecodeError::UnknownTag(0),
         ),
         (
-            "refuse 7",
-            [&[1, 4][..], &[0; 16], &[7]].concat(),
-            DecodeError::UnknownTag(7),
+            "refuse 8",
+            [&[1, 4][..], &[0; 16], &[8]].concat(),
+            DecodeError::UnknownTag(8),
         ),
         (
             "complete too long",

@@ -27,6 +27,22 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
     }
     println!("Inbox         {} dossier(s)", status.inbox);
     println!("Outbox        {} not yet delivered", status.outbox);
+    let u = &status.unfinished_inbound;
+    match &u.oldest_started_at {
+        Some(oldest) if u.count > 0 => println!(
+            "Unfinished    {} inbound transfer(s), {} received of {} announced, oldest started {}",
+            u.count,
+            mib(u.bytes),
+            mib(u.announced_bytes),
+            clean(oldest)
+        ),
+        _ => println!("Unfinished    no inbound transfer"),
+    }
     println!("Daemon        confrère {}", clean(&status.version));
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Bytes as MiB, one decimal.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }

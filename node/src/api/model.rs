@@ -29,8 +29,26 @@ pub struct Status {
     pub inbox: usize,
     /// Items in the outbox not yet delivered.
     pub outbox: usize,
+    /// Inbound transfers begun and not finished.
+    #[serde(default)]
+    pub unfinished_inbound: UnfinishedInbound,
     /// The daemon's version.
     pub version: String,
+}
+
+/// Inbound transfers begun and not finished (`Status::unfinished_inbound`):
+/// each holds the dossier key and the chunks received so far until it
+/// completes, is revoked or expires.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnfinishedInbound {
+    /// How many.
+    pub count: usize,
+    /// Bytes of chunks they hold so far.
+    pub bytes: u64,
+    /// Sealed bytes their offers announced (what they may grow to).
+    pub announced_bytes: u64,
+    /// When the oldest started (RFC 3339); none without transfers.
+    pub oldest_started_at: Option<String>,
 }
 
 /// One entry of the address book (`GET /v1/peers`).

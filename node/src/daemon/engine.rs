@@ -352,6 +352,7 @@ impl NodeApi for Engine {
                 .collect(),
             inbox,
             outbox,
+            unfinished_inbound: super::unfinished::summary(&self.store).map_err(store_err)?,
             version: env!("CARGO_PKG_VERSION").to_owned(),
         })
     }

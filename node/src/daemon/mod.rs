@@ -28,6 +28,7 @@ mod records;
 mod revocation;
 mod sending;
 mod sink;
+mod unfinished;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -159,6 +160,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     tracing::info!(port = api.port(), "local API listening on 127.0.0.1");
     let events_task = tokio::spawn(event_loop(engine.clone(), events));
     let worker = tokio::spawn(sending::outbox_worker(engine.clone()));
+    let sweeper = tokio::spawn(unfinished::sweep_worker(engine.clone()));
     ready(&engine);
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -166,6 +168,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     api.shutdown().await;
     net.shutdown().await;
     worker.abort();
+    sweeper.abort();
     events_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), engine.flush()).await;
     Ok(())

@@ -1,19 +1,23 @@
 //! The recipient's side: an inbound session offers a dossier; the node
-//! resumes from the chunks it already holds, stores and checks the sealed
-//! chunks as they come (the [`sink`](super::sink), beside the session),
-//! and once the whole dossier verified against its manifest and is
-//! durable, records it in the inbox and only then signs and returns the
-//! receipt.
+//! checks the id against what it holds and who sent it (the protocol's
+//! `custody`) and a new transfer against the sender's quota (the
+//! [`unfinished`](super::unfinished) module), resumes from the chunks it
+//! already holds, stores and checks the sealed chunks as they come (the
+//! [`sink`](super::sink), beside the session), and once the whole dossier
+//! verified against its manifest and is durable, records it in the inbox
+//! and only then signs and returns the receipt.
 
 use std::sync::Arc;
 
+use confrere_protocol::custody::{answer_offer, OfferAnswer};
 use confrere_protocol::dossier::{DossierId, DossierKey, SEALED_CHUNK_LEN};
 use confrere_protocol::receipt::{sign_receipt, DeliveryReceipt, NodeSigner, ReceiptError};
 use confrere_protocol::transfer::{ChunkView, RefuseReason, TransferMessage};
 
 use super::engine::{now, Engine};
-use super::records::{DocumentRecord, InboxRecord, InboxStatus, TransferRecord};
+use super::records::{DocumentRecord, InboxRecord, InboxStatus};
 use super::sink::{ChunkSink, SinkError};
+use super::unfinished;
 use crate::net::{short_peer, SecureChannel};
 use crate::store::{StoreError, Tree};
 
@@ -113,47 +117,48 @@ async fn receive(
 ) -> Result<(), String> {
     let from = ch.peer().identity().national_id.to_string();
     let from_name = ch.peer().identity().display_name();
+    let held = match unfinished::held(&engine.store, &id) {
+        Ok(h) => h,
+        Err(e) => return Err(store_refusal(ch, id, e).await),
+    };
+    // Only the sender may resume a transfer or get a receipt again; an id
+    // of this node's own outgoing dossiers is never taken.
+    let answer = match answer_offer(&held, &from, chunk_count) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = refuse(ch, id, RefuseReason::Other).await;
+            return Err(format!("offer refused: {e}"));
+        }
+    };
     // Delivered before: the same receipt again, exactly once in the inbox.
-    if let Ok(Some(done)) = engine.store.get::<InboxRecord>(Tree::Inbox, id.as_bytes()) {
-        let receipt = hex::decode(&done.receipt)
-            .ok()
-            .and_then(|b| DeliveryReceipt::decode(&b).ok());
-        return match receipt {
-            Some(receipt) => reply(ch, TransferMessage::Complete { receipt }).await,
-            None => Err(refuse(ch, id, RefuseReason::Other).await),
+    if answer == OfferAnswer::AlreadyReceived {
+        return match engine.store.get::<InboxRecord>(Tree::Inbox, id.as_bytes()) {
+            Ok(Some(done)) => match hex::decode(&done.receipt)
+                .ok()
+                .and_then(|b| DeliveryReceipt::decode(&b).ok())
+            {
+                Some(receipt) => reply(ch, TransferMessage::Complete { receipt }).await,
+                None => Err(refuse(ch, id, RefuseReason::Other).await),
+            },
+            Ok(None) => Err(refuse(ch, id, RefuseReason::Busy).await),
+            Err(e) => Err(store_refusal(ch, id, e).await),
         };
     }
     if chunk_count == 0 || chunk_count.saturating_mul(SEALED_CHUNK_LEN as u64) > MAX_DOSSIER_BYTES {
         return Err(refuse(ch, id, RefuseReason::TooLarge).await);
     }
-    let transfer = match engine
-        .store
-        .get::<TransferRecord>(Tree::Transfers, id.as_bytes())
-    {
-        Ok(Some(t)) if t.from == from && t.chunk_count == chunk_count => t,
-        Ok(Some(_)) => return Err(refuse(ch, id, RefuseReason::Other).await),
-        Ok(None) => {
-            let t = TransferRecord {
-                id: id.to_string(),
-                from: from.clone(),
-                chunk_count,
-                content_len,
-                started_at: now().as_secs(),
-            };
-            let wrapped = match engine.wrap_key(&id, &key) {
-                Ok(w) => w,
-                Err(e) => return Err(e.error),
-            };
-            let stored = engine
-                .store
-                .put_wrapped_key(id.as_bytes(), &wrapped)
-                .and_then(|()| engine.store.put(Tree::Transfers, id.as_bytes(), &t));
-            if let Err(e) = stored {
-                return Err(store_refusal(ch, id, e).await);
-            }
-            t
+    let begun = if answer == OfferAnswer::Resume {
+        unfinished::resume(&id)
+    } else {
+        unfinished::start(engine, &id, &from, &key, chunk_count, content_len)
+    };
+    // Marked under way until this function returns: the sweep spares it.
+    let _under_way = match begun {
+        Ok(u) => u,
+        Err(unfinished::NotNow(reason, why)) => {
+            let _ = refuse(ch, id, reason).await;
+            return Err(why);
         }
-        Err(e) => return Err(store_refusal(ch, id, e).await),
     };
     // The chunks already held are checked first; the sink then stores and
     // checks each new chunk beside the session.
@@ -276,7 +281,6 @@ async fn receive(
     if let Err(e) = engine.flush().await {
         return Err(store_refusal(ch, id, e).await);
     }
-    let _ = transfer;
     tracing::info!(dossier = %short_id(&id), "dossier received");
     reply(ch, TransferMessage::Complete { receipt }).await
 }

@@ -6,14 +6,16 @@
 //! across restarts) and keeps the recipient's signed erasure receipt.
 //!
 //! Recipient's side: a notice is accepted only from the node of the
-//! practitioner who shared the dossier (the protocol's `verify_notice`
-//! decides); the node destroys the dossier's key and chunks, records the
-//! erasure in its ledger, shows the item as `revoked`, and returns a signed
-//! erasure receipt. A notice for a dossier it does not hold (never
-//! completed, or already erased) gets a receipt saying so.
+//! practitioner who shared the dossier (the protocol's `revocation_scope`
+//! and `verify_notice` decide); the node destroys the dossier's key and
+//! chunks, records the erasure in its ledger, shows the item as `revoked`,
+//! and returns a signed erasure receipt. A notice for a dossier it does
+//! not hold (never received, already erased, or an id of its own outgoing
+//! dossiers, which stay untouched) gets a receipt saying so.
 
 use std::sync::Arc;
 
+use confrere_protocol::custody::{revocation_scope, Erasure};
 use confrere_protocol::dossier::DossierId;
 use confrere_protocol::ledger::EntryKind;
 use confrere_protocol::revocation::{
@@ -22,7 +24,7 @@ use confrere_protocol::revocation::{
 use serde::{Deserialize, Serialize};
 
 use super::engine::{internal, now, rfc3339, store_err, Engine};
-use super::records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState, TransferRecord};
+use super::records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState};
 use crate::api::consent_model::RecipientState;
 use crate::api::model::ApiError;
 use crate::ledger::Libp2pNodeSigner;
@@ -255,47 +257,43 @@ pub(super) async fn on_notice(
     let did = notice.dossier_id;
     let own = engine.identity.national_id.to_string();
     let peer_bytes = ch.remote_peer_id().to_bytes();
-    let session_sharer = ch.peer().identity().national_id.to_string();
-    let inbox = engine
-        .store
-        .get::<InboxRecord>(Tree::Inbox, did.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let transfer = engine
-        .store
-        .get::<TransferRecord>(Tree::Transfers, did.as_bytes())
-        .map_err(|e| e.to_string())?;
-    // Who shared it, as this node recorded it.
-    let recorded_sharer = inbox
-        .as_ref()
-        .map(|r| r.from.clone())
-        .or_else(|| transfer.as_ref().map(|t| t.from.clone()));
-    let held = inbox
-        .as_ref()
-        .is_some_and(|r| r.status != InboxStatus::Revoked);
-    let expected_sharer = recorded_sharer.clone().unwrap_or(session_sharer.clone());
-    // The session's practitioner must be the one who shared.
-    if session_sharer != expected_sharer {
-        return Err("a revocation notice from a practitioner who did not share the dossier".into());
-    }
+    let notifier = ch.peer().identity().national_id.to_string();
+    let held = super::unfinished::held(&engine.store, &did).map_err(|e| e.to_string())?;
+    // Only what this node received from the notifier is erased; for an id
+    // it did not receive (its own outgoing dossiers included) nothing is.
+    let scope = revocation_scope(&held, &notifier)
+        .map_err(|e| format!("revocation notice refused: {e}"))?;
     verify_notice(
         &notice,
         &peer_bytes,
-        &expected_sharer,
+        &notifier,
         &own,
-        recorded_sharer.as_ref().map(|_| &did),
+        (scope != Erasure::NotHeld).then_some(&did),
     )
     .map_err(|e| format!("revocation notice refused: {e}"))?;
-    // Erase: the key first (crypto-shredding), then the chunks.
-    // No receipt unless the erasure really happened.
-    let store = engine.store.clone();
-    tokio::task::spawn_blocking(move || {
-        store.destroy_key(did.as_bytes())?;
-        store.remove_chunks(did.as_bytes())?;
-        store.remove(Tree::Transfers, did.as_bytes())
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("the dossier could not be erased: {e}"))?;
+    let inbox = match scope {
+        Erasure::Received => engine
+            .store
+            .get::<InboxRecord>(Tree::Inbox, did.as_bytes())
+            .map_err(|e| e.to_string())?,
+        _ => None,
+    };
+    let held = inbox
+        .as_ref()
+        .is_some_and(|r| r.status != InboxStatus::Revoked);
+    if scope != Erasure::NotHeld {
+        // Erase: the key first (crypto-shredding), then the chunks.
+        // No receipt unless the erasure really happened.
+        let store = engine.store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.destroy_key(did.as_bytes())?;
+            store.remove_chunks(did.as_bytes())?;
+            store.remove(Tree::Transfers, did.as_bytes())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("the dossier could not be erased: {e}"))?;
+    }
     if let Some(mut rec) = inbox {
         if rec.status != InboxStatus::Revoked {
             rec.erase();
@@ -308,7 +306,7 @@ pub(super) async fn on_notice(
                     .record(EntryKind::RevocationReceived {
                         consent_id: notice.consent_id,
                         dossier_id: did,
-                        from: expected_sharer.clone(),
+                        from: notifier.clone(),
                     })
                     .await
                     .map_err(|e| e.error)?;

@@ -624,6 +624,7 @@ pub(super) fn reason_text(reason: RefuseReason) -> &'static str {
         RefuseReason::TooLarge => "the dossier is larger than it accepts",
         RefuseReason::Busy => "it is busy (the transfer resumes later)",
         RefuseReason::Revoked => "the consent or the sender is refused",
+        RefuseReason::OverQuota => "it holds as many unfinished transfers, or bytes in them, from this practitioner as it allows (the transfer resumes later)",
         _ => "it could not store or verify the dossier",
     }
 }

@@ -53,6 +53,10 @@ pub enum RefuseReason {
     Revoked,
     /// Anything else.
     Other,
+    /// The sender has as many unfinished transfers, or announced bytes in
+    /// them, as the recipient allows one sender: try later (see
+    /// [`quota`](super::quota)).
+    OverQuota,
 }
 
 impl RefuseReason {
@@ -65,6 +69,7 @@ impl RefuseReason {
             RefuseReason::Busy => 4,
             RefuseReason::Revoked => 5,
             RefuseReason::Other => 6,
+            RefuseReason::OverQuota => 7,
         }
     }
 
@@ -77,13 +82,17 @@ impl RefuseReason {
             4 => RefuseReason::Busy,
             5 => RefuseReason::Revoked,
             6 => RefuseReason::Other,
+            7 => RefuseReason::OverQuota,
             _ => return None,
         })
     }
 
     /// Whether the sender should keep the dossier and offer it again later.
     pub fn is_temporary(self) -> bool {
-        matches!(self, RefuseReason::NoSpace | RefuseReason::Busy)
+        matches!(
+            self,
+            RefuseReason::NoSpace | RefuseReason::Busy | RefuseReason::OverQuota
+        )
     }
 }
 

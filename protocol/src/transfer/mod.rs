@@ -10,7 +10,7 @@
 //!                          already received earlier: a dossier is delivered exactly once
 //!                      | Refuse { dossier_id, reason }
 //!                          NotForMe, NoSpace (try later), TooLarge, Busy (try later),
-//!                          Revoked, Other
+//!                          Revoked, Other, OverQuota (try later: see [`quota`])
 //! sender → recipient   Chunk { index, last, sealed } × (chunk_count − next_index)
 //!                          the sealed chunks as the outbox holds them, in order
 //! recipient → sender   Complete { receipt }
@@ -31,9 +31,11 @@
 //! [`SendingTransfer`] state machine checks the recipient's answers and
 //! verifies the receipt.
 //!
-//! [`message`] holds the encoding; [`state`] the two state machines.
+//! [`message`] holds the encoding; [`state`] the two state machines;
+//! [`quota`] the limits on unfinished inbound transfers.
 
 pub mod message;
+pub mod quota;
 pub mod state;
 
 pub use message::{
