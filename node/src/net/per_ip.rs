@@ -4,9 +4,10 @@
 //! connections (pending or established) is closed as soon as it is
 //! accepted, before any byte of it is read.
 //!
-//! The behaviour also keeps, for the session acceptor, the address each
-//! connected peer's connections come from ([`PeerIps`]), so that handshake
-//! slots can be shared per address (see [`super::admission`]).
+//! The behaviour also keeps, for the session acceptor, the address of each
+//! connected peer's connections, incoming or outgoing ([`PeerIps`]), so
+//! that handshake slots can be shared per address (see
+//! [`super::admission`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -35,13 +36,12 @@ pub struct TooManyFromIp {
     pub limit: u32,
 }
 
-/// The source address of each connected peer's incoming connections.
+/// The remote address of each connected peer's connections.
 #[derive(Clone, Debug, Default)]
 pub struct PeerIps(Arc<Mutex<HashMap<PeerId, HashMap<ConnectionId, IpAddr>>>>);
 
 impl PeerIps {
-    /// The address one of `peer`'s incoming connections comes from, if it
-    /// has any.
+    /// The remote address of one of `peer`'s connections, if it has any.
     pub fn of(&self, peer: &PeerId) -> Option<IpAddr> {
         let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(peer)
@@ -148,12 +148,17 @@ impl NetworkBehaviour for IpLimits {
 
     fn handle_established_outbound_connection(
         &mut self,
-        _connection_id: ConnectionId,
-        _peer: PeerId,
-        _addr: &Multiaddr,
+        connection_id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
         _role_override: Endpoint,
         _port_use: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
+        // Not counted against the cap (this node dialled), but a peer may
+        // open session streams on it.
+        if let Some(ip) = ip_of(addr) {
+            self.peer_ips.insert(peer, connection_id, ip);
+        }
         Ok(dummy::ConnectionHandler)
     }
 
