@@ -150,6 +150,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
         net_config.listen = opts.listen.clone();
     }
     net_config.mdns = opts.mdns;
+    net_config.limits = crate::net::NetLimits::for_fd_limit(crate::net::limits::raise_fd_limit());
     let (net, events) = Network::start(net_config)
         .await
         .map_err(|e| DaemonError::Net(e.to_string()))?;

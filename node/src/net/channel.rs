@@ -25,6 +25,15 @@
 //! a channel only once the responder has accepted this node, and a refusal
 //! shows as [`ChannelError::ClosedDuringHandshake`].
 //!
+//! A responder that has no room for a session (see [`super::admission`])
+//! closes the stream before msg2; the initiator reports
+//! [`ChannelError::Busy`], not a refusal of its credential.
+//!
+//! A received attachment is allocated as its bytes arrive, from the
+//! network's [`MemoryBudget`] ([`SecureChannel::set_budget`]); a message
+//! that does not fit fails the channel with
+//! [`ChannelError::MemoryBudget`].
+//!
 //! On any error the stream is closed without telling the peer why; the
 //! reason is logged (at warn level, with the peer's [`short_peer`]) and
 //! returned.
@@ -36,17 +45,24 @@ use std::time::Duration;
 
 use confrere_protocol::credential::VerifiedPeer;
 use confrere_protocol::session::{
-    Established, FrameDecoder, FrameError, Initiator, Responder, SessionConfig, SessionError,
-    SessionStats, MAX_PLAINTEXT_LEN,
+    Established, Initiator, Responder, SessionConfig, SessionError, SessionStats, MAX_PLAINTEXT_LEN,
 };
 use confrere_protocol::UnixTime;
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use libp2p::PeerId;
 
+use super::admission::SessionPermit;
+use super::budget::MemoryBudget;
 use super::short_peer;
+use transport::Transport;
 
-/// Default bound on a whole handshake, ready message included.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+mod transport;
+
+/// Default bound on a whole handshake, ready message included. Until it
+/// completes the responder does not know who the initiator is, so an
+/// inbound handshake holds one of the node's few handshake slots (see
+/// [`super::admission`]) for at most this long.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Default bound on waiting for the peer: for the next message in
 /// [`SecureChannel::recv`], and for the peer to take what
@@ -115,6 +131,19 @@ pub enum ChannelError {
     /// have refused this node's credential (its own log says why).
     #[error("the peer closed the stream during the handshake; it may have refused this node's credential")]
     ClosedDuringHandshake,
+    /// The peer's node turned the stream away before answering the
+    /// handshake's first message: it has too many sessions or handshakes
+    /// running (or the connection failed right then, or it cannot use its
+    /// own credential, which its log says).
+    #[error("the peer's node is busy: it turned the session away before answering (too many sessions or handshakes at once, or the connection failed); it is tried again later")]
+    Busy,
+    /// A received message did not fit in what is left of this node's
+    /// memory budget for incoming messages.
+    #[error("this node's memory for incoming messages ({cap} bytes) is taken by other sessions; the message was dropped and the peer's node tries again later")]
+    MemoryBudget {
+        /// The budget, in bytes.
+        cap: usize,
+    },
     /// The message ending the handshake was not the empty ready message.
     #[error("the peer sent data where the handshake's ready message was expected")]
     BadReady,
@@ -129,136 +158,17 @@ impl ChannelError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ChannelError::Io(_) | ChannelError::HandshakeTimeout(_) | ChannelError::IdleTimeout(_)
+            ChannelError::Io(_)
+                | ChannelError::HandshakeTimeout(_)
+                | ChannelError::IdleTimeout(_)
+                | ChannelError::Busy
+                | ChannelError::MemoryBudget { .. }
         )
     }
 }
 
-/// Any byte stream a channel can run on.
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
-
 /// The clock a channel reads.
 type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
-
-/// The stream with its frame decoder and write buffer.
-struct Transport {
-    io: Box<dyn Io>,
-    decoder: FrameDecoder,
-    read_buf: Box<[u8]>,
-    out: Vec<u8>,
-    out_pos: usize,
-    /// A message whose attachment is still being read.
-    pending: Option<Pending>,
-}
-
-/// A received message and its attachment, read so far up to `filled`.
-struct Pending {
-    message: Vec<u8>,
-    filled: usize,
-}
-
-impl Transport {
-    fn new(io: Box<dyn Io>) -> Self {
-        Transport {
-            io,
-            decoder: FrameDecoder::new(),
-            read_buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
-            out: Vec::new(),
-            out_pos: 0,
-            pending: None,
-        }
-    }
-
-    /// Reads the rest of the pending message's attachment: first what the
-    /// decoder holds, then straight from the stream into the message.
-    /// Cancel-safe: what was read stays in `pending`.
-    async fn read_attachment(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
-        let Some(p) = self.pending.as_mut() else {
-            return Ok(None);
-        };
-        while p.filled < p.message.len() {
-            let n = self.decoder.take_raw(&mut p.message[p.filled..]);
-            if n > 0 {
-                p.filled += n;
-                continue;
-            }
-            let n = match self.io.read(&mut p.message[p.filled..]).await {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if n == 0 {
-                let buffered = p.filled;
-                return Err(SessionError::from(FrameError::Truncated { buffered }).into());
-            }
-            p.filled += n;
-        }
-        Ok(self.pending.take().map(|p| p.message))
-    }
-
-    /// The next frame body, or `None` at a clean end of stream. Cancel-safe:
-    /// bytes read are handed to the decoder in the same poll.
-    async fn read_frame(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
-        loop {
-            if let Some(body) = self.decoder.pop().map_err(SessionError::from)? {
-                return Ok(Some(body));
-            }
-            // Reading no more than the decoder has room for means it takes
-            // every byte; with every frame popped there is always room.
-            let room = self.decoder.room().min(self.read_buf.len());
-            if room == 0 {
-                return Err(SessionError::Internal.into());
-            }
-            let n = match self.io.read(&mut self.read_buf[..room]).await {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if n == 0 {
-                self.decoder.finish().map_err(SessionError::from)?;
-                return Ok(None);
-            }
-            if self.decoder.push(&self.read_buf[..n]) != n {
-                return Err(SessionError::Internal.into());
-            }
-        }
-    }
-
-    fn queue(&mut self, framed: &[u8]) {
-        self.out.extend_from_slice(framed);
-    }
-
-    fn queued(&self) -> usize {
-        self.out.len() - self.out_pos
-    }
-
-    /// Writes out what is queued; progress survives cancellation.
-    async fn write_queued(&mut self) -> io::Result<()> {
-        while self.out_pos < self.out.len() {
-            let n = self.io.write(&self.out[self.out_pos..]).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            self.out_pos += n;
-        }
-        self.out.clear();
-        self.out_pos = 0;
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        self.write_queued().await?;
-        self.io.flush().await
-    }
-
-    /// Closes the stream after an error, telling the peer nothing.
-    async fn abort(&mut self) {
-        self.out.clear();
-        self.out_pos = 0;
-        let _ = tokio::time::timeout(ABORT_GRACE, self.io.close()).await;
-    }
-}
 
 /// An established, verified Confrère session over a stream: one message at
 /// a time in each direction, each at most [`MAX_PLAINTEXT_LEN`] bytes.
@@ -271,6 +181,10 @@ pub struct SecureChannel {
     timeouts: ChannelTimeouts,
     failed: bool,
     ended: bool,
+    /// For an inbound session: one of the peer's sessions, given back when
+    /// the channel is dropped.
+    /// Boxed: it is rarely there and channels move around.
+    permit: Option<Box<SessionPermit>>,
 }
 
 impl fmt::Debug for SecureChannel {
@@ -315,6 +229,17 @@ impl SecureChannel {
     /// The time bounds in force.
     pub fn timeouts(&self) -> ChannelTimeouts {
         self.timeouts
+    }
+
+    /// Reserves the memory of received messages from `budget` (a channel
+    /// made by [`connect_with`] or [`accept_with`] has no limit of its own).
+    pub fn set_budget(&mut self, budget: MemoryBudget) {
+        self.transport.set_budget(budget);
+    }
+
+    /// Holds `permit` for as long as the channel lives.
+    pub(crate) fn hold(&mut self, permit: SessionPermit) {
+        self.permit = Some(Box::new(permit));
     }
 
     /// Seals one message (at most [`MAX_PLAINTEXT_LEN`] bytes, possibly
@@ -396,7 +321,7 @@ impl SecureChannel {
         }
         self.check_usable()?;
         let idle = self.timeouts.idle;
-        if self.transport.pending.is_none() {
+        if !self.transport.has_pending() {
             let frame = match tokio::time::timeout(idle, self.transport.read_frame()).await {
                 Ok(Ok(frame)) => frame,
                 Ok(Err(e)) => return Err(self.fail(e).await),
@@ -407,7 +332,7 @@ impl SecureChannel {
                 return Ok(None);
             };
             let now = (self.now)();
-            let (mut msg, attached) = match self
+            let (msg, attached) = match self
                 .session
                 .open_attached(&frame)
                 .and_then(|m| self.session.check_peer_still_valid(now).map(|()| m))
@@ -418,12 +343,9 @@ impl SecureChannel {
             if attached == 0 {
                 return Ok(Some(msg));
             }
-            let filled = msg.len();
-            msg.resize(filled + attached, 0);
-            self.transport.pending = Some(Pending {
-                message: msg,
-                filled,
-            });
+            if let Err(e) = self.transport.expect_attachment(msg, attached) {
+                return Err(self.fail(e).await);
+            }
         }
         match tokio::time::timeout(idle, self.transport.read_attachment()).await {
             Ok(Ok(msg)) => Ok(msg),
@@ -568,6 +490,7 @@ async fn finish(
                 timeouts,
                 failed: false,
                 ended: false,
+                permit: None,
             })
         }
         Err(e) => {
@@ -602,8 +525,19 @@ async fn initiator_handshake(
     now: &Clock,
 ) -> Result<Established, ChannelError> {
     let (state, msg1) = Initiator::new(config)?.write_hello()?;
-    flush_handshake(t, &msg1).await?;
-    let msg2 = read_handshake(t).await?;
+    // A responder with no room for this session turns the stream away
+    // before msg2 (closed, or reset if it arrived while the responder's
+    // queue of new streams was full); a refusal of this node's credential
+    // comes after msg3.
+    let before_msg2 = async {
+        flush_handshake(t, &msg1).await?;
+        t.read_frame().await
+    };
+    let msg2 = match before_msg2.await {
+        Ok(Some(msg2)) => msg2,
+        Ok(None) | Err(ChannelError::Io(_)) => return Err(ChannelError::Busy),
+        Err(e) => return Err(e),
+    };
     let (mut session, msg3) = state.read_response(&msg2, now())?;
     // Check the connection before revealing this node's credential in msg3.
     check_peer_id(session.peer(), expected_peer)?;

@@ -13,11 +13,22 @@ use confrere_protocol::UnixTime;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
+use super::admission::Admission;
+use super::budget::MemoryBudget;
 use super::channel::{self, ChannelError, ChannelTimeouts, SecureChannel};
+use super::limits::NetLimits;
 use super::{short_peer, split_peer, SESSION_PROTOCOL};
 
 /// Bound on dialling a peer and opening a stream to it.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Pauses before each new try of a session that a busy node turned away.
+const BUSY_RETRY_PAUSES: [Duration; 4] = [
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(900),
+    Duration::from_millis(2000),
+];
 
 /// What the network reports.
 #[derive(Debug)]
@@ -170,6 +181,9 @@ pub struct NetworkHandle {
     pub(super) session: Arc<SessionConfig>,
     pub(super) now: fn() -> UnixTime,
     pub(super) timeouts: ChannelTimeouts,
+    pub(super) limits: NetLimits,
+    pub(super) admission: Admission,
+    pub(super) budget: MemoryBudget,
 }
 
 impl std::fmt::Debug for NetworkHandle {
@@ -192,6 +206,27 @@ impl NetworkHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The limits the network runs with.
+    pub fn limits(&self) -> NetLimits {
+        self.limits
+    }
+
+    /// Bytes of received messages the node's sessions hold now, out of
+    /// [`NetLimits::memory_budget`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.budget.in_use()
+    }
+
+    /// Inbound handshakes running now.
+    pub fn handshakes_running(&self) -> usize {
+        self.admission.handshakes()
+    }
+
+    /// Inbound sessions open now with `peer`, handshakes included.
+    pub fn sessions_with(&self, peer: &PeerId) -> usize {
+        self.admission.sessions_of(peer)
     }
 
     /// Remembers an address of a peer, for later dials.
@@ -247,6 +282,25 @@ impl NetworkHandle {
 
     /// Opens the stream to a connected peer and runs the handshake.
     async fn session_on(&self, peer: PeerId) -> Result<SecureChannel, NetError> {
+        let mut result = self.try_session(peer).await;
+        // A busy node (or its full queue of new streams) turns a stream
+        // away at once: a colleague tries a few more times, after a pause.
+        for pause in BUSY_RETRY_PAUSES {
+            if !matches!(result, Err(NetError::Channel(ChannelError::Busy))) {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            result = self.try_session(peer).await;
+        }
+        let mut channel = result?;
+        channel.set_budget(self.budget.clone());
+        self.admission.mark_known(peer);
+        let _ = self.notices.send(VerifiedNotice::of(&channel));
+        Ok(channel)
+    }
+
+    /// Opens one stream to a connected peer and runs the handshake.
+    async fn try_session(&self, peer: PeerId) -> Result<SecureChannel, NetError> {
         let mut control = self.control.clone();
         let open = async {
             control
@@ -263,10 +317,7 @@ impl NetworkHandle {
                 })
         };
         let stream = bounded(short_peer(&peer), open).await?;
-        let channel =
-            channel::connect_with(stream, &self.session, peer, self.now, self.timeouts).await?;
-        let _ = self.notices.send(VerifiedNotice::of(&channel));
-        Ok(channel)
+        Ok(channel::connect_with(stream, &self.session, peer, self.now, self.timeouts).await?)
     }
 
     /// Closes every connection to `peer` (channels on them fail at their

@@ -13,6 +13,11 @@
 //!    only once the peer's node credential verified and the PeerId it binds
 //!    is the PeerId libp2p authenticated for the connection.
 //!
+//! What peers can make a node hold is bounded ([`limits`]): connections
+//! in all, per peer and per source address ([`per_ip`]), inbound
+//! handshakes and sessions shared fairly ([`admission`]), and the memory of
+//! received messages ([`budget`]).
+//!
 //! [`addressbook`] keeps `HOME/peers.json`: where practitioners' nodes were
 //! last reached. It holds no patient data.
 //!
@@ -24,15 +29,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use confrere_protocol::UnixTime;
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 
+mod acceptor;
 pub mod addressbook;
+pub mod admission;
+pub mod budget;
 pub mod channel;
 mod driver;
 pub mod handle;
+pub mod limits;
+pub mod per_ip;
 pub mod swarm;
 
 pub use addressbook::{AddrError, AddressBook, AddressBookError, Entry};
+pub use budget::MemoryBudget;
 pub use channel::{ChannelError, ChannelTimeouts, SecureChannel};
 pub use handle::{NetError, NetEvent, NetworkHandle};
+pub use limits::NetLimits;
 pub use swarm::{NetConfig, Network};
 
 /// The libp2p stream protocol on which Confrère sessions run.

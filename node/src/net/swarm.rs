@@ -2,9 +2,11 @@
 //!
 //! The task owns the [`Swarm`]: TCP + Noise + Yamux and QUIC transports,
 //! identify (protocol version [`IDENTIFY_PROTOCOL_VERSION`]), ping, optional
-//! mDNS, and `libp2p_stream` for [`SESSION_PROTOCOL`]. Incoming session
-//! streams are each answered by [`channel::accept_with`] in a task of their
-//! own; outgoing ones are opened by
+//! mDNS, `libp2p_stream` for [`SESSION_PROTOCOL`], and the connection
+//! limits of [`NetConfig::limits`] (libp2p's `connection_limits` and
+//! [`IpLimits`]). Incoming session streams are each admitted or refused
+//! (see [`super::admission`]) and answered by [`channel::accept_with`] in a
+//! task of their own; outgoing ones are opened by
 //! [`NetworkHandle::open_channel`] in the caller's task. Either way the
 //! session is the protocol crate's.
 //!
@@ -19,23 +21,25 @@ use std::time::Duration;
 
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::UnixTime;
-use futures::StreamExt;
+use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::identity::Keypair;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, Swarm, SwarmBuilder};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 
-use super::channel::{self, ChannelTimeouts};
+use super::acceptor::Acceptor;
+use super::admission::Admission;
+use super::budget::MemoryBudget;
+use super::channel::ChannelTimeouts;
 use super::driver::Driver;
-use super::handle::{NetError, NetEvent, NetworkHandle, VerifiedNotice};
+use super::handle::{NetError, NetEvent, NetworkHandle};
+use super::limits::NetLimits;
+use super::per_ip::{IpLimits, PeerIps};
 use super::{short_peer, IDENTIFY_PROTOCOL_VERSION, SESSION_PROTOCOL};
 
 /// How long a connection without open session streams stays up.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Inbound handshakes running at once; streams beyond are dropped.
-pub const MAX_INBOUND_HANDSHAKES: usize = 64;
 
 /// What a network is started with.
 #[derive(Clone)]
@@ -53,6 +57,8 @@ pub struct NetConfig {
     pub now: fn() -> UnixTime,
     /// Time bounds of every channel.
     pub timeouts: ChannelTimeouts,
+    /// What peers can make the node hold.
+    pub limits: NetLimits,
 }
 
 impl std::fmt::Debug for NetConfig {
@@ -62,13 +68,15 @@ impl std::fmt::Debug for NetConfig {
             .field("listen", &self.listen)
             .field("mdns", &self.mdns)
             .field("timeouts", &self.timeouts)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
 impl NetConfig {
     /// A configuration with the defaults: [`NetConfig::default_listen`],
-    /// mDNS on, default timeouts.
+    /// mDNS on, default timeouts, default limits for the process's
+    /// descriptor limit as it is now ([`NetLimits::default`]).
     pub fn new(keypair: Keypair, session: Arc<SessionConfig>, now: fn() -> UnixTime) -> Self {
         NetConfig {
             keypair,
@@ -77,6 +85,7 @@ impl NetConfig {
             session,
             now,
             timeouts: ChannelTimeouts::default(),
+            limits: NetLimits::default(),
         }
     }
 
@@ -90,9 +99,12 @@ impl NetConfig {
     }
 }
 
-/// The libp2p protocols a node runs.
+/// The libp2p protocols a node runs. The limits come first: a connection
+/// they deny is closed before the other behaviours hear of it.
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
+    per_ip: IpLimits,
+    limits: connection_limits::Behaviour,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
@@ -117,7 +129,8 @@ impl Network {
                 key: short_peer(&local),
             });
         }
-        let mut swarm = build_swarm(&config)?;
+        let peer_ips = PeerIps::default();
+        let mut swarm = build_swarm(&config, peer_ips.clone())?;
         let mut control = swarm.behaviour().stream.new_control();
         let incoming = control
             .accept(SESSION_PROTOCOL)
@@ -137,14 +150,19 @@ impl Network {
         let (notices, notice_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::channel(64);
         let listen_addrs = Arc::new(Mutex::new(Vec::new()));
-        let acceptor = tokio::spawn(accept_loop(
-            incoming,
-            Arc::clone(&config.session),
-            config.now,
-            config.timeouts,
-            events.clone(),
-            notices.clone(),
-        ));
+        let admission = Admission::new(config.limits);
+        let budget = MemoryBudget::new(config.limits.memory_budget);
+        let acceptor = Acceptor {
+            session: Arc::clone(&config.session),
+            now: config.now,
+            timeouts: config.timeouts,
+            events: events.clone(),
+            notices: notices.clone(),
+            admission: admission.clone(),
+            peer_ips,
+            budget: budget.clone(),
+        };
+        let acceptor = tokio::spawn(acceptor.run(incoming));
         let mut driver = Driver::new(
             swarm,
             command_rx,
@@ -167,14 +185,23 @@ impl Network {
             session: config.session,
             now: config.now,
             timeouts: config.timeouts,
+            limits: config.limits,
+            admission,
+            budget,
         };
         Ok((handle, event_rx))
     }
 }
 
-fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
+fn build_swarm(config: &NetConfig, peer_ips: PeerIps) -> Result<Swarm<Behaviour>, NetError> {
     let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
     let mdns_on = config.mdns;
+    let l = config.limits;
+    let connection_limits = ConnectionLimits::default()
+        .with_max_pending_incoming(Some(l.max_pending_incoming))
+        .with_max_pending_outgoing(Some(l.max_pending_outgoing))
+        .with_max_established_per_peer(Some(l.max_established_per_peer))
+        .with_max_established(Some(l.max_established));
     Ok(SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
         .with_tcp(
@@ -193,6 +220,8 @@ fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
                     None
                 };
                 Ok(Behaviour {
+                    per_ip: IpLimits::new(l.max_connections_per_ip, peer_ips),
+                    limits: connection_limits::Behaviour::new(connection_limits),
                     identify: identify::Behaviour::new(identify::Config::new(
                         IDENTIFY_PROTOCOL_VERSION.to_owned(),
                         key.public(),
@@ -206,44 +235,4 @@ fn build_swarm(config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
         .map_err(|e| build(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build())
-}
-
-/// Answers every incoming session stream in a task of its own.
-async fn accept_loop(
-    mut incoming: libp2p_stream::IncomingStreams,
-    session: Arc<SessionConfig>,
-    now: fn() -> UnixTime,
-    timeouts: ChannelTimeouts,
-    events: mpsc::Sender<NetEvent>,
-    notices: mpsc::UnboundedSender<VerifiedNotice>,
-) {
-    let slots = Arc::new(Semaphore::new(MAX_INBOUND_HANDSHAKES));
-    while let Some((peer, stream)) = incoming.next().await {
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(
-                peer = %short_peer(&peer),
-                "too many session handshakes at once; stream dropped"
-            );
-            continue;
-        };
-        let session = Arc::clone(&session);
-        let events = events.clone();
-        let notices = notices.clone();
-        tokio::spawn(async move {
-            let result = channel::accept_with(stream, &session, peer, now, timeouts).await;
-            drop(slot);
-            let event = match result {
-                Ok(channel) => {
-                    let _ = notices.send(VerifiedNotice::of(&channel));
-                    NetEvent::Inbound(channel)
-                }
-                // `accept_with` has logged the refusal.
-                Err(e) => NetEvent::Refused {
-                    peer,
-                    reason: e.to_string(),
-                },
-            };
-            let _ = events.send(event).await;
-        });
-    }
 }
