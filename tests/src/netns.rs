@@ -283,6 +283,23 @@ impl Topology {
             .unwrap_or_else(|e| panic!("cannot set {name}'s uplink {state}: {e}"));
     }
 
+    /// The connection tracking table of host `name`'s router
+    /// (`/proc/net/nf_conntrack` there), one connection a line: the
+    /// `src=… sport=…` after the first pair is the reply direction, whose
+    /// `dport` is the public port the NAT mapped the connection to. Empty
+    /// for a public host.
+    ///
+    /// # Panics
+    ///
+    /// If there is no such host.
+    #[track_caller]
+    pub fn conntrack(&self, name: &str) -> String {
+        let Some(router) = self.host(name).router_ns.as_deref() else {
+            return String::new();
+        };
+        run_in(router, Command::new("cat").arg("/proc/net/nf_conntrack")).stdout
+    }
+
     /// The names of this topology's namespaces that exist now.
     pub fn namespaces(&self) -> Vec<String> {
         list_namespaces()

@@ -86,7 +86,7 @@ fn connect(ns: &str, mode: &str, to: SocketAddr, from: u16) -> (SocketAddr, Sock
 
 /// Asserts that a TCP connect from `ns` to `to` does not succeed.
 #[track_caller]
-fn assert_unreachable(ns: &str, to: SocketAddr, why: &str) {
+fn assert_unreachable(ns: &str, to: SocketAddr, why: &str) -> Outcome {
     let out = probe_in(
         ns,
         &[
@@ -102,6 +102,18 @@ fn assert_unreachable(ns: &str, to: SocketAddr, why: &str) {
         "{why}: {to} was reachable from {ns}\n{out}"
     );
     assert!(out.stderr.contains("failed:"), "{out}");
+    out
+}
+
+/// Asserts that a TCP connect from `ns` to `to` gets no answer at all (the
+/// SYN is dropped: no reset, which would end a hole punching attempt).
+#[track_caller]
+fn assert_dropped(ns: &str, to: SocketAddr, why: &str) {
+    let out = assert_unreachable(ns, to, why);
+    assert!(
+        out.stderr.contains("timed out"),
+        "{why}: not silently dropped\n{out}"
+    );
 }
 
 fn sock(ip: std::net::Ipv4Addr, port: u16) -> SocketAddr {
@@ -138,18 +150,18 @@ fn practices_reach_the_internet_through_their_nat_and_are_not_reachable_from_it(
         let inside = sock(topo.addr(practice), 7100);
         let _inside = listen(ns, "tcp-listen", inside);
         let router_side = sock(topo.public_addr(practice), 7100);
-        assert_unreachable(topo.ns("pub"), router_side, "unsolicited inbound");
+        assert_dropped(topo.ns("pub"), router_side, "unsolicited inbound");
         assert_unreachable(
             topo.ns("pub"),
             inside,
             "a private address over the internet",
         );
-        assert_unreachable(topo.internet_ns(), router_side, "unsolicited inbound");
+        assert_dropped(topo.internet_ns(), router_side, "unsolicited inbound");
     }
     // Practices cannot reach each other unsolicited either.
     let c_inside = sock(topo.addr("c"), 7100);
     let _c_listener = listen(topo.ns("c"), "tcp-listen", c_inside);
-    assert_unreachable(
+    assert_dropped(
         topo.ns("a"),
         sock(topo.public_addr("c"), 7100),
         "c behind NAT",
@@ -218,6 +230,16 @@ fn a_port_preserving_nat_keeps_source_ports_and_a_symmetric_one_does_not() {
             seen.iter().all(|s| s.ip() == topo.public_addr("c")),
             "{seen:?}"
         );
+        // The router's connection tracking shows each mapping (the reply
+        // direction is addressed to the public port).
+        let table = topo.conntrack("c");
+        for s in &seen {
+            assert!(
+                table.contains(&format!("dst={} ", s.ip()))
+                    && table.contains(&format!("dport={} ", s.port())),
+                "{s} not in c's conntrack table:\n{table}"
+            );
+        }
         let mut ports: Vec<u16> = seen.iter().map(SocketAddr::port).collect();
         ports.sort_unstable();
         ports.dedup();
