@@ -283,6 +283,40 @@ impl Topology {
             .unwrap_or_else(|e| panic!("cannot set {name}'s uplink {state}: {e}"));
     }
 
+    /// Makes host `name`'s uplink a black hole (`on`) or clears it: its
+    /// router (or the public host itself) silently drops everything to and
+    /// from the internet, with the link still up. Unlike [`Topology::set_link`],
+    /// which makes the router answer the practice's new connections with
+    /// "no route to host" after about 3 s (ARP fails), this is pure loss:
+    /// connection attempts hang and established connections retransmit,
+    /// as when a provider's network fails beyond the modem.
+    ///
+    /// # Panics
+    ///
+    /// If there is no such host or `nft` fails.
+    #[track_caller]
+    pub fn set_blackhole(&self, name: &str, on: bool) {
+        let host = self.host(name);
+        let (ns, uplink) = match host.router_ns.as_deref() {
+            Some(router) => (router, "wan"),
+            None => (host.ns.as_str(), "eth0"),
+        };
+        let rules = if on {
+            format!(
+                "table inet blackhole {{
+  chain input {{ type filter hook input priority -10; policy accept; iifname \"{uplink}\" drop; }}
+  chain forward {{ type filter hook forward priority -10; policy accept; iifname \"{uplink}\" drop; oifname \"{uplink}\" drop; }}
+  chain output {{ type filter hook output priority -10; policy accept; oifname \"{uplink}\" drop; }}
+}}
+"
+            )
+        } else {
+            // Adding the (empty) table first makes deleting it never fail.
+            "table inet blackhole\ndelete table inet blackhole\n".to_owned()
+        };
+        nft(ns, &rules).unwrap_or_else(|e| panic!("cannot set {name}'s black hole to {on}: {e}"));
+    }
+
     /// The connection tracking table of host `name`'s router
     /// (`/proc/net/nf_conntrack` there), one connection a line: the
     /// `src=… sport=…` after the first pair is the reply direction, whose

@@ -349,6 +349,17 @@ fn cutting_an_uplink_stops_traffic_until_it_is_restored() {
     let (_, seen) = connect(topo.ns("a"), "tcp-connect", public, 0);
     assert_eq!(seen.ip(), topo.public_addr("a"));
 
+    // A black hole: the link stays up, everything is dropped silently.
+    topo.set_blackhole("a", true);
+    assert_dropped(topo.ns("a"), public, "a's uplink is a black hole");
+    connect(router, "tcp-connect", lan, 0);
+    topo.set_blackhole("a", false);
+    connect(topo.ns("a"), "tcp-connect", public, 0);
+    topo.set_blackhole("pub", true);
+    assert_dropped(topo.ns("a"), public, "pub's uplink is a black hole");
+    topo.set_blackhole("pub", false);
+    connect(topo.ns("a"), "tcp-connect", public, 0);
+
     // A public host's own uplink can be cut the same way.
     topo.set_link("pub", false);
     assert_unreachable(topo.ns("a"), public, "pub's uplink is cut");
