@@ -11,6 +11,23 @@ if ! command -v openssl >/dev/null 2>&1; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq openssl
 fi
 
+# The multi-host tests (tests/tests/netns_topology.rs) build practices behind
+# NAT routers in Linux network namespaces: they need root, `ip` (iproute2) and
+# `nft` (nftables). As root (CI), they must run: a missing tool or kernel
+# feature fails them instead of skipping them.
+if [ "$(id -u)" = 0 ]; then
+    missing=""
+    command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+    command -v nft >/dev/null 2>&1 || missing="$missing nftables"
+    if [ -n "$missing" ]; then
+        echo "installing$missing (needed by the network namespace tests)" >&2
+        apt-get update -qq && apt-get install -y -qq $missing
+    fi
+    export CONFRERE_NETNS_REQUIRED=1
+else
+    echo "not root: the network namespace tests will be skipped" >&2
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

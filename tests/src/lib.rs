@@ -5,8 +5,9 @@
 //! (and if need be builds) that binary, runs it, and knows where the
 //! certificate fixtures of the workspace live.
 //!
-//! Nothing here touches the network: the commands under test read and
-//! write files only.
+//! Most helpers run nodes on 127.0.0.1 only; [`netns`] builds a small
+//! internet of Linux network namespaces (practices behind NAT routers, public
+//! hosts) for the tests that need several hosts.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -14,6 +15,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+pub mod netns;
 
 /// The workspace root (the directory holding the workspace `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
