@@ -22,10 +22,12 @@ mod documents;
 mod engine;
 mod inbox;
 mod journal;
+mod outbox;
 mod purge;
 mod receiving;
 mod records;
 mod revocation;
+mod sealing;
 mod sending;
 mod sink;
 
@@ -153,6 +155,8 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
         .await
         .map_err(|e| DaemonError::Net(e.to_string()))?;
     let engine = Arc::new(Engine::new(home, store, net.clone(), book)?);
+    // Before any work: dossier files a crash left without a record go.
+    sealing::sweep_at_start(&engine).await;
     let api = serve(engine.clone(), &opts.home, api_port(&opts.home))
         .await
         .map_err(|e| DaemonError::Api(e.to_string()))?;

@@ -115,7 +115,9 @@ mod tests {
             store.put_chunk(&id, 0, b"sealed chunk").expect("chunk");
         }
         store.flush().expect("flush");
-        store.put(Tree::Outbox, &recorded, &"record").expect("record");
+        store
+            .put(Tree::Outbox, &recorded, &"record")
+            .expect("record");
         // The orphan was left by a writer that crashed: nobody holds it
         // in this process.
         store.let_go(&orphan);
@@ -147,8 +149,9 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         assert!(
-            !left.iter().any(|n| n.starts_with(&hex::encode(orphan))
-                || n.starts_with(&hex::encode(torn))),
+            !left
+                .iter()
+                .any(|n| n.starts_with(&hex::encode(orphan)) || n.starts_with(&hex::encode(torn))),
             "{left:?}"
         );
         // Once let go without a record, the held dossier is an orphan.
