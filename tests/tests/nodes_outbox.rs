@@ -297,3 +297,155 @@ fn dossier_files_without_a_record_are_destroyed_at_start() {
     wait_delivered(&gp, &queued, Duration::from_secs(120));
     assert_eq!(inbox(&cardio).len(), 1);
 }
+
+/// Kills a child process when dropped (a test that fails midway).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// kill -9 of the daemon while it seals a large file: the sealed copy and
+/// its key, which no record names, are destroyed when it starts again.
+#[test]
+fn a_daemon_killed_while_sealing_leaves_nothing_after_its_restart() {
+    const SIZE: u64 = 256 * 1024 * 1024;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut gp = start(dir, "gp", &home(dir, "gp", &GP));
+    let cardio = start(
+        dir,
+        "cardiologist",
+        &home(dir, "cardiologist", &CARDIOLOGIST),
+    );
+    gp.json(["peers", "add", &cardio.multiaddr()]);
+    let big = dir.join("irm.bin");
+    confrere_tests::write_pseudo_random(&big, SIZE, 0xB16);
+    let blobs = gp.home().join("blobs");
+
+    // The consent first, so that the send goes straight to sealing.
+    let mut grant = confrere_cmd();
+    grant
+        .args(["consent", "grant", "--home"])
+        .arg(gp.home())
+        .args(["--patient-ins", PATIENT.ins])
+        .args(["--to", CARDIOLOGIST.national_id])
+        .args(["--purpose", "referral (test)"])
+        .arg("--json");
+    let granted = run(&mut grant);
+    granted.code(0);
+    let consent = granted.json()["id"].as_str().unwrap().to_owned();
+    let mut cmd = confrere_cmd();
+    cmd.args(["send", "--consent", &consent, "--home"])
+        .arg(gp.home())
+        .args(["--to", CARDIOLOGIST.national_id])
+        .args(["--patient-ins", PATIENT.ins])
+        .args(["--patient-family", PATIENT.family])
+        .args(["--patient-given", PATIENT.given])
+        .args(["--birth-date", PATIENT.birth_date])
+        .args(["--sex", PATIENT.sex])
+        .args(["--reason", "IRM cardiaque"])
+        .arg("--json")
+        .arg(&big)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let send = KillOnDrop(cmd.spawn().unwrap());
+
+    let sealing = wait_for(
+        "sealing to be under way",
+        Duration::from_secs(120),
+        Duration::from_millis(10),
+        || {
+            let sealed: Vec<(String, u64)> = fs::read_dir(&blobs)
+                .map_err(|e| e.to_string())?
+                .filter_map(|e| {
+                    let e = e.ok()?;
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let len = e.metadata().ok()?.len();
+                    (name.ends_with(".sealed") && len > 0).then_some((name, len))
+                })
+                .collect();
+            if sealed.is_empty() {
+                Err("no sealed chunk yet".into())
+            } else {
+                Ok(sealed)
+            }
+        },
+    );
+    gp.kill();
+    drop(send);
+    eprintln!("killed while sealing: {sealing:?}");
+    if !sealing.iter().all(|(_, len)| *len < SIZE) {
+        eprintln!("the seal may have ended before the kill");
+    }
+
+    gp.restart();
+    let queued = outbox(&gp);
+    let names: Vec<String> = fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    if queued.is_empty() {
+        // Killed before the record: nothing of the dossier is left.
+        assert!(names.is_empty(), "left in blobs/: {names:?}");
+        assert!(
+            gp.log_text()
+                .contains("destroyed the files of dossiers that no record accounts for"),
+            "the sweep is logged"
+        );
+    } else {
+        // The seal ended first: the dossier is queued and goes whole.
+        eprintln!("the seal ended before the kill; the dossier is queued");
+        let id = queued[0]["id"].as_str().unwrap().to_owned();
+        wait_delivered(&gp, &id, Duration::from_secs(300));
+    }
+}
+
+/// The key file of a queued dossier removed by hand (a damaged store):
+/// the delivery fails saying the store is damaged, not that the dossier
+/// was erased.
+#[test]
+fn a_missing_key_is_reported_as_a_damaged_store_not_as_an_erasure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut gp = start(dir, "gp", &home(dir, "gp", &GP));
+    let mut cardio = start(
+        dir,
+        "cardiologist",
+        &home(dir, "cardiologist", &CARDIOLOGIST),
+    );
+    gp.json(["peers", "add", &cardio.multiaddr()]);
+    cardio.stop(Duration::from_secs(20));
+    let doc = dir.join("ecg.txt");
+    fs::write(&doc, b"ECG: rythme sinusal, 72/min.\n").unwrap();
+    let id = send_small(&gp, &doc);
+    gp.stop(Duration::from_secs(20));
+    fs::remove_file(gp.home().join("blobs").join(format!("{id}.key"))).unwrap();
+    gp.restart();
+    cardio.restart();
+    gp.json(["peers", "add", &cardio.multiaddr()]);
+    let item = wait_for(
+        "the delivery to fail",
+        Duration::from_secs(120),
+        Duration::from_millis(200),
+        || {
+            let item = outbox_item(&gp, &id).ok_or("not in the outbox")?;
+            if item["state"] == "failed" {
+                Ok(item)
+            } else {
+                Err(item.to_string())
+            }
+        },
+    );
+    let error = item["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("is missing from the store") && error.contains("damaged"),
+        "{item}"
+    );
+    assert!(!error.contains("erased ("), "{item}");
+    assert!(inbox(&cardio).is_empty());
+}
