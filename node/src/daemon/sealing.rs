@@ -566,4 +566,26 @@ mod tests {
         discard(&store, id);
         assert!(!store.has_files(id.as_bytes()).expect("files"));
     }
+
+    /// A full disk before anything was queued: the send says so, and what
+    /// to do; it does not promise that a transfer resumes.
+    #[test]
+    fn a_full_disk_during_a_send_says_nothing_was_queued() {
+        let full = StoreError::io(
+            "writing a chunk",
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+        );
+        let e = not_queued(full);
+        assert_eq!(e.code, "unavailable");
+        assert!(e.error.contains("nothing was queued"), "{}", e.error);
+        assert!(!e.error.contains("resume"), "{}", e.error);
+        let hint = e.hint.unwrap_or_default();
+        assert!(hint.contains("free space") && hint.contains("send the dossier again"));
+        let other = not_queued(StoreError::Internal("x".into()));
+        assert!(
+            other.error.ends_with("; nothing was queued"),
+            "{}",
+            other.error
+        );
+    }
 }
