@@ -105,20 +105,10 @@ async fn deliver(engine: &Engine, mut rec: OutboxRecord) {
             }
             return;
         }
-        Err(outcome @ (Outcome::Retry(_) | Outcome::Unreachable(_))) => {
-            let msg = match outcome {
-                Outcome::Unreachable(msg) => {
-                    waiting_for_peer = true;
-                    msg
-                }
-                Outcome::Retry(msg) => msg,
-                _ => String::new(),
-            };
-            let backoff = 1i64 << rec.attempts.min(6);
-            rec.state = OutboxState::Queued;
-            rec.next_attempt = now().as_secs() + backoff.min(MAX_BACKOFF_SECS);
-            tracing::info!(dossier = %short(&rec.id), error = %msg, "delivery will be retried");
-            rec.last_error = Some(msg);
+        Err(Outcome::Retry(msg)) => retry_later(&mut rec, msg),
+        Err(Outcome::Unreachable(msg)) => {
+            waiting_for_peer = true;
+            retry_later(&mut rec, msg);
         }
         Err(Outcome::Failed(msg)) => {
             rec.state = OutboxState::Failed;
@@ -136,6 +126,15 @@ async fn deliver(engine: &Engine, mut rec: OutboxRecord) {
     if rec.state.is_final() {
         drop_sealed_copy(engine, &rec).await;
     }
+}
+
+/// Puts an item back in the queue after a failed attempt, with backoff.
+fn retry_later(rec: &mut OutboxRecord, msg: String) {
+    let backoff = 1i64 << rec.attempts.min(6);
+    rec.state = OutboxState::Queued;
+    rec.next_attempt = now().as_secs() + backoff.min(MAX_BACKOFF_SECS);
+    tracing::info!(dossier = %short(&rec.id), error = %msg, "delivery will be retried");
+    rec.last_error = Some(msg);
 }
 
 /// Once a dossier is delivered (its receipt in the ledger) or refused for
