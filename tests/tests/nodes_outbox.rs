@@ -170,7 +170,8 @@ fn small_dossiers_sent_in_a_loop_all_end_delivered_none_failed() {
 /// this node): its queued dossier goes at once, not when the backoff ends.
 /// The recipient comes back on another port, so the sender's attempts keep
 /// failing (its address book has the old one) until the colleague shows
-/// itself; the backoff after the fifth attempt is 32 s.
+/// itself by adding this node to its address book; the backoff after the
+/// fifth attempt is 32 s.
 #[test]
 fn a_colleague_seen_again_gets_its_queued_dossier_at_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -185,7 +186,9 @@ fn a_colleague_seen_again_gets_its_queued_dossier_at_once() {
     let doc = dir.join("ecg.txt");
     fs::write(&doc, b"ECG: rythme sinusal, 72/min.\n").unwrap();
     let id = send_small(&gp, &doc);
-    // Back, on another address the sender does not know.
+    // Back, on another address the sender does not know, and without its
+    // address book (else it would greet the GP's node as it starts).
+    fs::remove_file(cardio_home.join("peers.json")).unwrap();
     let cardio = start(dir, "cardiologist-again", &cardio_home);
 
     // Attempts 1 to 5 fail (2 + 4 + 8 + 16 s of backoff between them).
@@ -228,6 +231,61 @@ fn a_colleague_seen_again_gets_its_queued_dossier_at_once() {
             .contains("a colleague is reachable again: its queued dossiers are tried now"),
         "the sender says why it tries now"
     );
+    assert_eq!(inbox(&cardio).len(), 1);
+}
+
+/// The recipient's node restarts on its address: it greets the colleagues
+/// of its address book, and the sender, which was backing off (32 s after
+/// the fifth attempt), delivers at once.
+#[test]
+fn a_recipient_that_restarts_gets_its_queued_dossier_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let gp = start(dir, "gp", &home(dir, "gp", &GP));
+    let mut cardio = start(
+        dir,
+        "cardiologist",
+        &home(dir, "cardiologist", &CARDIOLOGIST),
+    );
+    let entry = gp.json(["peers", "add", &cardio.multiaddr()]);
+    assert_eq!(entry["national_id"], CARDIOLOGIST.national_id, "{entry}");
+    // The cardiologist knows the GP too (a session from the GP's node
+    // recorded it, or they added each other).
+    cardio.json(["peers", "add", &gp.multiaddr()]);
+    cardio.stop(Duration::from_secs(20));
+
+    let doc = dir.join("ecg.txt");
+    fs::write(&doc, b"ECG: rythme sinusal, 72/min.\n").unwrap();
+    let id = send_small(&gp, &doc);
+    let mut before_fifth = Instant::now();
+    let item = wait_for(
+        "five failed attempts",
+        Duration::from_secs(120),
+        Duration::from_millis(100),
+        || {
+            let item = outbox_item(&gp, &id).ok_or("not in the outbox")?;
+            if attempts(&item) >= 5 {
+                Ok(item)
+            } else {
+                before_fifth = Instant::now();
+                Err(item.to_string())
+            }
+        },
+    );
+    assert_eq!(attempts(&item), 5, "{item}");
+    let backoff_ends = before_fifth + Duration::from_secs(32);
+
+    cardio.restart();
+    let delivered = wait_delivered(
+        &gp,
+        &id,
+        backoff_ends.saturating_duration_since(Instant::now()),
+    );
+    assert!(
+        Instant::now() < backoff_ends,
+        "delivered only when the backoff ended: {delivered}"
+    );
+    assert_eq!(attempts(&delivered), 6, "one more attempt: {delivered}");
     assert_eq!(inbox(&cardio).len(), 1);
 }
 

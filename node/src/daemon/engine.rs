@@ -47,6 +47,10 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Colleagues of the address book greeted when the daemon starts (see
+/// [`Engine::greet_colleagues`]).
+pub(super) const GREETED: usize = 64;
+
 /// The current time.
 pub(super) fn now() -> UnixTime {
     crate::net::system_now()
@@ -264,6 +268,35 @@ impl Engine {
             );
         }
         self.wake.notify_one();
+    }
+
+    /// At start, opens (and closes) a session to each colleague of the
+    /// address book, one after the other: a colleague whose outbox holds
+    /// dossiers for this node, and backs off because this node was away,
+    /// sees it again and sends them at once. At most [`GREETED`] of them,
+    /// the most recently seen first.
+    pub(super) fn greet_colleagues(self: &Arc<Self>) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut colleagues: Vec<(Option<String>, PeerId, Vec<Multiaddr>)> = {
+                let book = engine.book.lock().await;
+                book.entries()
+                    .iter()
+                    .filter(|e| e.national_id.is_some())
+                    .filter_map(|e| Some((e.last_seen.clone(), e.peer()?, e.multiaddrs())))
+                    .collect()
+            };
+            // RFC 3339 times sort as text; never seen last.
+            colleagues.sort_by(|a, b| b.0.cmp(&a.0));
+            for (_, peer, addrs) in colleagues.into_iter().take(GREETED) {
+                if engine.is_stopping() {
+                    return;
+                }
+                if let Ok(ch) = engine.net.open_channel(peer, addrs).await {
+                    let _ = ch.close().await;
+                }
+            }
+        });
     }
 
     /// Records a node mDNS found, and probes it to learn who it serves.

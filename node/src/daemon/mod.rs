@@ -163,6 +163,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     tracing::info!(port = api.port(), "local API listening on 127.0.0.1");
     let events_task = tokio::spawn(event_loop(engine.clone(), events));
     let worker = tokio::spawn(sending::outbox_worker(engine.clone()));
+    engine.greet_colleagues();
     ready(&engine);
     wait_for_signal().await;
     tracing::info!("shutting down");
