@@ -117,15 +117,23 @@ impl Outbox {
     pub(super) fn load(store: Store) -> Result<(Outbox, Vec<Id>), StoreError> {
         let mut index = Index::default();
         let mut settled = Vec::new();
-        for (key, rec) in store.scan::<OutboxRecord>(Tree::Outbox)? {
-            let Ok(id) = Id::try_from(key.as_slice()) else {
-                continue;
+        let mut damaged = 0usize;
+        store.scan_each::<OutboxRecord>(Tree::Outbox, |key, rec| {
+            let (Ok(id), Ok(rec)) = (Id::try_from(key), rec) else {
+                damaged += 1;
+                return;
             };
             if rec.state.is_final() {
                 settled.push(id);
             } else {
                 index.insert(id, pending_of(&rec));
             }
+        })?;
+        if damaged > 0 {
+            tracing::warn!(
+                count = damaged,
+                "outbox records that cannot be read are left out of the queue: the store is damaged; restore the home from its backup"
+            );
         }
         Ok((
             Outbox {
@@ -474,6 +482,10 @@ mod tests {
         let mut rec = record(&done, "810000000001");
         rec.state = OutboxState::Delivered;
         store.put(Tree::Outbox, done.as_bytes(), &rec).expect("put");
+        // A record that does not decode is left out; the others load.
+        store
+            .put_bytes(Tree::Outbox, &[9u8; 16], b"not an outbox record")
+            .expect("put");
         drop(outbox);
         let (again, settled) = Outbox::load(store.clone()).expect("load");
         assert_eq!(settled, vec![*done.as_bytes()]);
