@@ -402,7 +402,7 @@ fn seal_into_store(
     wrapped: &[u8],
 ) -> Result<confrere_protocol::dossier::ContentSummary, ApiError> {
     let id = manifest.dossier_id;
-    // What is written so far is destroyed by the caller (`give_up`).
+    // What is written so far is destroyed by `seal_or_discard`.
     let fail = |e: &dyn std::fmt::Display| {
         invalid(
             format!("the dossier could not be sealed: {e}; nothing was queued"),
