@@ -33,6 +33,11 @@ pub struct Engine {
     /// Sealed bytes sent so far by transfers under way, by dossier id.
     pub(super) progress: std::sync::Mutex<HashMap<String, u64>>,
     pub(super) ledger: crate::ledger::Ledger,
+    /// The outbox's index of due items and its checked record changes.
+    pub(super) outbox: super::outbox::Outbox,
+    /// Outbox items found settled at start, whose sealed copy the start-up
+    /// sweep removes if a crash left it.
+    pub(super) settled_at_start: std::sync::Mutex<Vec<[u8; 16]>>,
     store_key: StoreKey,
 }
 
@@ -43,6 +48,10 @@ impl std::fmt::Debug for Engine {
             .finish_non_exhaustive()
     }
 }
+
+/// Colleagues of the address book greeted when the daemon starts (see
+/// [`Engine::greet_colleagues`]).
+pub(super) const GREETED: usize = 64;
 
 /// The current time.
 pub(super) fn now() -> UnixTime {
@@ -103,6 +112,7 @@ impl Engine {
             &identity.display_name(),
         )
         .map_err(DaemonError::Ledger)?;
+        let (outbox, settled) = super::outbox::Outbox::load(store.clone())?;
         Ok(Engine {
             identity,
             home,
@@ -113,6 +123,8 @@ impl Engine {
             stopping: AtomicBool::new(false),
             progress: std::sync::Mutex::new(HashMap::new()),
             ledger,
+            outbox,
+            settled_at_start: std::sync::Mutex::new(settled),
             store_key,
         })
     }
@@ -214,13 +226,7 @@ impl Engine {
             .store
             .get_wrapped_key(id.as_bytes())
             .map_err(store_err)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    "not_found",
-                    format!("the key of dossier {id} is gone (the dossier was erased)"),
-                    "nothing can be recovered from an erased dossier",
-                )
-            })?;
+            .ok_or_else(|| self.key_gone(id))?;
         keywrap::unwrap(&self.store_key, id, &wrapped).map_err(|e| {
             ApiError::new(
                 "internal",
@@ -228,6 +234,56 @@ impl Engine {
                 "the store is damaged or another store key is in use; restore the home from its backup",
             )
         })
+    }
+
+    /// Why the key of a dossier is not in the store: erased, if its record
+    /// or the ledger says so; otherwise missing, which only a damaged store
+    /// (or a file removed by hand) explains.
+    fn key_gone(&self, id: &DossierId) -> ApiError {
+        if let Some(why) = self.erasure_of(id) {
+            return ApiError::new(
+                "not_found",
+                format!("dossier {id} was erased ({why})"),
+                "nothing can be recovered from an erased dossier",
+            );
+        }
+        ApiError::new(
+            "internal",
+            format!(
+                "the key of dossier {id} is missing from the store, although nothing erased it: the store is damaged (blobs/{id}.key was removed or lost)"
+            ),
+            "stop the node and restore the home from its backup; the dossier cannot be opened or sent without its key",
+        )
+    }
+
+    /// What erased a dossier, if its record or the ledger says it was.
+    fn erasure_of(&self, id: &DossierId) -> Option<&'static str> {
+        use confrere_protocol::ledger::EntryKind;
+        if let Ok(Some(rec)) = self.store.get::<InboxRecord>(Tree::Inbox, id.as_bytes()) {
+            if rec.status == super::InboxStatus::Revoked {
+                return Some("the patient withdrew consent, or its retention period ended");
+            }
+        }
+        if let Ok(Some(rec)) = self.store.get::<OutboxRecord>(Tree::Outbox, id.as_bytes()) {
+            if rec.state.is_final() {
+                return Some("its sealed copy is dropped once it is delivered or refused");
+            }
+        }
+        let entries = self.ledger.entries(None).ok()?;
+        entries
+            .iter()
+            .filter(|e| e.kind.dossier_id().as_ref() == Some(id))
+            .find_map(|e| match e.kind {
+                EntryKind::RetentionPurge { .. } => {
+                    Some("purged at the end of its retention period")
+                }
+                EntryKind::DossierErased { .. } => Some("the ledger records its erasure"),
+                EntryKind::RevocationReceived { .. } => Some("the patient withdrew consent"),
+                EntryKind::RevocationSent { .. } => {
+                    Some("the consent it was shared under was revoked")
+                }
+                _ => None,
+            })
     }
 
     /// Records a peer a session verified.
@@ -244,18 +300,65 @@ impl Engine {
             tracing::warn!(error = %e, "cannot save the address book");
         }
         drop(book);
-        // A colleague came back: try the outbox now.
+        // A colleague came back: what waits for it is tried now.
+        self.colleague_seen(national_id);
+    }
+
+    /// The practitioner `national_id` was seen again: the outbox items
+    /// that could not reach it become due now.
+    pub(super) fn colleague_seen(&self, national_id: &str) {
+        let due = self.outbox.peer_seen(national_id, now().as_secs());
+        if due > 0 {
+            tracing::info!(
+                count = due,
+                to = %national_id,
+                "a colleague is reachable again: its queued dossiers are tried now"
+            );
+        }
         self.wake.notify_one();
+    }
+
+    /// At start, opens (and closes) a session to each colleague of the
+    /// address book, one after the other: a colleague whose outbox holds
+    /// dossiers for this node, and backs off because this node was away,
+    /// sees it again and sends them at once. At most [`GREETED`] of them,
+    /// the most recently seen first.
+    pub(super) fn greet_colleagues(self: &Arc<Self>) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut colleagues: Vec<(Option<String>, PeerId, Vec<Multiaddr>)> = {
+                let book = engine.book.lock().await;
+                book.entries()
+                    .iter()
+                    .filter(|e| e.national_id.is_some())
+                    .filter_map(|e| Some((e.last_seen.clone(), e.peer()?, e.multiaddrs())))
+                    .collect()
+            };
+            // RFC 3339 times sort as text; never seen last.
+            colleagues.sort_by(|a, b| b.0.cmp(&a.0));
+            for (_, peer, addrs) in colleagues.into_iter().take(GREETED) {
+                if engine.is_stopping() {
+                    return;
+                }
+                if let Ok(ch) = engine.net.open_channel(peer, addrs).await {
+                    let _ = ch.close().await;
+                }
+            }
+        });
     }
 
     /// Records a node mDNS found, and probes it to learn who it serves.
     pub(super) async fn peer_discovered(self: &Arc<Self>, peer: PeerId, addrs: Vec<Multiaddr>) {
         {
             let book = self.book.lock().await;
-            if book
-                .find_by_peer(&peer)
-                .is_some_and(|e| e.national_id.is_some())
-            {
+            let known = book.find_by_peer(&peer).and_then(|e| e.national_id.clone());
+            drop(book);
+            if let Some(national_id) = known {
+                // Found again on the network: what waits for it goes now.
+                for a in &addrs {
+                    let _ = self.net.add_address(peer, a.clone()).await;
+                }
+                self.colleague_seen(&national_id);
                 return;
             }
         }

@@ -22,10 +22,12 @@ mod documents;
 mod engine;
 mod inbox;
 mod journal;
+mod outbox;
 mod purge;
 mod receiving;
 mod records;
 mod revocation;
+mod sealing;
 mod sending;
 mod sink;
 mod unfinished;
@@ -155,6 +157,8 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
         .await
         .map_err(|e| DaemonError::Net(e.to_string()))?;
     let engine = Arc::new(Engine::new(home, store, net.clone(), book)?);
+    // Before any work: dossier files a crash left without a record go.
+    sealing::sweep_at_start(&engine).await;
     let api = serve(engine.clone(), &opts.home, api_port(&opts.home))
         .await
         .map_err(|e| DaemonError::Api(e.to_string()))?;
@@ -162,6 +166,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     let events_task = tokio::spawn(event_loop(engine.clone(), events));
     let worker = tokio::spawn(sending::outbox_worker(engine.clone()));
     let sweeper = tokio::spawn(unfinished::sweep_worker(engine.clone()));
+    engine.greet_colleagues();
     ready(&engine);
     wait_for_signal().await;
     tracing::info!("shutting down");

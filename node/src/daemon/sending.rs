@@ -1,44 +1,37 @@
-//! The sender's side: sealing a dossier into the outbox, and the outbox
-//! worker that delivers it, resuming where the recipient stands.
+//! The sender's side: the outbox worker that delivers sealed dossiers,
+//! resuming where the recipient stands (sealing is in `sealing`, the
+//! index of due items and the checked record changes in `outbox`).
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confrere_protocol::dossier::manifest::MANIFEST_VERSION;
-use confrere_protocol::dossier::names::sanitize_document_name;
-use confrere_protocol::dossier::{
-    BirthDate, ContentSealer, ContentSummary, DocumentEntry, DossierId, DossierKey, Ins,
-    InsAgreement, Manifest, Patient, Referral, SealedChunk, Sex,
-};
+use confrere_protocol::dossier::DossierId;
 use confrere_protocol::receipt::{verify_receipt, DeliveryReceipt};
 use confrere_protocol::transfer::{
     encode_chunk, Offer, RefuseReason, TransferMessage, CHUNK_HEADER_LEN,
 };
-use confrere_protocol::NationalId;
 
-use super::documents::{scan, READ_BLOCK};
-use super::engine::{internal, now, rfc3339, store_err, Engine};
+use super::engine::{now, rfc3339, Engine};
+use super::outbox::short;
 use super::records::{OutboxRecord, OutboxState};
-use crate::api::model::{ApiError, OutboxItem, SendRequest, Sent};
+use crate::api::model::OutboxItem;
 use crate::net::SecureChannel;
-use crate::store::{Store, StoreError, Tree};
+use crate::store::Store;
+
+/// Sealing lives in `sealing`; callers send through here.
+pub(super) use super::sealing::send;
 
 /// Longest wait between two delivery attempts.
 const MAX_BACKOFF_SECS: i64 = 60;
+/// Longest sleep of the worker between two looks at the outbox (and at
+/// the revocation notices to deliver).
+const IDLE_WAKE: Duration = Duration::from_secs(1);
 /// Chunks between two looks for a refusal from the recipient.
 const CHECK_EVERY: u64 = 16;
-/// Batches of sealed chunks queued for the writer thread while sealing
-/// (a batch is what one 256 KiB read fills: about 4 chunks).
-const WRITE_QUEUE: usize = 8;
 /// Chunk messages read ahead of the session while delivering.
 const READ_AHEAD: usize = 8;
 /// Deliveries under way at once.
 const MAX_CONCURRENT: usize = 4;
-
-fn invalid(msg: impl Into<String>, hint: &str) -> ApiError {
-    ApiError::new("invalid", msg, hint)
-}
 
 /// The outbox item as the API shows it.
 pub(super) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxItem {
@@ -64,329 +57,17 @@ pub(super) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxIte
     }
 }
 
-/// Checks a send request, seals the dossier into the store and queues it.
-pub(super) async fn send(
-    engine: &Engine,
-    req: SendRequest,
-    in_reply_to: Option<DossierId>,
-) -> Result<Sent, ApiError> {
-    let to = NationalId::parse(req.to.trim()).map_err(|e| {
-        invalid(
-            format!("the recipient's national id is invalid: {e}"),
-            "give the colleague's RPPS (8 + 11 digits) or ADELI (0 + 9 characters) id",
-        )
-    })?;
-    if to == engine.identity.national_id {
-        return Err(invalid(
-            "the recipient is this node's own practitioner",
-            "give a colleague's national id",
-        ));
-    }
-    {
-        let book = engine.book.lock().await;
-        if book.find_by_national_id(to.as_str()).is_none() {
-            return Err(ApiError::new(
-                "unknown_recipient",
-                format!("no known node serves {to}"),
-                "add the colleague's node first: `confrere peers add /ip4/ADDRESS/tcp/PORT/p2p/PEER_ID` (the colleague's `confrere status` prints it)",
-            ));
-        }
-    }
-    let created_at = now();
-    let ins = Ins::parse(&req.patient.ins).map_err(|e| {
-        invalid(
-            format!("the patient's INS is invalid: {e}"),
-            "the INS is 13 digits and a 2-digit key, as on the patient's carte Vitale or INS record",
-        )
-    })?;
-    // The record that allows this share (art. L1110-4). A reply goes back
-    // to the referrer and cites none, unless the user gives one.
-    let basis = if in_reply_to.is_none() || req.consent.is_some() || req.care_team.is_some() {
-        Some(crate::consent::check_send(
-            &engine.store,
-            req.consent.as_deref(),
-            req.care_team.as_deref(),
-            &ins,
-            &to,
-            created_at,
-        )?)
-    } else {
-        None
-    };
-    let birth_date = BirthDate::parse(&req.patient.birth_date).map_err(|e| {
-        invalid(
-            format!("the birth date is invalid: {e}"),
-            "give the birth date as on the patient's INS record, written YYYY-MM-DD (e.g. 1985-02-28)",
-        )
-    })?;
-    let sex = match req.patient.sex.trim() {
-        "F" | "f" => Sex::F,
-        "M" | "m" => Sex::M,
-        "U" | "u" => Sex::U,
-        _ => return Err(invalid("the sex must be F, M or U", "use --sex F, M or U")),
-    };
-    let patient_ins_for_ledger = ins.clone();
-    let patient = Patient {
-        ins,
-        family: req.patient.family.trim().to_owned(),
-        given: req.patient.given.trim().to_owned(),
-        birth_date,
-        sex,
-    };
-    patient.validate(created_at).map_err(|e| {
-        invalid(
-            format!("the patient is invalid: {e}"),
-            "check the patient's details",
-        )
-    })?;
-    let mut warnings = Vec::new();
-    match patient.ins_agreement() {
-        Ok(InsAgreement::MonthUnknown) => warnings.push(
-            "the patient's INS carries a code for an unknown month of birth: only the sex and year of birth could be checked against it".to_owned(),
-        ),
-        Ok(_) => {}
-        Err(e) => {
-            return Err(invalid(
-                e.to_string(),
-                "check the INS, --sex and --birth-date against the patient's carte Vitale or INS record; one of them is mistyped",
-            ))
-        }
-    }
-    let id = DossierId::random().map_err(internal)?;
-    let from = engine.identity.national_id.to_string();
-    let store = engine.store.clone();
-    let files = req.files.clone();
-    // Size each file; the sealer reads it once and hashes it on the way.
-    let scanned = tokio::task::spawn_blocking(move || {
-        files.iter().map(|p| scan(p)).collect::<Result<Vec<_>, _>>()
-    })
-    .await
-    .map_err(internal)?
-    .map_err(|e| invalid(e.to_string(), "check that the file exists and is readable"))?;
-    let mut documents = Vec::with_capacity(scanned.len());
-    for s in &scanned {
-        let name = sanitize_document_name(&s.file_name).map_err(|e| {
-            invalid(
-                format!(
-                    "the document name of {} cannot be used: {e}",
-                    s.path.display()
-                ),
-                "rename the file",
-            )
-        })?;
-        documents.push(DocumentEntry {
-            name,
-            media_type: s.media_type.clone(),
-            size: s.size,
-            // Computed by the sealer as the file is read.
-            sha256: [0; 32],
-        });
-    }
-    let manifest = Manifest {
-        version: MANIFEST_VERSION,
-        dossier_id: id,
-        from,
-        to: to.to_string(),
-        created_at,
-        patient,
-        referral: Referral {
-            reason: req.reason.clone(),
-            urgent: req.urgent,
-            letter: req.letter.clone().unwrap_or_default(),
-        },
-        in_reply_to,
-        documents,
-    };
-    manifest.validate().map_err(|e| {
-        invalid(
-            format!("the dossier is invalid: {e}"),
-            "check the reason, letter and files",
-        )
-    })?;
-    let key = DossierKey::generate().map_err(internal)?;
-    let wrapped = engine.wrap_key(&id, &key)?;
-    // One pass: read, hash and seal into the store.
-    let summary = tokio::task::spawn_blocking(move || {
-        seal_into_store(&store, &key, &manifest, &scanned, &wrapped)
-    })
-    .await
-    .map_err(internal)??;
-    let total_bytes = engine.store.chunk_bytes(id.as_bytes()).map_err(store_err)?;
-    let rec = OutboxRecord {
-        id: id.to_string(),
-        to: to.to_string(),
-        state: OutboxState::Queued,
-        last_error: None,
-        created_at: created_at.as_secs(),
-        delivered_at: None,
-        chunk_count: summary.chunk_count,
-        content_len: summary.content_len,
-        total_bytes,
-        acked_chunks: 0,
-        attempts: 0,
-        next_attempt: 0,
-        in_reply_to: in_reply_to.map(|d| d.to_string()),
-        content_digest: hex::encode(summary.content_digest),
-        receipt: None,
-        basis,
-    };
-    let ledger_basis = match (&rec.basis, in_reply_to) {
-        (Some(b), _) if b.kind == crate::consent::BasisKind::CareTeam => {
-            confrere_protocol::ledger::ShareBasis::CareTeam(b.id.0)
-        }
-        (Some(b), _) => confrere_protocol::ledger::ShareBasis::Consent(b.id.0),
-        (None, Some(r)) => confrere_protocol::ledger::ShareBasis::Reply(r),
-        (None, None) => return Err(internal("a send without a basis")),
-    };
-    engine
-        .record(confrere_protocol::ledger::EntryKind::DossierSent {
-            dossier_id: id,
-            patient_ins: patient_ins_for_ledger,
-            to: to.to_string(),
-            basis: ledger_basis,
-        })
-        .await?;
-    engine
-        .store
-        .put(Tree::Outbox, id.as_bytes(), &rec)
-        .map_err(store_err)?;
-    engine.flush().await.map_err(store_err)?;
-    engine.wake.notify_one();
-    Ok(Sent {
-        id: id.to_string(),
-        state: "queued".into(),
-        warnings,
-    })
-}
-
-fn seal_into_store(
-    store: &Store,
-    key: &DossierKey,
-    manifest: &Manifest,
-    files: &[super::documents::ScannedFile],
-    wrapped: &[u8],
-) -> Result<confrere_protocol::dossier::ContentSummary, ApiError> {
-    let id = manifest.dossier_id;
-    let fail = |e: &dyn std::fmt::Display| {
-        let _ = store.remove_chunks(id.as_bytes());
-        invalid(
-            format!("the dossier could not be sealed: {e}"),
-            "a file changed while it was being read; send again",
-        )
-    };
-    store
-        .put_wrapped_key(id.as_bytes(), wrapped)
-        .map_err(store_err)?;
-    let mut sealer = ContentSealer::new(key, manifest).map_err(|e| fail(&e))?;
-    // Reading, hashing and sealing on this thread; writing the sealed
-    // chunks to the store on another, so that both cores work. The sealer
-    // hands out the chunks that carry the manifest last.
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SealedChunk>>(WRITE_QUEUE);
-        let writer = scope.spawn(move || -> Result<(), StoreError> {
-            // The disk writes back what was written while sealing goes on;
-            // the send's own flush then has little left to wait for.
-            let mut flusher = crate::store::Flusher::start(store);
-            // The document chunks come in order and go past the page
-            // cache; the ones that carry the manifest come last, at the
-            // start of the file.
-            let mut stream: Option<crate::store::ChunkStream> = None;
-            for chunks in rx {
-                for c in chunks {
-                    match &mut stream {
-                        Some(s) if s.next_index() == c.index => s.push(c.index, &c.sealed)?,
-                        Some(_) => store.put_chunk_at(id.as_bytes(), c.index, &c.sealed)?,
-                        None => {
-                            let mut s = store.chunk_stream(id.as_bytes(), c.index, false)?;
-                            s.push(c.index, &c.sealed)?;
-                            stream = Some(s);
-                        }
-                    }
-                    flusher.chunk_written()?;
-                }
-            }
-            if let Some(mut s) = stream {
-                s.write_out()?;
-            }
-            flusher.finish()
-        });
-        // `None`: the writer stopped; it says why.
-        let sealed = (|| -> Result<Option<ContentSummary>, ApiError> {
-            let mut buf = vec![0u8; READ_BLOCK];
-            for f in files {
-                let mut file = std::fs::File::open(&f.path).map_err(|e| fail(&e))?;
-                loop {
-                    let n = file.read(&mut buf).map_err(|e| fail(&e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    let chunks = sealer.write(&buf[..n]).map_err(|e| fail(&e))?;
-                    if !chunks.is_empty() && tx.send(chunks).is_err() {
-                        return Ok(None);
-                    }
-                }
-                let chunks = sealer.end_document().map_err(|e| fail(&e))?;
-                if !chunks.is_empty() && tx.send(chunks).is_err() {
-                    return Ok(None);
-                }
-            }
-            let (chunks, summary) = sealer.finish().map_err(|e| fail(&e))?;
-            Ok(tx.send(chunks).is_ok().then_some(summary))
-        })();
-        drop(tx);
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| Err(StoreError::Internal("the chunk writer failed".into())));
-        match (sealed, written) {
-            (Err(e), _) => {
-                // Written after `fail` removed them, perhaps.
-                let _ = store.remove_chunks(id.as_bytes());
-                Err(e)
-            }
-            (Ok(_), Err(e)) => {
-                let _ = store.remove_chunks(id.as_bytes());
-                Err(store_err(e))
-            }
-            (Ok(Some(summary)), Ok(())) => Ok(summary),
-            (Ok(None), Ok(())) => Err(internal("the chunk writer stopped early")),
-        }
-    })
-}
-
-/// Delivers queued dossiers, with backoff, until the daemon stops.
+/// Delivers queued dossiers, with backoff, until the daemon stops. Only
+/// the items the outbox's index says are due are read from the store.
 pub(super) async fn outbox_worker(engine: Arc<Engine>) {
-    let running: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
     let revoking: Arc<std::sync::atomic::AtomicBool> = Arc::default();
     while !engine.is_stopping() {
-        let due: Vec<OutboxRecord> = match engine.outbox_records() {
-            Ok(recs) => recs
-                .into_iter()
-                .filter(|r| {
-                    matches!(r.state, OutboxState::Queued | OutboxState::Sending)
-                        && r.next_attempt <= now().as_secs()
-                })
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e.error, "cannot read the outbox");
-                Vec::new()
-            }
-        };
-        for rec in due {
-            let mut set = running.lock().unwrap_or_else(|p| p.into_inner());
-            if set.len() >= MAX_CONCURRENT || set.contains(&rec.id) {
-                continue;
-            }
-            set.insert(rec.id.clone());
-            drop(set);
+        for rec in engine.outbox.claim_due(now().as_secs(), MAX_CONCURRENT) {
             let engine = engine.clone();
-            let running = running.clone();
             tokio::spawn(async move {
                 let id = rec.id.clone();
                 deliver(&engine, rec).await;
-                running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&id);
+                engine.outbox.release(&id);
                 engine.wake.notify_one();
             });
         }
@@ -398,28 +79,36 @@ pub(super) async fn outbox_worker(engine: Arc<Engine>) {
                 revoking.store(false, std::sync::atomic::Ordering::SeqCst);
             });
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), engine.wake.notified()).await;
+        let _ = tokio::time::timeout(IDLE_WAKE, engine.wake.notified()).await;
     }
 }
 
-fn save(engine: &Engine, rec: &OutboxRecord) {
-    if let Ok(id) = DossierId::parse_hex(&rec.id) {
-        if let Err(e) = engine.store.put(Tree::Outbox, id.as_bytes(), rec) {
-            tracing::warn!(error = %e, "cannot update the outbox");
+/// Writes the record of the delivery under way, unless the item was
+/// settled meanwhile (then the delivery stops).
+fn save(engine: &Engine, rec: &OutboxRecord) -> Result<(), Outcome> {
+    engine.outbox.save(rec, false).map_err(|e| match e {
+        super::outbox::Refused::Settled(_) => Outcome::Settled,
+        super::outbox::Refused::Store(e) => {
+            Outcome::Retry(format!("cannot update the outbox: {e}"))
         }
-    }
+    })
 }
 
+/// One attempt at delivering a claimed item (its attempt already counted).
 async fn deliver(engine: &Engine, mut rec: OutboxRecord) {
-    rec.attempts = rec.attempts.saturating_add(1);
+    let mut waiting_for_peer = false;
     match try_deliver(engine, &mut rec).await {
         Ok(()) => {}
-        Err(Outcome::Retry(msg)) => {
-            let backoff = 1i64 << rec.attempts.min(6);
-            rec.state = OutboxState::Queued;
-            rec.next_attempt = now().as_secs() + backoff.min(MAX_BACKOFF_SECS);
-            tracing::info!(dossier = %&rec.id[..8.min(rec.id.len())], error = %msg, "delivery will be retried");
-            rec.last_error = Some(msg);
+        Err(Outcome::Settled) => {
+            if let Ok(mut p) = engine.progress.lock() {
+                p.remove(&rec.id);
+            }
+            return;
+        }
+        Err(Outcome::Retry(msg)) => retry_later(&mut rec, msg),
+        Err(Outcome::Unreachable(msg)) => {
+            waiting_for_peer = true;
+            retry_later(&mut rec, msg);
         }
         Err(Outcome::Failed(msg)) => {
             rec.state = OutboxState::Failed;
@@ -429,11 +118,23 @@ async fn deliver(engine: &Engine, mut rec: OutboxRecord) {
     if let Ok(mut p) = engine.progress.lock() {
         p.remove(&rec.id);
     }
-    save(engine, &rec);
+    if let Err(e) = engine.outbox.save(&rec, waiting_for_peer) {
+        tracing::warn!(dossier = %short(&rec.id), error = %e, "the outcome of a delivery was not recorded");
+        return;
+    }
     let _ = engine.flush().await;
-    if matches!(rec.state, OutboxState::Delivered | OutboxState::Failed) {
+    if rec.state.is_final() {
         drop_sealed_copy(engine, &rec).await;
     }
+}
+
+/// Puts an item back in the queue after a failed attempt, with backoff.
+fn retry_later(rec: &mut OutboxRecord, msg: String) {
+    let backoff = 1i64 << rec.attempts.min(6);
+    rec.state = OutboxState::Queued;
+    rec.next_attempt = now().as_secs() + backoff.min(MAX_BACKOFF_SECS);
+    tracing::info!(dossier = %short(&rec.id), error = %msg, "delivery will be retried");
+    rec.last_error = Some(msg);
 }
 
 /// Once a dossier is delivered (its receipt in the ledger) or refused for
@@ -450,13 +151,21 @@ async fn drop_sealed_copy(engine: &Engine, rec: &OutboxRecord) {
     })
     .await;
     if !matches!(dropped, Ok(Ok(_))) {
-        tracing::warn!(dossier = %&rec.id[..8.min(rec.id.len())], "the sealed copy of a sent dossier could not be removed");
+        tracing::warn!(dossier = %short(&rec.id), "the sealed copy of a sent dossier could not be removed; it goes at the next start");
     }
 }
 
 enum Outcome {
+    /// Try again after the backoff.
     Retry(String),
+    /// The recipient could not be reached: try again after the backoff, or
+    /// as soon as it is seen again.
+    Unreachable(String),
+    /// Refused for good.
     Failed(String),
+    /// The item was settled by someone else meanwhile (a revocation, a
+    /// purge): its record is left as it is.
+    Settled,
 }
 
 async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outcome> {
@@ -470,12 +179,12 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
     let mut ch = engine
         .open_channel_to(&rec.to)
         .await
-        .map_err(Outcome::Retry)?;
+        .map_err(Outcome::Unreachable)?;
     let key = engine
         .unwrap_key(&id)
         .map_err(|e| Outcome::Failed(e.error))?;
     rec.state = OutboxState::Sending;
-    save(engine, rec);
+    save(engine, rec)?;
     let offer = Offer::new(id, key, rec.content_len);
     if offer.chunk_count != rec.chunk_count {
         return Err(Outcome::Failed(
@@ -496,7 +205,7 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
         }
     };
     rec.acked_chunks = next;
-    save(engine, rec);
+    save(engine, rec)?;
     let chunk_len = confrere_protocol::dossier::SEALED_CHUNK_LEN as u64;
     let mut chunks = read_chunks(engine.store.clone(), id, next, rec.chunk_count);
     for index in next..rec.chunk_count {

@@ -43,9 +43,12 @@ const STRIDE: u64 = SEALED_CHUNK_LEN as u64;
 
 /// The chunk files of a home.
 pub(crate) struct Blobs {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     open: Mutex<HashMap<[u8; 16], File>>,
     dirty: Mutex<Vec<[u8; 16]>>,
+    /// Dossiers whose files are being written before their record exists
+    /// (see `sweep`): a sweep leaves them alone.
+    pub(super) held: Mutex<std::collections::HashSet<[u8; 16]>>,
 }
 
 fn io_err(what: &str, e: io::Error) -> StoreError {
@@ -65,14 +68,15 @@ impl Blobs {
             dir,
             open: Mutex::new(HashMap::new()),
             dirty: Mutex::new(Vec::new()),
+            held: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
-    fn path(&self, id: &[u8; 16]) -> PathBuf {
+    pub(super) fn path(&self, id: &[u8; 16]) -> PathBuf {
         self.dir.join(format!("{}.sealed", hex::encode(id)))
     }
 
-    fn key_path(&self, id: &[u8; 16]) -> PathBuf {
+    pub(super) fn key_path(&self, id: &[u8; 16]) -> PathBuf {
         self.dir.join(format!("{}.key", hex::encode(id)))
     }
 
@@ -306,8 +310,17 @@ impl Store {
     /// wrapped it), in its own file `HOME/blobs/<id>.key` (0600), written
     /// atomically and synced: a key kept in sled would linger in its log
     /// after removal, and erasure must leave no copy in the node's files.
+    ///
+    /// The dossier is held from then on: a sweep of orphans
+    /// ([`Store::sweep_orphans`]) leaves its files alone until its record
+    /// exists, its key is destroyed, or [`Store::let_go`] is called.
     pub fn put_wrapped_key(&self, id: &[u8; 16], wrapped: &[u8]) -> Result<(), StoreError> {
         let blobs = &self.inner.blobs;
+        blobs
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(*id);
         let path = blobs.key_path(id);
         let tmp = path.with_extension("key.tmp");
         let _ = fs::remove_file(&tmp);
@@ -348,20 +361,39 @@ impl Store {
     /// Blocking; from async code, run it in `tokio::task::spawn_blocking`.
     pub fn destroy_key(&self, id: &[u8; 16]) -> Result<bool, StoreError> {
         let blobs = &self.inner.blobs;
-        let path = blobs.key_path(id);
-        let len = match fs::metadata(&path) {
+        let destroyed = blobs.destroy_key_file(id)?;
+        blobs
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        Ok(destroyed)
+    }
+}
+
+impl Blobs {
+    /// Overwrites the key file of `id` with zeros, syncs, removes it and
+    /// syncs the directory; says whether there was one.
+    pub(super) fn destroy_key_file(&self, id: &[u8; 16]) -> Result<bool, StoreError> {
+        self.destroy_file(&self.key_path(id))
+    }
+
+    /// Overwrites `path` with zeros, syncs, removes it and syncs the
+    /// directory; says whether there was a file.
+    pub(super) fn destroy_file(&self, path: &Path) -> Result<bool, StoreError> {
+        let len = match fs::metadata(path) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(io_err("destroying a dossier key", e)),
         };
-        if let Ok(f) = OpenOptions::new().write(true).open(&path) {
+        if let Ok(f) = OpenOptions::new().write(true).open(path) {
             let zeros = vec![0u8; usize::try_from(len).unwrap_or(0)];
             f.write_all_at(&zeros, 0)
                 .and_then(|()| f.sync_all())
                 .map_err(|e| io_err("destroying a dossier key", e))?;
         }
-        fs::remove_file(&path).map_err(|e| io_err("destroying a dossier key", e))?;
-        File::open(&blobs.dir)
+        fs::remove_file(path).map_err(|e| io_err("destroying a dossier key", e))?;
+        File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| io_err("syncing the chunk directory", e))?;
         Ok(true)

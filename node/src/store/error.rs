@@ -87,7 +87,7 @@ pub enum StoreError {
         what: String,
     },
     /// The disk (or the user's quota) is full.
-    #[error("the disk is full: free space; nothing was lost, the transfer resumes later")]
+    #[error("the disk is full: nothing already stored was lost")]
     NoSpace,
     /// Reading or writing a file failed.
     #[error("{what}: {source}")]
@@ -149,7 +149,9 @@ impl StoreError {
             StoreError::Corrupt { .. } => {
                 "stop the node and restore the whole home from its backup"
             }
-            StoreError::NoSpace => "free disk space; transfers resume by themselves afterwards",
+            StoreError::NoSpace => {
+                "free disk space, then try again; what was stored before is kept, and deliveries under way resume by themselves"
+            }
             StoreError::Io { .. } => "check the permissions and the health of the disk",
             StoreError::Decode { .. } | StoreError::Encode { .. } | StoreError::Internal(_) => {
                 "this is a bug in Confrère: report it, with the node's log"
@@ -259,7 +261,9 @@ mod tests {
         let e = StoreError::io("writing", io::Error::from(io::ErrorKind::StorageFull));
         assert!(e.is_no_space());
         assert!(e.to_string().contains("the disk is full"));
-        assert!(e.to_string().contains("nothing was lost"));
+        assert!(e.to_string().contains("nothing already stored was lost"));
+        // It promises no resumption: the operation may not have been queued.
+        assert!(!e.to_string().contains("resume"));
         let sled_full = sled::Error::Io(io::Error::new(io::ErrorKind::StorageFull, "full"));
         assert!(StoreError::from_sled(sled_full, "h", "writing").is_no_space());
         #[cfg(target_os = "linux")]

@@ -48,6 +48,7 @@ mod error;
 mod flusher;
 mod key;
 mod records;
+mod sweep;
 
 use std::fs::{self, File, OpenOptions};
 use std::io;

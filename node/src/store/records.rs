@@ -157,6 +157,22 @@ impl Store {
             .collect()
     }
 
+    /// Calls `visit` with each record of `tree`, in key order, decoded on
+    /// its own: a damaged record comes as its error and does not hide the
+    /// ones after it.
+    pub fn scan_each<T: DeserializeOwned>(
+        &self,
+        tree: Tree,
+        mut visit: impl FnMut(&[u8], Result<T, StoreError>),
+    ) -> Result<(), StoreError> {
+        for item in self.tree(tree).iter() {
+            let (key, sealed) =
+                item.map_err(|e| self.sled_error(e, &format!("reading the {tree} tree")))?;
+            visit(&key, self.decode(tree, &key, &sealed));
+        }
+        Ok(())
+    }
+
     /// Stores `bytes` as the record `key` of `tree`, sealed as they are
     /// (no JSON): for records that have their own binary encoding, like
     /// ledger entries. Durable after the next [`flush`](Store::flush).

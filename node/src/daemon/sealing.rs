@@ -1,0 +1,605 @@
+//! Sealing a dossier into the outbox: the send request checked, each file
+//! read once, hashed and sealed into the store under a fresh key, then the
+//! outbox record written.
+//!
+//! The key and the chunks are written before the record. If sealing or
+//! queueing fails, both are destroyed (key first) and the store is swept
+//! for any other dossier files without a record; a crash in between is
+//! swept at the next start ([`sweep_at_start`]).
+
+use std::io::Read;
+
+use confrere_protocol::dossier::manifest::MANIFEST_VERSION;
+use confrere_protocol::dossier::names::sanitize_document_name;
+use confrere_protocol::dossier::{
+    BirthDate, ContentSealer, ContentSummary, DocumentEntry, DossierId, DossierKey, Ins,
+    InsAgreement, Manifest, Patient, Referral, SealedChunk, Sex,
+};
+use confrere_protocol::NationalId;
+
+use super::documents::{scan, READ_BLOCK};
+use super::engine::{internal, now, store_err, Engine};
+use super::outbox::short;
+use super::records::{OutboxRecord, OutboxState};
+use crate::api::model::{ApiError, SendRequest, Sent};
+use crate::store::{Store, StoreError, Tree};
+
+/// Batches of sealed chunks queued for the writer thread while sealing
+/// (a batch is what one 256 KiB read fills: about 4 chunks).
+const WRITE_QUEUE: usize = 8;
+
+/// The trees whose records account for a dossier's files.
+const RECORD_TREES: [Tree; 3] = [Tree::Outbox, Tree::Inbox, Tree::Transfers];
+
+fn invalid(msg: impl Into<String>, hint: &str) -> ApiError {
+    ApiError::new("invalid", msg, hint)
+}
+
+/// A store error of a send: nothing was queued.
+fn not_queued(e: StoreError) -> ApiError {
+    if e.is_no_space() {
+        ApiError::new(
+            "unavailable",
+            "the disk is full: the dossier could not be sealed and nothing was queued",
+            "free space on the disk that holds the node's home, then send the dossier again",
+        )
+    } else {
+        let mut err = store_err(e);
+        err.error = format!("{}; nothing was queued", err.error);
+        err
+    }
+}
+
+/// Checks a send request, seals the dossier into the store and queues it.
+pub(super) async fn send(
+    engine: &Engine,
+    req: SendRequest,
+    in_reply_to: Option<DossierId>,
+) -> Result<Sent, ApiError> {
+    let to = NationalId::parse(req.to.trim()).map_err(|e| {
+        invalid(
+            format!("the recipient's national id is invalid: {e}"),
+            "give the colleague's RPPS (8 + 11 digits) or ADELI (0 + 9 characters) id",
+        )
+    })?;
+    if to == engine.identity.national_id {
+        return Err(invalid(
+            "the recipient is this node's own practitioner",
+            "give a colleague's national id",
+        ));
+    }
+    {
+        let book = engine.book.lock().await;
+        if book.find_by_national_id(to.as_str()).is_none() {
+            return Err(ApiError::new(
+                "unknown_recipient",
+                format!("no known node serves {to}"),
+                "add the colleague's node first: `confrere peers add /ip4/ADDRESS/tcp/PORT/p2p/PEER_ID` (the colleague's `confrere status` prints it)",
+            ));
+        }
+    }
+    let created_at = now();
+    let ins = Ins::parse(&req.patient.ins).map_err(|e| {
+        invalid(
+            format!("the patient's INS is invalid: {e}"),
+            "the INS is 13 digits and a 2-digit key, as on the patient's carte Vitale or INS record",
+        )
+    })?;
+    // The record that allows this share (art. L1110-4). A reply goes back
+    // to the referrer and cites none, unless the user gives one.
+    let basis = if in_reply_to.is_none() || req.consent.is_some() || req.care_team.is_some() {
+        Some(crate::consent::check_send(
+            &engine.store,
+            req.consent.as_deref(),
+            req.care_team.as_deref(),
+            &ins,
+            &to,
+            created_at,
+        )?)
+    } else {
+        None
+    };
+    let birth_date = BirthDate::parse(&req.patient.birth_date).map_err(|e| {
+        invalid(
+            format!("the birth date is invalid: {e}"),
+            "give the birth date as on the patient's INS record, written YYYY-MM-DD (e.g. 1985-02-28)",
+        )
+    })?;
+    let sex = match req.patient.sex.trim() {
+        "F" | "f" => Sex::F,
+        "M" | "m" => Sex::M,
+        "U" | "u" => Sex::U,
+        _ => return Err(invalid("the sex must be F, M or U", "use --sex F, M or U")),
+    };
+    let patient_ins_for_ledger = ins.clone();
+    let patient = Patient {
+        ins,
+        family: req.patient.family.trim().to_owned(),
+        given: req.patient.given.trim().to_owned(),
+        birth_date,
+        sex,
+    };
+    patient.validate(created_at).map_err(|e| {
+        invalid(
+            format!("the patient is invalid: {e}"),
+            "check the patient's details",
+        )
+    })?;
+    let mut warnings = Vec::new();
+    match patient.ins_agreement() {
+        Ok(InsAgreement::MonthUnknown) => warnings.push(
+            "the patient's INS carries a code for an unknown month of birth: only the sex and year of birth could be checked against it".to_owned(),
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            return Err(invalid(
+                e.to_string(),
+                "check the INS, --sex and --birth-date against the patient's carte Vitale or INS record; one of them is mistyped",
+            ))
+        }
+    }
+    let id = DossierId::random().map_err(internal)?;
+    let from = engine.identity.national_id.to_string();
+    let store = engine.store.clone();
+    let files = req.files.clone();
+    // Size each file; the sealer reads it once and hashes it on the way.
+    let scanned = tokio::task::spawn_blocking(move || {
+        files.iter().map(|p| scan(p)).collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| invalid(e.to_string(), "check that the file exists and is readable"))?;
+    let mut documents = Vec::with_capacity(scanned.len());
+    for s in &scanned {
+        let name = sanitize_document_name(&s.file_name).map_err(|e| {
+            invalid(
+                format!(
+                    "the document name of {} cannot be used: {e}",
+                    s.path.display()
+                ),
+                "rename the file",
+            )
+        })?;
+        documents.push(DocumentEntry {
+            name,
+            media_type: s.media_type.clone(),
+            size: s.size,
+            // Computed by the sealer as the file is read.
+            sha256: [0; 32],
+        });
+    }
+    let manifest = Manifest {
+        version: MANIFEST_VERSION,
+        dossier_id: id,
+        from,
+        to: to.to_string(),
+        created_at,
+        patient,
+        referral: Referral {
+            reason: req.reason.clone(),
+            urgent: req.urgent,
+            letter: req.letter.clone().unwrap_or_default(),
+        },
+        in_reply_to,
+        documents,
+    };
+    manifest.validate().map_err(|e| {
+        invalid(
+            format!("the dossier is invalid: {e}"),
+            "check the reason, letter and files",
+        )
+    })?;
+    let key = DossierKey::generate().map_err(internal)?;
+    let wrapped = engine.wrap_key(&id, &key)?;
+    // One pass: read, hash and seal into the store.
+    let sealed = tokio::task::spawn_blocking(move || {
+        seal_or_discard(&store, &key, &manifest, &scanned, &wrapped)
+    })
+    .await;
+    let summary = match sealed {
+        Ok(Ok(summary)) => summary,
+        // Discarded already.
+        Ok(Err(e)) => return Err(e),
+        Err(e) => {
+            give_up(engine, id).await;
+            return Err(internal(e));
+        }
+    };
+    let queued = queue(
+        engine,
+        id,
+        to,
+        created_at,
+        summary,
+        basis,
+        in_reply_to,
+        patient_ins_for_ledger,
+    )
+    .await;
+    match queued {
+        Ok(()) => {
+            engine.store.let_go(id.as_bytes());
+            engine.wake.notify_one();
+            Ok(Sent {
+                id: id.to_string(),
+                state: "queued".into(),
+                warnings,
+            })
+        }
+        Err(e) => {
+            give_up(engine, id).await;
+            Err(e)
+        }
+    }
+}
+
+/// Writes the ledger entry and the outbox record of a sealed dossier.
+#[allow(clippy::too_many_arguments)]
+async fn queue(
+    engine: &Engine,
+    id: DossierId,
+    to: NationalId,
+    created_at: confrere_protocol::UnixTime,
+    summary: ContentSummary,
+    basis: Option<crate::consent::CitedBasis>,
+    in_reply_to: Option<DossierId>,
+    patient_ins: Ins,
+) -> Result<(), ApiError> {
+    let total_bytes = engine
+        .store
+        .chunk_bytes(id.as_bytes())
+        .map_err(not_queued)?;
+    let rec = OutboxRecord {
+        id: id.to_string(),
+        to: to.to_string(),
+        state: OutboxState::Queued,
+        last_error: None,
+        created_at: created_at.as_secs(),
+        delivered_at: None,
+        chunk_count: summary.chunk_count,
+        content_len: summary.content_len,
+        total_bytes,
+        acked_chunks: 0,
+        attempts: 0,
+        next_attempt: 0,
+        in_reply_to: in_reply_to.map(|d| d.to_string()),
+        content_digest: hex::encode(summary.content_digest),
+        receipt: None,
+        basis,
+    };
+    let ledger_basis = match (&rec.basis, in_reply_to) {
+        (Some(b), _) if b.kind == crate::consent::BasisKind::CareTeam => {
+            confrere_protocol::ledger::ShareBasis::CareTeam(b.id.0)
+        }
+        (Some(b), _) => confrere_protocol::ledger::ShareBasis::Consent(b.id.0),
+        (None, Some(r)) => confrere_protocol::ledger::ShareBasis::Reply(r),
+        (None, None) => return Err(internal("a send without a basis")),
+    };
+    engine
+        .record(confrere_protocol::ledger::EntryKind::DossierSent {
+            dossier_id: id,
+            patient_ins,
+            to: to.to_string(),
+            basis: ledger_basis,
+        })
+        .await
+        .map_err(|e| {
+            if e.code == "unavailable" {
+                not_queued(StoreError::NoSpace)
+            } else {
+                ApiError {
+                    error: format!("{}; nothing was queued", e.error),
+                    ..e
+                }
+            }
+        })?;
+    engine.outbox.create(&rec).map_err(not_queued)?;
+    engine.flush().await.map_err(|e| {
+        ApiError::new(
+            "unavailable",
+            format!("dossier {id} is queued, but the store could not make it durable: {e}"),
+            "look at `confrere outbox` before sending it again; if the disk is full, free space",
+        )
+    })
+}
+
+/// After a failed seal or queueing: the dossier's key is destroyed, then
+/// its chunks, and the store is swept for other dossier files without a
+/// record (logged).
+async fn give_up(engine: &Engine, id: DossierId) {
+    let store = engine.store.clone();
+    if let Err(e) = tokio::task::spawn_blocking(move || discard(&store, id)).await {
+        tracing::warn!(error = %e, "the clean-up after a failed send did not run");
+    }
+}
+
+/// Seals a dossier into the store; if that fails, destroys what it wrote
+/// (see [`discard`]).
+fn seal_or_discard(
+    store: &Store,
+    key: &DossierKey,
+    manifest: &Manifest,
+    files: &[super::documents::ScannedFile],
+    wrapped: &[u8],
+) -> Result<ContentSummary, ApiError> {
+    let sealed = seal_into_store(store, key, manifest, files, wrapped);
+    if sealed.is_err() {
+        discard(store, manifest.dossier_id);
+    }
+    sealed
+}
+
+/// Destroys the key, then the chunks, of a dossier whose send failed
+/// (unless its record was written: then the outbox has it), and sweeps the
+/// store for other dossier files without a record. Blocking; logs what
+/// it did.
+fn discard(store: &Store, id: DossierId) {
+    let done = (|| -> Result<Vec<[u8; 16]>, StoreError> {
+        if store.contains(Tree::Outbox, id.as_bytes())? {
+            store.let_go(id.as_bytes());
+        } else {
+            store.destroy_key(id.as_bytes())?;
+            store.remove_chunks(id.as_bytes())?;
+        }
+        store.sweep_orphans(&RECORD_TREES)
+    })();
+    match done {
+        Ok(swept) => log_swept(&swept, "after a failed send"),
+        Err(e) => tracing::warn!(
+            dossier = %short(&id.to_string()),
+            error = %e,
+            "the files of a dossier that could not be sent could not all be destroyed; they go at the next start"
+        ),
+    }
+}
+
+fn log_swept(swept: &[[u8; 16]], when: &str) {
+    if swept.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = swept.iter().map(|id| short(&hex::encode(id))).collect();
+    tracing::warn!(
+        count = swept.len(),
+        dossiers = %ids.join(","),
+        "destroyed the files of dossiers that no record accounts for ({when}): a sealed copy left by a crash or a failed send"
+    );
+}
+
+/// At start, before the node takes work: destroys the dossier files no
+/// record accounts for, and the sealed copies of outbox items already
+/// delivered or failed that a crash left behind.
+pub(super) async fn sweep_at_start(engine: &Engine) {
+    let settled = std::mem::take(
+        &mut *engine
+            .settled_at_start
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    let store = engine.store.clone();
+    let done =
+        tokio::task::spawn_blocking(move || -> Result<(Vec<[u8; 16]>, usize), StoreError> {
+            let mut dropped = 0;
+            for id in &settled {
+                if store.has_files(id)? {
+                    store.destroy_key(id)?;
+                    store.remove_chunks(id)?;
+                    dropped += 1;
+                }
+            }
+            Ok((store.sweep_orphans(&RECORD_TREES)?, dropped))
+        })
+        .await;
+    match done {
+        Ok(Ok((swept, dropped))) => {
+            log_swept(&swept, "at start");
+            if dropped > 0 {
+                tracing::info!(
+                    count = dropped,
+                    "removed the sealed copies of sent dossiers left by an interrupted clean-up"
+                );
+            }
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the dossier files without a record could not all be destroyed")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the sweep of dossier files without a record did not run")
+        }
+    }
+}
+
+fn seal_into_store(
+    store: &Store,
+    key: &DossierKey,
+    manifest: &Manifest,
+    files: &[super::documents::ScannedFile],
+    wrapped: &[u8],
+) -> Result<confrere_protocol::dossier::ContentSummary, ApiError> {
+    let id = manifest.dossier_id;
+    // What is written so far is destroyed by `seal_or_discard`.
+    let fail = |e: &dyn std::fmt::Display| {
+        invalid(
+            format!("the dossier could not be sealed: {e}; nothing was queued"),
+            "a file changed while it was being read; send again",
+        )
+    };
+    let read_fail = |e: std::io::Error| {
+        invalid(
+            format!("a document could not be read: {e}; nothing was queued"),
+            "check that the file is readable and stays in place while it is sent; send again",
+        )
+    };
+    store
+        .put_wrapped_key(id.as_bytes(), wrapped)
+        .map_err(not_queued)?;
+    let mut sealer = ContentSealer::new(key, manifest).map_err(|e| fail(&e))?;
+    // Reading, hashing and sealing on this thread; writing the sealed
+    // chunks to the store on another, so that both cores work. The sealer
+    // hands out the chunks that carry the manifest last.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SealedChunk>>(WRITE_QUEUE);
+        let writer = scope.spawn(move || -> Result<(), StoreError> {
+            // The disk writes back what was written while sealing goes on;
+            // the send's own flush then has little left to wait for.
+            let mut flusher = crate::store::Flusher::start(store);
+            // The document chunks come in order and go past the page
+            // cache; the ones that carry the manifest come last, at the
+            // start of the file.
+            let mut stream: Option<crate::store::ChunkStream> = None;
+            for chunks in rx {
+                for c in chunks {
+                    match &mut stream {
+                        Some(s) if s.next_index() == c.index => s.push(c.index, &c.sealed)?,
+                        Some(_) => store.put_chunk_at(id.as_bytes(), c.index, &c.sealed)?,
+                        None => {
+                            let mut s = store.chunk_stream(id.as_bytes(), c.index, false)?;
+                            s.push(c.index, &c.sealed)?;
+                            stream = Some(s);
+                        }
+                    }
+                    flusher.chunk_written()?;
+                }
+            }
+            if let Some(mut s) = stream {
+                s.write_out()?;
+            }
+            flusher.finish()
+        });
+        // `None`: the writer stopped; it says why.
+        let sealed = (|| -> Result<Option<ContentSummary>, ApiError> {
+            let mut buf = vec![0u8; READ_BLOCK];
+            for f in files {
+                let mut file = std::fs::File::open(&f.path).map_err(read_fail)?;
+                loop {
+                    let n = file.read(&mut buf).map_err(read_fail)?;
+                    if n == 0 {
+                        break;
+                    }
+                    let chunks = sealer.write(&buf[..n]).map_err(|e| fail(&e))?;
+                    if !chunks.is_empty() && tx.send(chunks).is_err() {
+                        return Ok(None);
+                    }
+                }
+                let chunks = sealer.end_document().map_err(|e| fail(&e))?;
+                if !chunks.is_empty() && tx.send(chunks).is_err() {
+                    return Ok(None);
+                }
+            }
+            let (chunks, summary) = sealer.finish().map_err(|e| fail(&e))?;
+            Ok(tx.send(chunks).is_ok().then_some(summary))
+        })();
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Internal("the chunk writer failed".into())));
+        match (sealed, written) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(not_queued(e)),
+            (Ok(Some(summary)), Ok(())) => Ok(summary),
+            (Ok(None), Ok(())) => Err(internal("the chunk writer stopped early")),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreKeySource;
+
+    fn manifest(size: u64) -> Manifest {
+        Manifest {
+            version: MANIFEST_VERSION,
+            dossier_id: DossierId::random().expect("id"),
+            from: "810001000016".into(),
+            to: "810001000024".into(),
+            created_at: confrere_protocol::UnixTime::from_secs(1_750_000_000),
+            patient: Patient {
+                ins: Ins::parse("285057512345623").expect("ins"),
+                family: "ZQWXYTEST".into(),
+                given: "Hortensia".into(),
+                birth_date: BirthDate::parse("1985-05-12").expect("date"),
+                sex: Sex::F,
+            },
+            referral: Referral {
+                reason: "test".into(),
+                urgent: false,
+                letter: String::new(),
+            },
+            in_reply_to: None,
+            documents: vec![DocumentEntry {
+                name: "doc.bin".into(),
+                media_type: "application/octet-stream".into(),
+                size,
+                sha256: [0; 32],
+            }],
+        }
+    }
+
+    /// A file that grew between its scan and its sealing: the seal fails,
+    /// and neither the chunks written so far nor the key stay.
+    #[test]
+    fn a_failed_seal_leaves_neither_chunks_nor_key() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(home.path(), StoreKeySource::KeyFile).expect("open");
+        let doc = home.path().join("doc.bin");
+        std::fs::write(&doc, vec![7u8; 3 * READ_BLOCK]).expect("write");
+        let scanned = scan(&doc).expect("scan");
+        std::fs::write(&doc, vec![7u8; 5 * READ_BLOCK]).expect("grow");
+        let manifest = manifest(scanned.size);
+        let id = manifest.dossier_id;
+        let key = DossierKey::generate().expect("key");
+        let err = seal_or_discard(&store, &key, &manifest, &[scanned], b"wrapped")
+            .expect_err("the file changed");
+        assert!(err.error.contains("nothing was queued"), "{}", err.error);
+        assert!(!store.has_files(id.as_bytes()).expect("files"));
+        assert_eq!(store.get_wrapped_key(id.as_bytes()).expect("key"), None);
+        let left: Vec<_> = std::fs::read_dir(home.path().join("blobs"))
+            .expect("list")
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_good_seal_is_held_until_its_record_exists() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(home.path(), StoreKeySource::KeyFile).expect("open");
+        let doc = home.path().join("doc.bin");
+        std::fs::write(&doc, vec![7u8; READ_BLOCK + 5]).expect("write");
+        let scanned = scan(&doc).expect("scan");
+        let manifest = manifest(scanned.size);
+        let id = manifest.dossier_id;
+        let key = DossierKey::generate().expect("key");
+        seal_or_discard(&store, &key, &manifest, &[scanned], b"wrapped").expect("seal");
+        // Another send failing meanwhile sweeps: this one is left alone.
+        assert!(store
+            .sweep_orphans(&RECORD_TREES)
+            .expect("sweep")
+            .is_empty());
+        assert!(store.has_files(id.as_bytes()).expect("files"));
+        // Its send then fails before the record: discarded.
+        discard(&store, id);
+        assert!(!store.has_files(id.as_bytes()).expect("files"));
+    }
+
+    /// A full disk before anything was queued: the send says so, and what
+    /// to do; it does not promise that a transfer resumes.
+    #[test]
+    fn a_full_disk_during_a_send_says_nothing_was_queued() {
+        let full = StoreError::io(
+            "writing a chunk",
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+        );
+        let e = not_queued(full);
+        assert_eq!(e.code, "unavailable");
+        assert!(e.error.contains("nothing was queued"), "{}", e.error);
+        assert!(!e.error.contains("resume"), "{}", e.error);
+        let hint = e.hint.unwrap_or_default();
+        assert!(hint.contains("free space") && hint.contains("send the dossier again"));
+        let other = not_queued(StoreError::Internal("x".into()));
+        assert!(
+            other.error.ends_with("; nothing was queued"),
+            "{}",
+            other.error
+        );
+    }
+}
