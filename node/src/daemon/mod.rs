@@ -101,37 +101,6 @@ impl DaemonError {
     }
 }
 
-/// A value of `config.toml` (`[section] key = value`), as written.
-pub(crate) fn config_value(home: &std::path::Path, section: &str, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(home.join("config.toml")).ok()?;
-    let mut current = String::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            current = line
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_owned();
-        } else if current == section {
-            if let Some((k, v)) = line.split_once('=') {
-                if k.trim() == key {
-                    // A comment after the value is not part of it.
-                    let v = v.split('#').next().unwrap_or("");
-                    return Some(v.trim().trim_matches('"').to_owned());
-                }
-            }
-        }
-    }
-    None
-}
-
-/// The API port from `config.toml` (`[api] port = N`), 0 if unset.
-fn api_port(home: &std::path::Path) -> u16 {
-    config_value(home, "api", "port")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Runs the daemon until SIGINT or SIGTERM, then shuts down cleanly.
 /// `ready` is called once the node listens and the API is served.
 pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), DaemonError> {
@@ -145,15 +114,19 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     let book = AddressBook::load(&opts.home).map_err(|e| DaemonError::Net(e.to_string()))?;
     let session = Arc::new(home.session_config());
     let mut net_config = NetConfig::new(home.libp2p.clone(), session, crate::net::system_now);
+    // --listen, else `[network] listen` of config.toml, else the default.
     if !opts.listen.is_empty() {
         net_config.listen = opts.listen.clone();
+    } else if !home.config.network.listen.is_empty() {
+        net_config.listen = home.config.network.listen.clone();
     }
+    let api_port = home.config.api.port;
     net_config.mdns = opts.mdns;
     let (net, events) = Network::start(net_config)
         .await
         .map_err(|e| DaemonError::Net(e.to_string()))?;
     let engine = Arc::new(Engine::new(home, store, net.clone(), book)?);
-    let api = serve(engine.clone(), &opts.home, api_port(&opts.home))
+    let api = serve(engine.clone(), &opts.home, api_port)
         .await
         .map_err(|e| DaemonError::Api(e.to_string()))?;
     tracing::info!(port = api.port(), "local API listening on 127.0.0.1");
