@@ -1,14 +1,20 @@
 //! What `confrere run` refuses to start on: a `config.toml` with an
 //! unknown key or a bad value (named with its file and line, never
-//! replaced by a default).
+//! replaced by a default), and a ledger altered in the middle of its
+//! chain (named by its first bad entry, with nothing appended).
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use confrere_node::home::Home;
+use confrere_node::ledger::{read_checkpoint, read_entry, Ledger, Libp2pNodeSigner};
+use confrere_node::store::{Store, StoreKeySource, Tree};
+use confrere_protocol::ledger::EntryKind;
+use confrere_protocol::UnixTime;
 use confrere_tests::{
     confrere, confrere_cmd, enroll, scratch_run_dir, Card, Practitioner, TestPki,
 };
@@ -167,4 +173,86 @@ fn a_hash_in_a_quoted_value_is_not_a_comment() {
     set_config(&home, "\npeer_id = \"", "\npeer_id = \"#");
     let hs = home.display().to_string();
     confrere(["ledger", "verify", "--home", &hs]).code(0);
+}
+
+fn store(home: &Path) -> Store {
+    Store::open(home, StoreKeySource::KeyFile).unwrap()
+}
+
+/// Writes the genesis entry and six more with the node's own key.
+fn write_ledger(home: &Path) {
+    let node = Home::open(home).unwrap();
+    let signer = Arc::new(Libp2pNodeSigner::new(node.libp2p.clone()));
+    let ledger = Ledger::open(store(home), signer, JEAN.national_id, "JEAN DUPONT").unwrap();
+    for i in 0..6u8 {
+        ledger
+            .append(
+                EntryKind::ConsentRevoked {
+                    consent_id: [i; 16],
+                    reason: format!("Retrait {i}"),
+                },
+                UnixTime::from_secs(1_709_251_200 + i64::from(i)),
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_ledger_altered_mid_chain_stops_the_daemon_and_nothing_is_appended() {
+    let (_dir, home) = enrolled();
+    write_ledger(&home);
+    let before = {
+        let s = store(&home);
+        let mut e = read_entry(&s, 3).unwrap().unwrap();
+        if let EntryKind::ConsentRevoked { reason, .. } = &mut e.kind {
+            *reason = "Altered".into();
+        }
+        s.put_bytes(Tree::Ledger, &3u64.to_be_bytes(), &e.encode().unwrap())
+            .unwrap();
+        s.flush().unwrap();
+        read_checkpoint(&s).unwrap()
+    };
+    let hs = home.display().to_string();
+    // `ledger verify` names the entry…
+    confrere(["ledger", "verify", "--home", &hs])
+        .code(1)
+        .stderr_has("ledger entry 3");
+    // …and the daemon refuses to start, naming it too.
+    let (code, stderr) = run_expecting_exit(&home);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("ledger entry 3"), "{stderr}");
+    assert!(stderr.contains("the daemon does not start"), "{stderr}");
+    assert!(
+        stderr.contains("restore the home from its latest backup"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("confrere ledger verify"), "{stderr}");
+    assert!(!home.join("api.json").exists(), "the daemon did not start");
+    // Nothing was appended, the head checkpoint is the same.
+    let s = store(&home);
+    assert!(
+        read_entry(&s, 7).unwrap().is_none(),
+        "an entry was appended"
+    );
+    assert!(read_entry(&s, 6).unwrap().is_some());
+    assert_eq!(
+        read_checkpoint(&s).unwrap().map(|c| (c.seq, c.hash)),
+        before.map(|c| (c.seq, c.hash))
+    );
+}
+
+#[test]
+fn an_intact_ledger_starts() {
+    let (_dir, home) = enrolled();
+    write_ledger(&home);
+    let mut d = confrere_tests::Daemon::start(
+        "jean",
+        &home,
+        confrere_tests::free_port(),
+        &home.with_extension("log"),
+    );
+    assert!(d
+        .log_text()
+        .contains("ledger verified up to its signed head"));
+    d.stop(Duration::from_secs(20));
 }

@@ -74,6 +74,12 @@ pub enum DaemonError {
     /// The ledger could not be opened (or does not verify).
     #[error("the ledger cannot be opened: {0}")]
     Ledger(crate::ledger::LedgerError),
+    /// The ledger does not verify up to its signed head: the daemon does
+    /// not start, so that nothing is appended to a broken chain.
+    #[error(
+        "{0}; the daemon does not start, so that nothing is added to a ledger that does not verify"
+    )]
+    LedgerBroken(confrere_protocol::ledger::ChainError),
     /// The local API could not start.
     #[error("the local API could not start: {0}")]
     Api(String),
@@ -93,6 +99,7 @@ impl DaemonError {
                 "check the --listen addresses (is another program using the port?)".into()
             }
             DaemonError::Ledger(e) => e.hint().to_owned(),
+            DaemonError::LedgerBroken(_) => "keep a copy of this home as evidence, then restore the home from its latest backup (and check it with `confrere ledger verify --home DIR`); `confrere ledger verify --home DIR` gives the details of the bad entry".into(),
             DaemonError::Api(_) => {
                 "check that 127.0.0.1 is usable and the port in config.toml is free".into()
             }
@@ -111,6 +118,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
         None => StoreKeySource::KeyFile,
     };
     let store = Store::open(&opts.home, key_source)?;
+    check_ledger(&home, &store).await?;
     let book = AddressBook::load(&opts.home).map_err(|e| DaemonError::Net(e.to_string()))?;
     let session = Arc::new(home.session_config());
     let mut net_config = NetConfig::new(home.libp2p.clone(), session, crate::net::system_now);
@@ -142,6 +150,37 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     events_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), engine.flush()).await;
     Ok(())
+}
+
+/// Checks the whole ledger up to its signed head checkpoint (links and
+/// the head's signature, as `confrere ledger verify` does by default)
+/// before anything is appended to it; refuses to start on a broken chain,
+/// naming the first bad entry.
+async fn check_ledger(home: &Home, store: &Store) -> Result<(), DaemonError> {
+    use confrere_protocol::ledger::SignatureCheck;
+    let store = store.clone();
+    let peer_id = home.libp2p.public().to_peer_id().to_bytes();
+    let result = tokio::task::spawn_blocking(move || {
+        crate::ledger::verify_store(&store, &peer_id, SignatureCheck::Anchored)
+    })
+    .await
+    .map_err(|e| DaemonError::Ledger(crate::ledger::LedgerError::Task(e.to_string())))?;
+    match result {
+        Ok(Some(summary)) => {
+            tracing::info!(
+                entries = summary.entries,
+                head = summary.head_seq,
+                "ledger verified up to its signed head"
+            );
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(crate::ledger::LedgerError::Broken(e)) => {
+            tracing::error!(reason = %e, "the ledger does not verify; not starting");
+            Err(DaemonError::LedgerBroken(e))
+        }
+        Err(e) => Err(DaemonError::Ledger(e)),
+    }
 }
 
 /// Refuses to start on a credential that is not genuine; starts on one
