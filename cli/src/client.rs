@@ -365,7 +365,7 @@ pub mod output {
                 "report this bug",
             )
         })?;
-        println!("{text}");
+        outln!("{text}");
         Ok(())
     }
 
@@ -475,7 +475,7 @@ pub mod output {
                         out.push_str(&" ".repeat(pad + 2));
                     }
                 }
-                println!("{}", out.trim_end());
+                outln!("{}", out.trim_end());
             };
             line(&self.header);
             for row in &self.rows {

@@ -50,7 +50,7 @@ impl CliError {
                 "hint": self.hint,
                 "exit_code": self.code,
             });
-            println!("{v}");
+            outln!("{v}");
         }
         eprintln!("error: {}", self.message);
         if let Some(h) = &self.hint {

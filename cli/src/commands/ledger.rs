@@ -98,9 +98,9 @@ pub fn show(args: &LedgerShowArgs) -> Result<ExitCode, CliError> {
     }
     if views.is_empty() {
         match args.since {
-            Some(n) => println!("No ledger entry from {n} on."),
+            Some(n) => outln!("No ledger entry from {n} on."),
             None => {
-                println!("The ledger is empty: the daemon writes its first entry when it starts.")
+                outln!("The ledger is empty: the daemon writes its first entry when it starts.")
             }
         }
         return Ok(ExitCode::from(EXIT_OK));
@@ -147,7 +147,7 @@ pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
             p.hint.clone(),
         )),
         (None, None) => {
-            println!("The ledger is empty: the daemon writes its first entry when it starts.");
+            outln!("The ledger is empty: the daemon writes its first entry when it starts.");
             Ok(ExitCode::from(EXIT_OK))
         }
         (None, Some(head)) => {
@@ -161,12 +161,12 @@ pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
             } else {
                 format!("{} entries", report.entries)
             };
-            println!("The ledger is intact: {entries} (0 to {head}), {checked}.");
+            outln!("The ledger is intact: {entries} (0 to {head}), {checked}.");
             if let Some(hash) = &report.head_hash {
-                println!("Head          entry {head}, hash {hash}");
+                outln!("Head          entry {head}, hash {hash}");
             }
             if let (Some(id), Some(name)) = (&report.national_id, &report.name) {
-                println!("Practitioner  {} ({})", cut(name, 60), cut(id, 32));
+                outln!("Practitioner  {} ({})", cut(name, 60), cut(id, 32));
             }
             Ok(ExitCode::from(EXIT_OK))
         }

@@ -15,18 +15,18 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
         print_json(&status)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!("Practitioner  {}", clean(&status.name));
-    println!("National id   {}", clean(&status.national_id));
-    println!("Peer id       {}", clean(&status.peer_id));
+    outln!("Practitioner  {}", clean(&status.name));
+    outln!("National id   {}", clean(&status.national_id));
+    outln!("Peer id       {}", clean(&status.peer_id));
     if status.listen.is_empty() {
-        println!("Listening on  (nothing yet)");
+        outln!("Listening on  (nothing yet)");
     }
     for (i, addr) in status.listen.iter().enumerate() {
         let label = if i == 0 { "Listening on" } else { "" };
-        println!("{label:<12}  {}", clean(addr));
+        outln!("{label:<12}  {}", clean(addr));
     }
-    println!("Inbox         {} dossier(s)", status.inbox);
-    println!("Outbox        {} not yet delivered", status.outbox);
-    println!("Daemon        confrère {}", clean(&status.version));
+    outln!("Inbox         {} dossier(s)", status.inbox);
+    outln!("Outbox        {} not yet delivered", status.outbox);
+    outln!("Daemon        confrère {}", clean(&status.version));
     Ok(ExitCode::from(EXIT_OK))
 }
