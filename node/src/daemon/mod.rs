@@ -95,8 +95,11 @@ impl DaemonError {
         match self {
             DaemonError::Home(e) => e.hint(),
             DaemonError::Store(e) => e.hint().to_owned(),
+            DaemonError::Net(reason) if reason.contains("in use") => {
+                "another program, or another Confrère node, already listens on that port: stop it, or choose another port with --listen (or [network] listen in config.toml)".into()
+            }
             DaemonError::Net(_) => {
-                "check the --listen addresses (is another program using the port?)".into()
+                "check the --listen addresses (or [network] listen in config.toml): each must be an address of this machine, on a port free for this node".into()
             }
             DaemonError::Ledger(e) => e.hint().to_owned(),
             DaemonError::LedgerBroken(_) => "keep a copy of this home as evidence, then restore the home from its latest backup (and check it with `confrere ledger verify --home DIR`); `confrere ledger verify --home DIR` gives the details of the bad entry".into(),
@@ -130,6 +133,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     }
     let api_port = home.config.api.port;
     net_config.mdns = opts.mdns;
+    check_ports_free(&net_config.listen)?;
     let (net, events) = Network::start(net_config)
         .await
         .map_err(|e| DaemonError::Net(e.to_string()))?;
@@ -181,6 +185,49 @@ async fn check_ledger(home: &Home, store: &Store) -> Result<(), DaemonError> {
         }
         Err(e) => Err(DaemonError::Ledger(e)),
     }
+}
+
+/// Refuses a fixed TCP or UDP port that another socket already holds.
+///
+/// libp2p's TCP listeners set `SO_REUSEPORT`, so a second node started on
+/// the port of a running one would bind as well and share its incoming
+/// connections. A plain bind (without `SO_REUSEPORT`) fails while any
+/// socket listens there: try one first, and close it before libp2p binds.
+fn check_ports_free(listen: &[Multiaddr]) -> Result<(), DaemonError> {
+    use libp2p::multiaddr::Protocol;
+    for addr in listen {
+        let mut ip = None;
+        let mut probe = None;
+        for p in addr.iter() {
+            match p {
+                Protocol::Ip4(a) => ip = Some(std::net::IpAddr::from(a)),
+                Protocol::Ip6(a) => ip = Some(std::net::IpAddr::from(a)),
+                Protocol::Tcp(port) if port != 0 => probe = Some((true, port)),
+                Protocol::Udp(port) if port != 0 => probe = Some((false, port)),
+                _ => {}
+            }
+        }
+        let (Some(ip), Some((tcp, port))) = (ip, probe) else {
+            continue;
+        };
+        let at = std::net::SocketAddr::new(ip, port);
+        let result = if tcp {
+            std::net::TcpListener::bind(at).map(drop)
+        } else {
+            std::net::UdpSocket::bind(at).map(drop)
+        };
+        if let Err(e) = result {
+            let reason = if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!("the port is in use ({e})")
+            } else {
+                e.to_string()
+            };
+            return Err(DaemonError::Net(format!(
+                "cannot listen on {addr}: {reason}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses to start on a credential that is not genuine; starts on one
