@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod commands;
 mod error;
+mod local_http;
 // Checks of a home before a command opens it itself.
 mod home;
 

@@ -163,3 +163,144 @@ fn a_listen_failure_gives_its_reason() {
         "{stderr}"
     );
 }
+
+/// A listener on a port, as a process that took it after the daemon died
+/// would be: it accepts every connection and keeps what it receives.
+struct FakeDaemon {
+    received: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeDaemon {
+    fn bind(port: u16) -> FakeDaemon {
+        use std::io::Read;
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (r, c, s) = (received.clone(), connections.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            // Bounded: the test stops it, and it gives up after 5 minutes.
+            let start = Instant::now();
+            while !s.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(300) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        c.fetch_add(1, Ordering::SeqCst);
+                        conn.set_nonblocking(false).unwrap();
+                        conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                        let mut buf = [0u8; 4096];
+                        while let Ok(n) = conn.read(&mut buf) {
+                            if n == 0 {
+                                break;
+                            }
+                            r.lock().unwrap().extend_from_slice(&buf[..n]);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        FakeDaemon {
+            received,
+            connections,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeDaemon {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_process_on_a_dead_daemons_port_receives_nothing() {
+    let (_dir, home) = enrolled();
+    let mut node = Daemon::start("jean", &home, free_port(), &home.with_extension("log"));
+    let endpoint: serde_json::Value =
+        serde_json::from_slice(&fs::read(home.join("api.json")).unwrap()).unwrap();
+    let api_port = u16::try_from(endpoint["port"].as_u64().unwrap()).unwrap();
+    assert!(
+        home.join("api.sock").exists(),
+        "the daemon listens on its socket"
+    );
+    // The daemon dies without cleaning up: api.json, api.token and
+    // api.sock stay. Another process takes its API port.
+    node.kill();
+    assert!(home.join("api.json").exists() && home.join("api.sock").exists());
+    let token = fs::read_to_string(home.join("api.token")).unwrap();
+    let fake = FakeDaemon::bind(api_port);
+
+    let letter = home.with_extension("letter.txt");
+    fs::write(&letter, "Cher confrère, patiente MARTIN Anne.").unwrap();
+    let hs = home.display().to_string();
+    let ls = letter.display().to_string();
+    let commands: [Vec<&str>; 3] = [
+        vec!["status", "--home", &hs],
+        vec![
+            "send",
+            "--home",
+            &hs,
+            "--to",
+            "810001000024",
+            "--consent",
+            "3f2a9c1e",
+            "--patient-ins",
+            "255081416802538",
+            "--patient-family",
+            "MARTIN",
+            "--patient-given",
+            "Anne",
+            "--birth-date",
+            "1955-08-14",
+            "--sex",
+            "F",
+            "--reason",
+            "ECG",
+            "--letter",
+            &ls,
+        ],
+        vec!["ledger", "verify", "--home", &hs],
+    ];
+    for args in &commands {
+        let out = confrere_tests::confrere(args);
+        if args[0] == "ledger" {
+            // No daemon holds the store: it is read directly.
+            out.code(0);
+        } else {
+            out.code(3).stderr_has("the daemon is not running for");
+        }
+    }
+    drop_fake_and_check(fake, &token);
+
+    // The next start replaces the stale socket; a clean stop removes it.
+    node.restart();
+    node.json(["status"]);
+    assert!(node.stop(Duration::from_secs(20)).is_some(), "a clean stop");
+    assert!(!home.join("api.sock").exists(), "the socket is removed");
+    assert!(!home.join("api.json").exists());
+}
+
+fn drop_fake_and_check(fake: FakeDaemon, token: &str) {
+    let connections = fake.connections.clone();
+    let received = fake.received.clone();
+    drop(fake);
+    let received = received.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&received);
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the process on the port was contacted: {text}"
+    );
+    assert!(!text.contains(token.trim()), "the token leaked");
+    assert!(!text.contains("MARTIN"), "patient data leaked");
+}
