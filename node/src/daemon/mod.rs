@@ -102,9 +102,9 @@ impl DaemonError {
                 "check the --listen addresses (or [network] listen in config.toml): each must be an address of this machine, on a port free for this node".into()
             }
             DaemonError::Ledger(e) => e.hint().to_owned(),
-            DaemonError::LedgerBroken(_) => "keep a copy of this home as evidence, then restore the home from its latest backup (and check it with `confrere ledger verify --home DIR`); `confrere ledger verify --home DIR` gives the details of the bad entry".into(),
+            DaemonError::LedgerBroken(_) => "`confrere ledger verify --home HOME` gives the details; keep a copy of this home as evidence, then restore the home from its latest backup and check it with `confrere ledger verify` before starting the daemon".into(),
             DaemonError::Api(_) => {
-                "check that 127.0.0.1 is usable and the port in config.toml is free".into()
+                "check that 127.0.0.1 is usable, that `[api] port` in config.toml is free, and that the home is writable (api.sock, api.json)".into()
             }
             DaemonError::Credential(_) => "restore credential.bin and trust/ from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`".into(),
         }
