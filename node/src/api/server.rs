@@ -14,8 +14,7 @@
 //!   [`ApiServer::shutdown`].
 //! - `HOME/api.json`: `{"port": N, "pid": PID}`, written once the server
 //!   listens and removed by [`ApiServer::shutdown`]. Other local clients
-//!   find the TCP port through it; the command line only reads it to tell
-//!   a daemon that is not running.
+//!   find the TCP port through it; the command line does not use it.
 //!
 //! Every answer is JSON: the model type of the route, or an [`ApiError`]
 //! whose `code` sets the HTTP status (see [`http_status`]). Request bodies
@@ -195,8 +194,8 @@ impl Drop for ApiServer {
 }
 
 /// Starts the local API on `127.0.0.1:port` (0: any free port) for the node
-/// whose home is `home`: makes a fresh token in `HOME/api.token`, listens,
-/// then writes `HOME/api.json`. Must be called within a tokio runtime.
+/// whose home is `home`: makes a fresh token in `HOME/api.token`, listens
+/// there and on `HOME/api.sock`, then writes `HOME/api.json`. Must be called within a tokio runtime.
 pub async fn serve<A: NodeApi>(
     api: Arc<A>,
     home: &Path,
