@@ -54,21 +54,72 @@ pub fn request(
     stream.set_read_timeout(Some(timeout)).map_err(broken)?;
     stream.set_write_timeout(Some(timeout)).map_err(broken)?;
     let body = body.unwrap_or_default();
-    let head = format!(
+    let mut message = format!(
         "{method} /v1{route} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {authorization}\r\n\
          Accept: application/json\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    );
-    stream.write_all(head.as_bytes()).map_err(broken)?;
-    stream.write_all(body).map_err(broken)?;
+    )
+    .into_bytes();
+    // One write: the server may answer (and close) once it has the head.
+    message.extend_from_slice(body);
+    stream.write_all(&message).map_err(broken)?;
     stream.flush().map_err(broken)?;
-    let mut raw = Vec::new();
-    (&mut stream)
-        .take(MAX_ANSWER)
-        .read_to_end(&mut raw)
-        .map_err(broken)?;
+    let raw = read_answer(&mut stream).map_err(broken)?;
     parse(&raw).map_err(|why| Failure::Broken(format!("the daemon's answer is not HTTP: {why}")))
+}
+
+/// Reads until the answer is whole (by its length), or the connection
+/// ends. A server that answers without reading the whole request may
+/// reset the connection after its answer: what came before counts.
+fn read_answer(stream: &mut UnixStream) -> io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(raw),
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if is_whole(&raw) {
+                    return Ok(raw);
+                }
+                if raw.len() as u64 > MAX_ANSWER {
+                    return Err(io::Error::other(format!(
+                        "the answer is larger than {MAX_ANSWER} bytes"
+                    )));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && is_whole(&raw) => {
+                return Ok(raw)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether `raw` holds a whole answer: its head and as many body bytes as
+/// it announces (or the last chunk).
+fn is_whole(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let Ok(head) = std::str::from_utf8(&raw[..end]) else {
+        return false;
+    };
+    let body = &raw[end + 4..];
+    for line in head.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("content-length") {
+            return value.trim().parse::<usize>().is_ok_and(|n| body.len() >= n);
+        }
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            return body.ends_with(b"0\r\n\r\n");
+        }
+    }
+    false
 }
 
 /// Parses a whole HTTP/1.1 answer (read to the end of the connection).
@@ -142,6 +193,12 @@ mod tests {
         assert_eq!((a.status, a.body.as_slice()), (409, &b"abcde"[..]));
         assert!(parse(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{}").is_err());
         assert!(parse(b"garbage").is_err());
+        assert!(is_whole(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"));
+        assert!(!is_whole(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n{}"));
+        assert!(!is_whole(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n"));
+        assert!(is_whole(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"
+        ));
     }
 
     #[test]
@@ -167,5 +224,32 @@ mod tests {
             Duration::from_secs(5),
         );
         assert!(matches!(r, Err(Failure::NotRunning)), "{r:?}");
+    }
+
+    #[test]
+    fn an_answer_before_the_request_was_read_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(dir.path().join("api.sock")).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            // Reads one byte of the request, answers and closes with the
+            // rest unread: the kernel resets the connection.
+            let mut one = [0u8; 1];
+            conn.read_exact(&mut one).unwrap();
+            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                .unwrap();
+        });
+        let body = vec![b' '; 100_000];
+        let a = request(
+            dir.path(),
+            "POST",
+            "/x",
+            "Bearer x",
+            Some(&body),
+            Duration::from_secs(30),
+        );
+        server.join().unwrap();
+        let a = a.unwrap();
+        assert_eq!((a.status, a.body.as_slice()), (200, &b"{}"[..]));
     }
 }
