@@ -1,10 +1,11 @@
 //! A blocking client of the node daemon's local API, and the output helpers
 //! the commands that use it share.
 //!
-//! The daemon writes `HOME/api.json` (its port) and `HOME/api.token` (the
-//! bearer token, mode 0600) when it starts; [`Client::connect`] reads both.
-//! A missing `api.json` or a refused connection means the daemon is not
-//! running: exit code 3.
+//! The daemon writes `HOME/api.token` (the bearer token, mode 0600) and
+//! listens on `HOME/api.sock` when it starts; [`Client::connect`] reads the
+//! token and every request goes over the socket (never over TCP: see
+//! [`crate::local_http`]). No token, no socket or a refused connection
+//! means the daemon is not running: exit code 3.
 
 use std::fs;
 use std::io;
@@ -15,23 +16,20 @@ use confrere_node::api::model::{
     AddPeer, ApiError, DeclineRequest, InboxItem, OpenRequest, Opened, OutboxItem, PeerInfo,
     ReplyRequest, SendRequest, Sent, Status,
 };
-use confrere_node::api::server::{Endpoint, ENDPOINT_FILE, TOKEN_FILE};
+use confrere_node::api::server::TOKEN_FILE;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{CliError, EXIT_DAEMON, EXIT_REFUSED, EXIT_USAGE};
+use crate::local_http;
 
-/// How long to wait for the daemon to accept the connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for an answer: sealing large documents takes a while.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A connection to the daemon of one home.
 pub struct Client {
     home: PathBuf,
-    base: String,
     authorization: String,
-    agent: ureq::Agent,
 }
 
 impl std::fmt::Debug for Client {
@@ -39,7 +37,6 @@ impl std::fmt::Debug for Client {
         // The token stays out of debug output.
         f.debug_struct("Client")
             .field("home", &self.home)
-            .field("base", &self.base)
             .finish_non_exhaustive()
     }
 }
@@ -78,42 +75,22 @@ fn not_running(home: &Path) -> CliError {
 }
 
 impl Client {
-    /// Finds the daemon of `home` through `HOME/api.json` and `HOME/api.token`.
+    /// Finds the daemon of `home`: its token in `HOME/api.token`; requests
+    /// go to its socket `HOME/api.sock` (never to the TCP port of
+    /// `api.json`, which a stale file may name for another process).
     pub fn connect(home: &Path) -> Result<Client, CliError> {
         if !home.is_dir() {
             return Err(not_running(home));
         }
-        let endpoint_path = home.join(ENDPOINT_FILE);
-        let endpoint_bytes = match fs::read(&endpoint_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_running(home)),
-            Err(e) => return Err(unreadable(&endpoint_path, &e)),
-        };
-        let endpoint: Endpoint = serde_json::from_slice(&endpoint_bytes).map_err(|e| {
-            daemon_error(
-                format!("{} is damaged: {e}", endpoint_path.display()),
-                format!(
-                    "restart the daemon (`confrere run --home {}`): it rewrites the file",
-                    home.display()
-                ),
-            )
-        })?;
         let token_path = home.join(TOKEN_FILE);
         let token = match fs::read_to_string(&token_path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_running(home)),
             Err(e) => return Err(unreadable(&token_path, &e)),
         };
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(CONNECT_TIMEOUT)
-            .timeout_read(ANSWER_TIMEOUT)
-            .redirects(0)
-            .build();
         Ok(Client {
             home: home.to_path_buf(),
-            base: format!("http://127.0.0.1:{}/v1", endpoint.port),
             authorization: format!("Bearer {}", token.trim()),
-            agent,
         })
     }
 
@@ -245,12 +222,7 @@ impl Client {
     }
 
     fn get<T: DeserializeOwned>(&self, route: &str) -> Result<T, CliError> {
-        let result = self
-            .agent
-            .get(&format!("{}{route}", self.base))
-            .set("Authorization", &self.authorization)
-            .call();
-        self.answer(result)
+        self.call("GET", route, None)
     }
 
     fn post<B: Serialize, T: DeserializeOwned>(
@@ -258,43 +230,59 @@ impl Client {
         route: &str,
         body: &B,
     ) -> Result<T, CliError> {
-        let result = self
-            .agent
-            .post(&format!("{}{route}", self.base))
-            .set("Authorization", &self.authorization)
-            .send_json(body);
-        self.answer(result)
+        let body = serde_json::to_vec(body).map_err(|e| {
+            CliError::refused(format!("cannot write the request: {e}"), "report this bug")
+        })?;
+        self.call("POST", route, Some(&body))
     }
 
-    fn answer<T: DeserializeOwned>(
+    fn call<T: DeserializeOwned>(
         &self,
-        result: Result<ureq::Response, ureq::Error>,
+        method: &str,
+        route: &str,
+        body: Option<&[u8]>,
     ) -> Result<T, CliError> {
-        match result {
-            Ok(response) => response.into_json::<T>().map_err(|e| {
-                daemon_error(
-                    format!("the daemon's answer could not be read: {e}"),
-                    "check that the daemon and the command line are the same version of Confrère",
-                )
-            }),
-            Err(ureq::Error::Status(status, response)) => {
-                Err(api_error(status, response.into_json::<ApiError>().ok()))
-            }
-            Err(ureq::Error::Transport(t)) => Err(self.transport_error(&t)),
-        }
+        let answer = local_http::request(
+            &self.home,
+            method,
+            route,
+            &self.authorization,
+            body,
+            ANSWER_TIMEOUT,
+        )
+        .map_err(|f| transport_error(&self.home, f))?;
+        answer_of(answer)
     }
+}
 
-    fn transport_error(&self, t: &ureq::Transport) -> CliError {
-        match t.kind() {
-            ureq::ErrorKind::ConnectionFailed => not_running(&self.home),
-            _ => daemon_error(
-                format!(
-                    "lost the connection to the daemon for {}: {t}",
-                    self.home.display()
-                ),
-                "check the daemon's log, then retry (`confrere status` tells whether it runs)",
+/// The model value of a success, or the command error of an error answer.
+pub(crate) fn answer_of<T: DeserializeOwned>(answer: local_http::Answer) -> Result<T, CliError> {
+    if (200..300).contains(&answer.status) {
+        serde_json::from_slice::<T>(&answer.body).map_err(|e| {
+            daemon_error(
+                format!("the daemon's answer could not be read: {e}"),
+                "check that the daemon and the command line are the same version of Confrère",
+            )
+        })
+    } else {
+        Err(api_error(
+            answer.status,
+            serde_json::from_slice::<ApiError>(&answer.body).ok(),
+        ))
+    }
+}
+
+/// The command error when no answer came back.
+pub(crate) fn transport_error(home: &Path, f: local_http::Failure) -> CliError {
+    match f {
+        local_http::Failure::NotRunning => not_running(home),
+        local_http::Failure::Broken(why) => daemon_error(
+            format!(
+                "lost the connection to the daemon for {}: {why}",
+                home.display()
             ),
-        }
+            "check the daemon's log, then retry (`confrere status` tells whether it runs)",
+        ),
     }
 }
 
@@ -365,7 +353,7 @@ pub mod output {
                 "report this bug",
             )
         })?;
-        println!("{text}");
+        outln!("{text}");
         Ok(())
     }
 
@@ -475,7 +463,7 @@ pub mod output {
                         out.push_str(&" ".repeat(pad + 2));
                     }
                 }
-                println!("{}", out.trim_end());
+                outln!("{}", out.trim_end());
             };
             line(&self.header);
             for row in &self.rows {
@@ -545,22 +533,22 @@ mod tests {
     }
 
     #[test]
-    fn refused_connection_means_not_running() {
+    fn a_stale_port_gets_nothing_and_means_not_running() {
         let dir = tempfile::tempdir().expect("tempdir");
-        // A port that was free a moment ago: nothing listens there.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        // A stale api.json names a port another process now listens on.
+        let fake = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        fake.set_nonblocking(true).expect("nonblocking");
+        let port = fake.local_addr().expect("addr").port();
         fs::write(
-            dir.path().join(ENDPOINT_FILE),
+            dir.path().join("api.json"),
             format!("{{\"port\": {port}, \"pid\": 1}}"),
         )
         .expect("api.json");
         fs::write(dir.path().join(TOKEN_FILE), "00").expect("api.token");
-        let client = Client::connect(dir.path()).expect("files are there");
-        let e = client.status().expect_err("nothing listens");
+        let client = Client::connect(dir.path()).expect("the token is there");
+        let e = client.status().expect_err("no daemon");
         assert_eq!(e.code, EXIT_DAEMON);
         assert!(e.message.contains("the daemon is not running for"), "{e:?}");
+        assert!(fake.accept().is_err(), "the fake listener was contacted");
     }
 }

@@ -1,6 +1,7 @@
 //! Command errors: what happened, what to do, and the exit code.
 
 use std::fmt;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Exit code: success.
@@ -50,7 +51,8 @@ impl CliError {
                 "hint": self.hint,
                 "exit_code": self.code,
             });
-            println!("{v}");
+            // The exit code tells the error even when nobody reads stdout.
+            let _ = writeln!(std::io::stdout(), "{v}");
         }
         eprintln!("error: {}", self.message);
         if let Some(h) = &self.hint {

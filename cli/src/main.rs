@@ -1,10 +1,15 @@
 //! The `confrere` binary: parses the command line and hands over to the
 //! node library. No protocol logic lives here.
 
+// Macros first: the modules below print with them.
+#[macro_use]
+mod out;
+
 mod cli;
 mod client;
 mod commands;
 mod error;
+mod local_http;
 // Checks of a home before a command opens it itself.
 mod home;
 

@@ -36,6 +36,7 @@ use confrere_protocol::{
     UnixTime, VerifyOptions,
 };
 
+use crate::config::{Config, ConfigError};
 use crate::files::{self, ReadError};
 
 /// Where the inputs of [`init`] come from.
@@ -127,6 +128,9 @@ pub enum HomeError {
     /// Key generation failed.
     #[error("key generation failed: {0}")]
     KeyGeneration(String),
+    /// `config.toml` is unreadable, or holds an unknown key or a bad value.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 impl HomeError {
@@ -155,6 +159,7 @@ impl HomeError {
             HomeError::KeyGeneration(_) => {
                 "retry; if it persists, the system random generator is unavailable".into()
             }
+            HomeError::Config(e) => e.hint(),
         }
     }
 }
@@ -393,7 +398,13 @@ impl Staging {
             .map(|c| pem("X509 CRL", c.der()))
             .collect();
         w("trust/crls.pem", crls.as_bytes(), false)?;
-        w("config.toml", config_text(f).as_bytes(), false)?;
+        let config = config_text(
+            &f.identity.display_name(),
+            f.identity.national_id.as_str(),
+            f.peer_id,
+            f.revocation,
+        );
+        w("config.toml", config.as_bytes(), false)?;
         files::sync_dir(root).map_err(|source| HomeError::Write {
             path: root.display().to_string(),
             source,
@@ -429,16 +440,24 @@ impl Staging {
     }
 }
 
-fn config_text(f: &HomeFiles<'_>) -> String {
+/// The commented `config.toml` of a new home (read back by [`Config`]).
+fn config_text(
+    name: &str,
+    national_id: &str,
+    peer_id: &str,
+    revocation: RevocationCheck,
+) -> String {
     format!(
         "# Confrère node configuration, written by `confrere init`.\n\
          # The node speaks for {name} (national id {id}).\n\
          #\n\
          # Every setting the node reads is below, with its default. A setting\n\
-         # left out takes its default. Keep each one on a single line,\n\
-         # `key = value`, under its [section]. The daemon reads [trust] and\n\
-         # [api] when it starts (`confrere run`): restart it after changing\n\
-         # them. [retention] is read at each purge.\n\
+         # left out takes its default. The file is TOML: `key = value` under\n\
+         # its [section], text in double quotes, `#` starts a comment. The\n\
+         # daemon reads it when it starts (`confrere run`): restart it after\n\
+         # a change ([retention] is read again at each purge). An unknown key\n\
+         # or a bad value stops the daemon (and any command that opens this\n\
+         # home) with its line; nothing is guessed.\n\
          # Commands find this home through --home DIR or CONFRERE_HOME.\n\
          \n\
          [identity]\n\
@@ -452,9 +471,15 @@ fn config_text(f: &HomeFiles<'_>) -> String {
          [trust]\n\
          # Check every peer certificate against its CA's CRL (trust/crls.pem).\n\
          # Import fresh CRLs before they go stale; turning this off is for tests only.\n\
-         # Values: true or false, written with one space each side of `=`.\n\
+         # Values: true or false.\n\
          # Default: true (`confrere init --no-revocation-check` writes false).\n\
          revocation_check = {rev}\n\
+         # Certificate policies a peer's card certificate must carry (one of),\n\
+         # as OIDs in double quotes; empty accepts any policy of the trusted PKI.\n\
+         # Example, the IGC-Santé TEST policy:\n\
+         #   policies = [\"1.2.250.1.213.1.7.2.1.1.1.1\"]\n\
+         # Default: [].\n\
+         policies = []\n\
          \n\
          [api]\n\
          # TCP port of the local API on 127.0.0.1; 0 lets the system choose one\n\
@@ -467,12 +492,20 @@ fn config_text(f: &HomeFiles<'_>) -> String {
          # Dossiers are kept this many years after the last event about them\n\
          # (French rule for medical records: 20 years); `confrere purge` erases\n\
          # those past it and records the purge in the ledger.\n\
-         # Default: 20.\n\
-         years = 20\n",
-        name = toml_escape(&f.identity.display_name()),
-        id = toml_escape(f.identity.national_id.as_str()),
-        peer = toml_escape(f.peer_id),
-        rev = f.revocation == RevocationCheck::Required,
+         # From 0 to 200. Default: 20.\n\
+         years = 20\n\
+         \n\
+         [network]\n\
+         # Addresses to listen on for colleagues' nodes, as multiaddrs, when\n\
+         # `confrere run` is given no --listen; empty listens on every\n\
+         # interface, TCP and QUIC, on a port the system chooses.\n\
+         # Example: listen = [\"/ip4/0.0.0.0/tcp/4001\", \"/ip4/0.0.0.0/udp/4001/quic-v1\"]\n\
+         # Default: [].\n\
+         listen = []\n",
+        name = comment_line(name),
+        id = toml_escape(national_id),
+        peer = toml_escape(peer_id),
+        rev = revocation == RevocationCheck::Required,
     )
 }
 
@@ -483,6 +516,13 @@ fn toml_escape(s: &str) -> String {
             c if c.is_control() => vec![' '],
             c => vec![c],
         })
+        .collect()
+}
+
+/// Text for a comment: on one line.
+fn comment_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
@@ -505,6 +545,12 @@ pub struct Home {
     pub trust: TrustStore,
     /// Whether peers' revocation status is checked.
     pub revocation: RevocationCheck,
+    /// Certificate policy OIDs (dotted decimal) a peer's certificate must
+    /// carry one of; empty accepts any (`[trust] policies`).
+    pub policies: Vec<String>,
+    /// The settings of `config.toml`, read and checked when the home was
+    /// opened.
+    pub config: Config,
 }
 
 impl fmt::Debug for Home {
@@ -558,17 +604,11 @@ impl Home {
                 "keys/libp2p.key is not the identity the credential binds".into(),
             ));
         }
-        let revocation = match crate::daemon::config_value(dir, "trust", "revocation_check")
-            .as_deref()
-            .map(str::trim)
-        {
-            Some("false") => RevocationCheck::Off,
-            Some("true") | None => RevocationCheck::Required,
-            Some(other) => {
-                return Err(damaged(format!(
-                    "config.toml: [trust] revocation_check must be true or false, not {other}"
-                )))
-            }
+        let config = Config::load(dir)?;
+        let revocation = if config.trust.revocation_check {
+            RevocationCheck::Required
+        } else {
+            RevocationCheck::Off
         };
         let (trust, _) = load_trust(
             &[dir.join("trust/anchors.pem")],
@@ -588,6 +628,60 @@ impl Home {
             libp2p,
             trust,
             revocation,
+            policies: config.trust.policies.clone(),
+            config,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_init_writes_is_valid_and_holds_the_defaults() {
+        for revocation in [RevocationCheck::Required, RevocationCheck::Off] {
+            let text = config_text(
+                "Dr \"Jo\" # O'Brien\nline",
+                "810000000001",
+                "12D3KooWq\"#x",
+                revocation,
+            );
+            let c = Config::parse(&text, Path::new("config.toml")).unwrap();
+            assert_eq!(
+                c.trust.revocation_check,
+                revocation == RevocationCheck::Required
+            );
+            assert!(c.trust.policies.is_empty());
+            assert_eq!(c.api.port, 0);
+            assert_eq!(c.retention.years, crate::config::DEFAULT_RETENTION_YEARS);
+            assert!(c.network.listen.is_empty());
+            assert_eq!(c.identity.national_id.as_deref(), Some("810000000001"));
+            assert_eq!(c.identity.peer_id.as_deref(), Some("12D3KooWq\"#x"));
+        }
+    }
+
+    #[test]
+    fn the_commented_examples_parse_when_uncommented() {
+        let text = config_text("A", "810000000001", "p", RevocationCheck::Required);
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                match l
+                    .strip_prefix("#   ")
+                    .or_else(|| l.strip_prefix("# Example: "))
+                {
+                    Some(example) if example.contains(" = ") => format!("{example}\n"),
+                    _ if l.starts_with("policies = ") || l.starts_with("listen = ") => {
+                        String::new()
+                    }
+                    _ => format!("{l}\n"),
+                }
+            })
+            .collect();
+        let c = Config::parse(&uncommented, Path::new("config.toml")).unwrap();
+        assert_eq!(c.trust.policies, vec!["1.2.250.1.213.1.7.2.1.1.1.1"]);
+        assert_eq!(c.network.listen.len(), 2);
     }
 }

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod config;
 pub mod consent;
 pub mod daemon;
 pub mod files;

@@ -13,6 +13,7 @@ use confrere_node::api::model::{
     OutboxItem, Patient, PatientSummary, PeerInfo, ReplyRequest, SendRequest, Sent, Status,
 };
 use confrere_node::api::server::{serve, ApiServer, Endpoint, ENDPOINT_FILE, TOKEN_FILE};
+use confrere_node::api::socket::SOCKET_FILE;
 use serde_json::{json, Value};
 
 /// A node that answers canned values, records each call, and fails every
@@ -297,7 +298,9 @@ fn serve_writes_a_private_token_and_the_endpoint() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, [ENDPOINT_FILE, TOKEN_FILE]);
+    assert_eq!(names, [ENDPOINT_FILE, SOCKET_FILE, TOKEN_FILE]);
+    #[cfg(unix)]
+    assert_eq!(mode(&h.home.path().join(SOCKET_FILE)), 0o600);
     h.shutdown();
 }
 
@@ -602,7 +605,49 @@ fn shutdown_removes_the_endpoint_and_stops_listening() {
     assert!(h.home.path().join(ENDPOINT_FILE).is_file());
     h.shutdown();
     assert!(!h.home.path().join(ENDPOINT_FILE).exists());
+    assert!(!h.home.path().join(SOCKET_FILE).exists());
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn the_socket_serves_the_same_api_and_a_stale_one_is_replaced() {
+    let h = Harness::start();
+    let socket = h.home.path().join(SOCKET_FILE);
+    let ask = |auth: &str| {
+        let mut s = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "GET /v1/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let token = h.token();
+    assert!(ask(&format!("Bearer {token}")).starts_with("HTTP/1.1 200"));
+    // The token is required there too.
+    assert!(ask("Bearer 00").starts_with("HTTP/1.1 401"));
+    // Killed without a clean stop: the socket file stays, nobody listens.
+    let Harness {
+        rt, home, server, ..
+    } = h;
+    std::mem::forget(server);
+    drop(rt);
+    assert!(socket.exists());
+    assert!(std::os::unix::net::UnixStream::connect(&socket).is_err());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(serve(Arc::new(Fake::default()), home.path(), 0))
+        .unwrap();
+    assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok());
+    rt.block_on(server.shutdown());
+    assert!(!socket.exists());
 }
 
 #[test]

@@ -110,7 +110,7 @@ fn print_json(
         "errors": errors.iter().map(|(m, _)| m).collect::<Vec<_>>(),
         "hints": errors.iter().map(|(_, h)| h).collect::<Vec<_>>(),
     });
-    println!("{v:#}");
+    outln!("{v:#}");
 }
 
 fn print_text(
@@ -124,26 +124,26 @@ fn print_text(
 ) {
     match identity {
         Ok(id) => {
-            println!("Practitioner  {}", id.display_name());
-            println!(
+            outln!("Practitioner  {}", id.display_name());
+            outln!(
                 "National id   {} ({} {})",
                 id.national_id,
                 id.national_id.id_type(),
                 id.national_id.number()
             );
             match (id.profession_code, &id.profession) {
-                (Some(c), Some(l)) => println!("Profession    {c} {l}"),
-                (None, Some(l)) => println!("Profession    {l} (no profession code)"),
-                (Some(c), None) => println!("Profession    {c} (unknown code)"),
-                (None, None) => println!("Profession    (none)"),
+                (Some(c), Some(l)) => outln!("Profession    {c} {l}"),
+                (None, Some(l)) => outln!("Profession    {l} (no profession code)"),
+                (Some(c), None) => outln!("Profession    {c} (unknown code)"),
+                (None, None) => outln!("Profession    (none)"),
             }
         }
-        Err(e) => println!("Practitioner  (none: {e})"),
+        Err(e) => outln!("Practitioner  (none: {e})"),
     }
-    println!("Subject       {}", leaf.subject());
-    println!("Issuer        {}", leaf.issuer());
-    println!("Serial        {}", leaf.serial_hex());
-    println!(
+    outln!("Subject       {}", leaf.subject());
+    outln!("Issuer        {}", leaf.issuer());
+    outln!("Serial        {}", leaf.serial_hex());
+    outln!(
         "Validity      {} to {}",
         leaf.not_before().to_rfc3339(),
         leaf.not_after().to_rfc3339()
@@ -159,26 +159,26 @@ fn print_text(
     } else {
         ""
     };
-    println!("Key usage     {usage}{role}");
+    outln!("Key usage     {usage}{role}");
     let revocation = if opts.revocation == RevocationCheck::Required {
         "revocation checked"
     } else {
         "revocation not checked"
     };
     if valid {
-        println!(
+        outln!(
             "Verdict       VALID at {} (chains to {}; {revocation})",
             at.to_rfc3339(),
             anchor.unwrap_or("a trust anchor")
         );
     } else {
-        println!(
+        outln!(
             "Verdict       NOT VALID at {} ({revocation})",
             at.to_rfc3339()
         );
         for (m, h) in errors {
-            println!("  error: {m}");
-            println!("  hint:  {h}");
+            outln!("  error: {m}");
+            outln!("  hint:  {h}");
         }
     }
 }

@@ -32,8 +32,8 @@ pub fn grant(args: &ConsentGrantArgs) -> Result<ExitCode, CliError> {
         print_json(&consent)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!("{}", clean(&consent.id));
-    println!(
+    outln!("{}", clean(&consent.id));
+    outln!(
         "Consent recorded for {} ({}). Cite it with `confrere send --consent {} …`.",
         colleagues(consent.recipients.len()),
         until(&consent),
@@ -61,7 +61,7 @@ pub fn list(args: &ConsentListArgs) -> Result<ExitCode, CliError> {
         } else {
             ""
         };
-        println!(
+        outln!(
             "No consent is recorded{whose}: record one with `confrere consent grant --patient-ins INS --to NATIONAL_ID --purpose TEXT`."
         );
         return Ok(ExitCode::from(EXIT_OK));
@@ -100,7 +100,7 @@ pub fn show(args: &ConsentShowArgs) -> Result<ExitCode, CliError> {
     } else {
         print_consent(&consent);
         for r in &consent.recipient_states {
-            println!(
+            outln!(
                 "  {}  dossier {}  {}{}{}",
                 clean(&r.national_id),
                 clean(r.dossier_id.get(..12).unwrap_or(&r.dossier_id)),
@@ -135,8 +135,8 @@ pub fn revoke(args: &ConsentRevokeArgs) -> Result<ExitCode, CliError> {
         print_json(&consent)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!("{}", clean(&consent.id));
-    println!(
+    outln!("{}", clean(&consent.id));
+    outln!(
         "Consent revoked{}: no dossier can be sent under it any more; every node that received one is told to erase it (`confrere consent show` follows the erasure receipts).",
         consent
             .revoked_at
@@ -191,7 +191,7 @@ fn until(c: &ConsentInfo) -> String {
 }
 
 fn print_consent(c: &ConsentInfo) {
-    let line = |label: &str, value: &str| println!("{label:<12}{}", clean(value));
+    let line = |label: &str, value: &str| outln!("{label:<12}{}", clean(value));
     line("Consent", &c.id);
     line("State", &c.state);
     line("Patient INS", &c.patient_ins);
@@ -211,8 +211,8 @@ fn print_consent(c: &ConsentInfo) {
 }
 
 fn print_care_team(t: &CareTeamInfo) {
-    println!("{}", clean(&t.id));
-    println!(
+    outln!("{}", clean(&t.id));
+    outln!(
         "Care-team exchange recorded with {}, the patient informed on {}. Cite it with `confrere send --care-team {} …`.",
         colleagues(t.recipients.len()),
         clean(&t.informed_on),

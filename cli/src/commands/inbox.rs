@@ -46,7 +46,7 @@ fn list(home: &Path, json: bool) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(EXIT_OK));
     }
     if items.is_empty() {
-        println!("The inbox is empty.");
+        outln!("The inbox is empty.");
         return Ok(ExitCode::from(EXIT_OK));
     }
     // The daemon's order (urgent first, then newest) is kept.
@@ -123,47 +123,47 @@ fn show(home: &Path, args: &InboxItemArgs, json: bool) -> Result<ExitCode, CliEr
 }
 
 fn print_item(item: &InboxItem) {
-    println!("Dossier       {}", clean(&item.id));
+    outln!("Dossier       {}", clean(&item.id));
     if let Some(r) = &item.in_reply_to {
-        println!("In reply to   {}", clean(r));
+        outln!("In reply to   {}", clean(r));
     }
-    println!(
+    outln!(
         "From          {} ({})",
         clean(&item.from_name),
         clean(&item.from)
     );
     let p = &item.patient;
     if item.status == "revoked" {
-        println!("INS           {}", clean(&p.ins));
-        println!("Status        revoked");
-        println!("Received      {}", clean(&item.received_at));
-        println!("Erased        the patient withdrew consent: the documents, the letter and");
-        println!("              the patient's details were erased; the ledger keeps the facts");
+        outln!("INS           {}", clean(&p.ins));
+        outln!("Status        revoked");
+        outln!("Received      {}", clean(&item.received_at));
+        outln!("Erased        the patient withdrew consent: the documents, the letter and");
+        outln!("              the patient's details were erased; the ledger keeps the facts");
         return;
     }
-    println!(
+    outln!(
         "Patient       {} {}, born {}",
         clean(&p.family),
         clean(&p.given),
         clean(&p.birth_date)
     );
-    println!("INS           {}", clean(&p.ins));
-    println!(
+    outln!("INS           {}", clean(&p.ins));
+    outln!(
         "Reason        {}{}",
         clean(&item.reason),
         if item.urgent { "  [URGENT]" } else { "" }
     );
-    println!("Status        {}", clean(&item.status));
+    outln!("Status        {}", clean(&item.status));
     if let Some(r) = &item.decline_reason {
-        println!("Declined      {}", clean(r));
+        outln!("Declined      {}", clean(r));
     }
-    println!("Received      {}", clean(&item.received_at));
+    outln!("Received      {}", clean(&item.received_at));
     if item.documents.is_empty() {
-        println!("Documents     (none)");
+        outln!("Documents     (none)");
     }
     for (i, d) in item.documents.iter().enumerate() {
         let label = if i == 0 { "Documents" } else { "" };
-        println!(
+        outln!(
             "{label:<12}  {}  {}  {}",
             clean(&d.name),
             bytes(d.size),
@@ -172,10 +172,10 @@ fn print_item(item: &InboxItem) {
     }
     match &item.letter {
         Some(letter) => {
-            println!();
-            println!("{}", clean_text(letter).trim_end());
+            outln!();
+            outln!("{}", clean_text(letter).trim_end());
         }
-        None => println!("Letter        (none)"),
+        None => outln!("Letter        (none)"),
     }
 }
 
@@ -203,13 +203,13 @@ fn open(home: &Path, args: &InboxOpenArgs, json: bool) -> Result<ExitCode, CliEr
         print_json(&opened)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!(
+    outln!(
         "Opened {}: {} document(s) written (the opening is logged).",
         short_id(&id),
         opened.files.len()
     );
     for f in &opened.files {
-        println!("  {}", clean(&f.display().to_string()));
+        outln!("  {}", clean(&f.display().to_string()));
     }
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -222,7 +222,7 @@ fn accept(home: &Path, args: &InboxItemArgs, json: bool) -> Result<ExitCode, Cli
         print_json(&item)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!(
+    outln!(
         "Accepted {}: {} {} from {}.",
         short_id(&item.id),
         clean(&item.patient.family),
@@ -251,7 +251,7 @@ fn decline(home: &Path, args: &InboxDeclineArgs, json: bool) -> Result<ExitCode,
         print_json(&item)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!(
+    outln!(
         "Declined {}: {} will be told.",
         short_id(&item.id),
         clean(&item.from_name)
@@ -275,8 +275,8 @@ fn reply(home: &Path, args: &InboxReplyArgs, json: bool) -> Result<ExitCode, Cli
         print_json(&sent)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!("{}", clean(&sent.id));
-    println!(
+    outln!("{}", clean(&sent.id));
+    outln!(
         "Reply to {} {}: `confrere outbox` follows its delivery.",
         short_id(&id),
         clean(&sent.state)

@@ -34,20 +34,20 @@ pub fn run(args: &InitArgs, now: UnixTime) -> Result<ExitCode, CliError> {
             "peer_id": report.peer_id,
             "credential_not_after": report.credential_not_after.to_rfc3339(),
         });
-        println!("{v:#}");
+        outln!("{v:#}");
     } else {
-        println!(
+        outln!(
             "Enrolled {} for {} ({}).",
             report.home.display(),
             report.identity.display_name(),
             report.identity.national_id
         );
-        println!("Peer id     {}", report.peer_id);
-        println!(
+        outln!("Peer id     {}", report.peer_id);
+        outln!(
             "Credential  valid until {} (the certificate's end)",
             report.credential_not_after.to_rfc3339()
         );
-        println!("The card key was used once and was not copied into the home.");
+        outln!("The card key was used once and was not copied into the home.");
     }
     Ok(ExitCode::from(EXIT_OK))
 }

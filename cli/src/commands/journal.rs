@@ -16,9 +16,9 @@ pub fn run(args: &JournalArgs) -> Result<ExitCode, CliError> {
     let lines = client.journal(args.patient_ins.trim())?;
     match args.format {
         JournalFormat::Text => print_text(&lines),
-        JournalFormat::Json => println!("{}", to_pretty(&json!(lines))),
-        JournalFormat::Csv => print!("{}", to_csv(&lines)),
-        JournalFormat::Fhir => println!("{}", to_pretty(&to_fhir(&lines))),
+        JournalFormat::Json => outln!("{}", to_pretty(&json!(lines))),
+        JournalFormat::Csv => out!("{}", to_csv(&lines)),
+        JournalFormat::Fhir => outln!("{}", to_pretty(&to_fhir(&lines))),
     }
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -28,17 +28,17 @@ pub fn purge(args: &crate::cli::PurgeArgs) -> Result<ExitCode, CliError> {
     let client = Client::connect(&args.home.home)?;
     let report = client.purge(args.dry_run)?;
     if args.json {
-        println!("{}", to_pretty(&json!(report)));
+        outln!("{}", to_pretty(&json!(report)));
         return Ok(ExitCode::from(EXIT_OK));
     }
     if report.dossiers.is_empty() {
-        println!(
+        outln!(
             "No dossier is past its retention period ({} years after the last event).",
             report.retention_years
         );
     }
     for d in &report.dossiers {
-        println!(
+        outln!(
             "{} {}  {}  last event {}",
             if d.erased { "erased" } else { "would erase" },
             clean(d.dossier_id.get(..12).unwrap_or(&d.dossier_id)),
@@ -60,7 +60,7 @@ fn clean(s: &str) -> String {
 
 fn print_text(lines: &[JournalLine]) {
     if lines.is_empty() {
-        println!("No event about this patient is recorded on this node.");
+        outln!("No event about this patient is recorded on this node.");
         return;
     }
     for l in lines {
@@ -73,7 +73,7 @@ fn print_text(lines: &[JournalLine]) {
             .as_deref()
             .map(|d| format!(" [dossier {}]", clean(d.get(..12).unwrap_or(d))))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{}  {}  {}{}  #{} {}",
             clean(&l.time),
             who,
@@ -83,7 +83,7 @@ fn print_text(lines: &[JournalLine]) {
             clean(l.entry_hash.get(..16).unwrap_or(&l.entry_hash))
         );
     }
-    println!(
+    outln!(
         "Recorded on node {} ({}).",
         clean(&lines[0].node),
         clean(&lines[0].node_peer_id)

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use confrere_node::api::model::ApiError;
-use confrere_node::api::server::{Endpoint, ENDPOINT_FILE, TOKEN_FILE};
+use confrere_node::api::server::TOKEN_FILE;
 use confrere_node::home::Home;
 use confrere_node::ledger::{
     read_entries, report, verify_store, EntryView, LedgerError, VerifyReport,
@@ -27,6 +27,7 @@ use serde_json::Value;
 use crate::cli::{LedgerShowArgs, LedgerVerifyArgs};
 use crate::client::output::{cut, print_json, Table};
 use crate::error::{CliError, EXIT_DAEMON, EXIT_OK, EXIT_REFUSED};
+use crate::local_http;
 
 /// Where the ledger is read from.
 enum Source {
@@ -98,9 +99,9 @@ pub fn show(args: &LedgerShowArgs) -> Result<ExitCode, CliError> {
     }
     if views.is_empty() {
         match args.since {
-            Some(n) => println!("No ledger entry from {n} on."),
+            Some(n) => outln!("No ledger entry from {n} on."),
             None => {
-                println!("The ledger is empty: the daemon writes its first entry when it starts.")
+                outln!("The ledger is empty: the daemon writes its first entry when it starts.")
             }
         }
         return Ok(ExitCode::from(EXIT_OK));
@@ -147,7 +148,7 @@ pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
             p.hint.clone(),
         )),
         (None, None) => {
-            println!("The ledger is empty: the daemon writes its first entry when it starts.");
+            outln!("The ledger is empty: the daemon writes its first entry when it starts.");
             Ok(ExitCode::from(EXIT_OK))
         }
         (None, Some(head)) => {
@@ -161,12 +162,12 @@ pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
             } else {
                 format!("{} entries", report.entries)
             };
-            println!("The ledger is intact: {entries} (0 to {head}), {checked}.");
+            outln!("The ledger is intact: {entries} (0 to {head}), {checked}.");
             if let Some(hash) = &report.head_hash {
-                println!("Head          entry {head}, hash {hash}");
+                outln!("Head          entry {head}, hash {hash}");
             }
             if let (Some(id), Some(name)) = (&report.national_id, &report.name) {
-                println!("Practitioner  {} ({})", cut(name, 60), cut(id, 32));
+                outln!("Practitioner  {} ({})", cut(name, 60), cut(id, 32));
             }
             Ok(ExitCode::from(EXIT_OK))
         }
@@ -226,7 +227,6 @@ fn details(v: &EntryView) -> String {
 // ----------------------------------------------------------------------------
 // The daemon's local API, when it holds the store
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Verifying a long ledger takes a while.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -238,7 +238,8 @@ fn daemon_error(message: impl Into<String>, hint: impl Into<String>) -> CliError
     }
 }
 
-/// `GET /v1{route}` on the daemon that holds the store of `home`.
+/// `GET /v1{route}` on the daemon that holds the store of `home`, over
+/// its socket.
 fn daemon_get<T: DeserializeOwned>(home: &Path, route: &str) -> Result<T, CliError> {
     let shown = home.display();
     let busy = || {
@@ -247,39 +248,42 @@ fn daemon_get<T: DeserializeOwned>(home: &Path, route: &str) -> Result<T, CliErr
             "stop the other `confrere` process using this home, then retry",
         )
     };
-    let endpoint: Endpoint = match fs::read(home.join(ENDPOINT_FILE)) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|_| busy())?,
+    let token = match fs::read_to_string(home.join(TOKEN_FILE)) {
+        Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(busy()),
         Err(e) => return Err(daemon_error(e.to_string(), "run as the daemon's user")),
     };
-    let token = fs::read_to_string(home.join(TOKEN_FILE))
-        .map_err(|e| daemon_error(e.to_string(), "run as the daemon's user"))?;
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(CONNECT_TIMEOUT)
-        .timeout_read(ANSWER_TIMEOUT)
-        .redirects(0)
-        .build();
-    let url = format!("http://127.0.0.1:{}/v1{route}", endpoint.port);
-    let answer = agent
-        .get(&url)
-        .set("Authorization", &format!("Bearer {}", token.trim()))
-        .call();
-    match answer {
-        Ok(response) => response.into_json::<T>().map_err(|e| {
+    let answer = local_http::request(
+        home,
+        "GET",
+        route,
+        &format!("Bearer {}", token.trim()),
+        None,
+        ANSWER_TIMEOUT,
+    )
+    .map_err(|f| match f {
+        local_http::Failure::NotRunning => busy(),
+        local_http::Failure::Broken(why) => daemon_error(
+            format!("the daemon for {shown} does not answer: {why}"),
+            "check the daemon's log; `confrere status` tells whether it runs",
+        ),
+    })?;
+    match answer.status {
+        200..=299 => serde_json::from_slice::<T>(&answer.body).map_err(|e| {
             daemon_error(
                 format!("the daemon's answer could not be read: {e}"),
                 "check that the daemon and the command line are the same version of Confrère",
             )
         }),
-        Err(ureq::Error::Status(404, _)) => Err(CliError::refused(
+        404 => Err(CliError::refused(
             format!("the daemon running for {shown} does not serve the ledger"),
             format!(
                 "stop the daemon (Ctrl-C in its terminal), then run the command again: \
                  it reads the ledger from the store of {shown} directly"
             ),
         )),
-        Err(ureq::Error::Status(status, response)) => {
-            let body = response.into_json::<ApiError>().ok();
+        status => {
+            let body = serde_json::from_slice::<ApiError>(&answer.body).ok();
             Err(CliError::refused(
                 body.as_ref().map_or_else(
                     || format!("the daemon answered HTTP {status}"),
@@ -289,9 +293,5 @@ fn daemon_get<T: DeserializeOwned>(home: &Path, route: &str) -> Result<T, CliErr
                     .unwrap_or_else(|| "check the daemon's log".into()),
             ))
         }
-        Err(ureq::Error::Transport(t)) => Err(daemon_error(
-            format!("the daemon for {shown} does not answer: {t}"),
-            "check the daemon's log; `confrere status` tells whether it runs",
-        )),
     }
 }

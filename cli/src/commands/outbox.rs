@@ -18,7 +18,7 @@ pub fn run(args: &OutboxArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(EXIT_OK));
     }
     if items.is_empty() {
-        println!("The outbox is empty.");
+        outln!("The outbox is empty.");
         return Ok(ExitCode::from(EXIT_OK));
     }
     let mut table = Table::new(&[

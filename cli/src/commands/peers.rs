@@ -26,22 +26,22 @@ pub fn add(args: &PeersAddArgs) -> Result<ExitCode, CliError> {
         print_json(&peer)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!("Added {} to the address book.", clean(multiaddr));
+    outln!("Added {} to the address book.", clean(multiaddr));
     print_peer_line(&peer);
     Ok(ExitCode::from(EXIT_OK))
 }
 
 fn print_peer_line(peer: &PeerInfo) {
     match (&peer.national_id, &peer.name) {
-        (Some(id), Some(name)) => println!(
+        (Some(id), Some(name)) => outln!(
             "It is the node of {} ({}), verified {}.",
             clean(name),
             clean(id),
             clean(peer.last_seen.as_deref().unwrap_or("just now"))
         ),
         _ => match &peer.last_error {
-            Some(e) => println!("Not verified: {}", clean(e)),
-            None => println!(
+            Some(e) => outln!("Not verified: {}", clean(e)),
+            None => outln!(
                 "Not verified yet: the daemon tries to reach it; `confrere peers list` shows who it is."
             ),
         },
@@ -57,7 +57,7 @@ pub fn list(args: &PeersListArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(EXIT_OK));
     }
     if peers.is_empty() {
-        println!("The address book is empty: add a colleague's node with `confrere peers add MULTIADDR`.");
+        outln!("The address book is empty: add a colleague's node with `confrere peers add MULTIADDR`.");
         return Ok(ExitCode::from(EXIT_OK));
     }
     let dash = || "-".to_owned();

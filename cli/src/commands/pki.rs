@@ -15,12 +15,12 @@ pub fn run(cmd: &PkiCommand, now: UnixTime) -> Result<ExitCode, CliError> {
     match cmd {
         PkiCommand::Init { out } => {
             testpki::init_test_ca(out, now).map_err(to_cli)?;
-            println!("Made a TEST PKI in {}:", out.display());
-            println!("  root.pem          TEST root CA (the trust anchor: --trust)");
-            println!("  intermediate.pem  TEST intermediate CA (--chain)");
-            println!("  crl.pem           CRLs of both CAs (--crl), valid 30 days");
-            println!("  *.key.pem         CA keys (0600): keep them out of any node's home");
-            println!(
+            outln!("Made a TEST PKI in {}:", out.display());
+            outln!("  root.pem          TEST root CA (the trust anchor: --trust)");
+            outln!("  intermediate.pem  TEST intermediate CA (--chain)");
+            outln!("  crl.pem           CRLs of both CAs (--crl), valid 30 days");
+            outln!("  *.key.pem         CA keys (0600): keep them out of any node's home");
+            outln!(
                 "Next: confrere pki issue-test --ca {} --national-id … --out …",
                 out.display()
             );
@@ -28,12 +28,12 @@ pub fn run(cmd: &PkiCommand, now: UnixTime) -> Result<ExitCode, CliError> {
         PkiCommand::Issue(a) => issue(a, now)?,
         PkiCommand::Revoke { ca, cert } => {
             testpki::revoke_test(ca, cert, now).map_err(to_cli)?;
-            println!(
+            outln!(
                 "Revoked {}; {} now lists it.",
                 cert.display(),
                 ca.join("crl.pem").display()
             );
-            println!("Nodes see the revocation once they import the new CRL.");
+            outln!("Nodes see the revocation once they import the new CRL.");
         }
     }
     Ok(ExitCode::from(EXIT_OK))
@@ -48,17 +48,17 @@ fn issue(a: &IssueTestArgs, now: time::OffsetDateTime) -> Result<(), CliError> {
     );
     req.ecdsa = a.ecdsa;
     let issued = testpki::issue_test(&a.ca, &req, &a.out, now).map_err(to_cli)?;
-    println!(
+    outln!(
         "Issued a TEST authentication certificate for {} {} ({}), serial {}:",
         a.given,
         a.surname,
         a.national_id,
         issued.serial_hex()
     );
-    println!("  cert.pem   certificate (--cert)");
-    println!("  key.pem    card key, PKCS#8, 0600 (--key)");
-    println!("  chain.pem  intermediate CA (--chain)");
-    println!("in {}", a.out.display());
+    outln!("  cert.pem   certificate (--cert)");
+    outln!("  key.pem    card key, PKCS#8, 0600 (--key)");
+    outln!("  chain.pem  intermediate CA (--chain)");
+    outln!("in {}", a.out.display());
     Ok(())
 }
 

@@ -65,8 +65,8 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
         if args.json {
             print_json(&item)?;
         } else {
-            println!("{}", clean(&sent.id));
-            println!(
+            outln!("{}", clean(&sent.id));
+            outln!(
                 "Delivered to {} at {}; the signed receipt is kept.",
                 clean(&item.to),
                 clean(item.delivered_at.as_deref().unwrap_or("?"))
@@ -77,8 +77,8 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
     if args.json {
         print_json(&sent)?;
     } else {
-        println!("{}", clean(&sent.id));
-        println!(
+        outln!("{}", clean(&sent.id));
+        outln!(
             "Dossier {} for {}: `confrere outbox` follows its delivery.",
             clean(&sent.state),
             clean(&req.to)

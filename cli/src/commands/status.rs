@@ -15,30 +15,30 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
         print_json(&status)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!("Practitioner  {}", clean(&status.name));
-    println!("National id   {}", clean(&status.national_id));
-    println!("Peer id       {}", clean(&status.peer_id));
+    outln!("Practitioner  {}", clean(&status.name));
+    outln!("National id   {}", clean(&status.national_id));
+    outln!("Peer id       {}", clean(&status.peer_id));
     if status.listen.is_empty() {
-        println!("Listening on  (nothing yet)");
+        outln!("Listening on  (nothing yet)");
     }
     for (i, addr) in status.listen.iter().enumerate() {
         let label = if i == 0 { "Listening on" } else { "" };
-        println!("{label:<12}  {}", clean(addr));
+        outln!("{label:<12}  {}", clean(addr));
     }
-    println!("Inbox         {} dossier(s)", status.inbox);
-    println!("Outbox        {} not yet delivered", status.outbox);
+    outln!("Inbox         {} dossier(s)", status.inbox);
+    outln!("Outbox        {} not yet delivered", status.outbox);
     let u = &status.unfinished_inbound;
     match &u.oldest_started_at {
-        Some(oldest) if u.count > 0 => println!(
+        Some(oldest) if u.count > 0 => outln!(
             "Unfinished    {} inbound transfer(s), {} received of {} announced, oldest started {}",
             u.count,
             mib(u.bytes),
             mib(u.announced_bytes),
             clean(oldest)
         ),
-        _ => println!("Unfinished    no inbound transfer"),
+        _ => outln!("Unfinished    no inbound transfer"),
     }
-    println!("Daemon        confrère {}", clean(&status.version));
+    outln!("Daemon        confrère {}", clean(&status.version));
     Ok(ExitCode::from(EXIT_OK))
 }
 

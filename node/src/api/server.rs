@@ -8,9 +8,13 @@
 //!   hex, replaced at every start. Every request must carry
 //!   `Authorization: Bearer TOKEN`; whoever can read the file may drive the
 //!   node, so it is readable by the owner of the home only.
+//! - `HOME/api.sock` (mode 0600): the same API on a Unix socket, which the
+//!   command line uses (see [`super::socket`]): unlike a TCP port, only the
+//!   home's owner can put a listener there. Replaced at start, removed by
+//!   [`ApiServer::shutdown`].
 //! - `HOME/api.json`: `{"port": N, "pid": PID}`, written once the server
-//!   listens and removed by [`ApiServer::shutdown`]. The command line finds
-//!   the daemon through it.
+//!   listens and removed by [`ApiServer::shutdown`]. Other local clients
+//!   find the TCP port through it; the command line does not use it.
 //!
 //! Every answer is JSON: the model type of the route, or an [`ApiError`]
 //! whose `code` sets the HTTP status (see [`http_status`]). Request bodies
@@ -35,7 +39,8 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::UnixListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
@@ -77,6 +82,15 @@ pub enum ApiServerError {
         #[source]
         source: io::Error,
     },
+    /// The Unix socket could not be bound.
+    #[error("cannot listen on {path}: {source}")]
+    Socket {
+        /// The socket file.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// A file of the home could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -101,6 +115,9 @@ impl ApiServerError {
             ApiServerError::Bind { .. } => {
                 "another program (or another daemon) uses that port: choose another one, or 0 for any free port".into()
             }
+            ApiServerError::Socket { .. } => {
+                "check the home directory's permissions (the daemon's user must own it), and remove api.sock if it is not a socket".into()
+            }
             ApiServerError::Write { .. } => {
                 "check the home directory's permissions and free space".into()
             }
@@ -117,7 +134,9 @@ impl ApiServerError {
 pub struct ApiServer {
     port: u16,
     endpoint_path: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
+    /// The socket file and its inode, to remove it only if it is ours.
+    socket: (PathBuf, u64),
+    stop: Option<watch::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -155,6 +174,13 @@ impl ApiServer {
         if ours {
             let _ = fs::remove_file(&self.endpoint_path);
         }
+        let (path, ino) = &self.socket;
+        if fs::symlink_metadata(path).is_ok_and(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.ino() == *ino
+        }) {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 
@@ -168,8 +194,8 @@ impl Drop for ApiServer {
 }
 
 /// Starts the local API on `127.0.0.1:port` (0: any free port) for the node
-/// whose home is `home`: makes a fresh token in `HOME/api.token`, listens,
-/// then writes `HOME/api.json`. Must be called within a tokio runtime.
+/// whose home is `home`: makes a fresh token in `HOME/api.token`, listens
+/// there and on `HOME/api.sock`, then writes `HOME/api.json`. Must be called within a tokio runtime.
 pub async fn serve<A: NodeApi>(
     api: Arc<A>,
     home: &Path,
@@ -184,19 +210,26 @@ pub async fn serve<A: NodeApi>(
         .map_err(|source| ApiServerError::Bind { port, source })?
         .port();
     write_replacing(home, TOKEN_FILE, token.as_bytes())?;
+    let (unix, socket) = bind_socket(home)?;
     let app = router(api, Arc::new(Token(token)));
-    let (stop, stopped) = oneshot::channel::<()>();
+    let (stop, stopped) = watch::channel(());
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        // A dropped sender stops the server as well.
+        async move {
+            let _ = stopped.changed().await;
+        }
+    };
+    let tcp = axum::serve(listener, app.clone()).with_graceful_shutdown(until_stopped());
+    let unix = axum::serve(unix, app).with_graceful_shutdown(until_stopped());
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // A dropped sender stops the server as well.
-                let _ = stopped.await;
-            })
-            .await
+        let (tcp, unix) = tokio::join!(tcp, unix);
+        tcp.and(unix)
     });
     let server = ApiServer {
         port: bound,
         endpoint_path: home.join(ENDPOINT_FILE),
+        socket,
         stop: Some(stop),
         task: Some(task),
     };
@@ -215,6 +248,34 @@ pub async fn serve<A: NodeApi>(
 }
 
 /// 32 random bytes, hex.
+/// Binds `HOME/api.sock` (mode 0600), replacing a stale one: the caller
+/// holds the home's store lock, so no other daemon of this home serves it.
+fn bind_socket(home: &Path) -> Result<(UnixListener, (PathBuf, u64)), ApiServerError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let path = home.join(super::socket::SOCKET_FILE);
+    let err = |source| ApiServerError::Socket {
+        path: path.display().to_string(),
+        source,
+    };
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_socket() => {
+            tracing::info!("replacing the stale {}", path.display());
+            fs::remove_file(&path).map_err(err)?;
+        }
+        Ok(_) => {
+            return Err(err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way",
+            )))
+        }
+        Err(_) => {}
+    }
+    let listener = super::socket::with_socket_path(home, |p| UnixListener::bind(p)).map_err(err)?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(err)?;
+    let ino = fs::symlink_metadata(&path).map_err(err)?.ino();
+    Ok((listener, (path, ino)))
+}
+
 fn new_token() -> Result<Zeroizing<String>, ApiServerError> {
     use ring::rand::SecureRandom;
     let mut bytes = Zeroizing::new([0u8; 32]);

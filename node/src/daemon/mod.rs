@@ -77,6 +77,12 @@ pub enum DaemonError {
     /// The ledger could not be opened (or does not verify).
     #[error("the ledger cannot be opened: {0}")]
     Ledger(crate::ledger::LedgerError),
+    /// The ledger does not verify up to its signed head: the daemon does
+    /// not start, so that nothing is appended to a broken chain.
+    #[error(
+        "{0}; the daemon does not start, so that nothing is added to a ledger that does not verify"
+    )]
+    LedgerBroken(confrere_protocol::ledger::ChainError),
     /// The local API could not start.
     #[error("the local API could not start: {0}")]
     Api(String),
@@ -92,47 +98,20 @@ impl DaemonError {
         match self {
             DaemonError::Home(e) => e.hint(),
             DaemonError::Store(e) => e.hint().to_owned(),
+            DaemonError::Net(reason) if reason.contains("in use") => {
+                "another program, or another Confrère node, already listens on that port: stop it, or choose another port with --listen (or [network] listen in config.toml)".into()
+            }
             DaemonError::Net(_) => {
-                "check the --listen addresses (is another program using the port?)".into()
+                "check the --listen addresses (or [network] listen in config.toml): each must be an address of this machine, on a port free for this node".into()
             }
             DaemonError::Ledger(e) => e.hint().to_owned(),
+            DaemonError::LedgerBroken(_) => "`confrere ledger verify --home HOME` gives the details; keep a copy of this home as evidence, then restore the home from its latest backup and check it with `confrere ledger verify` before starting the daemon".into(),
             DaemonError::Api(_) => {
-                "check that 127.0.0.1 is usable and the port in config.toml is free".into()
+                "check that 127.0.0.1 is usable, that `[api] port` in config.toml is free, and that the home is writable (api.sock, api.json)".into()
             }
             DaemonError::Credential(_) => "restore credential.bin and trust/ from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`".into(),
         }
     }
-}
-
-/// A value of `config.toml` (`[section] key = value`), as written.
-pub(crate) fn config_value(home: &std::path::Path, section: &str, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(home.join("config.toml")).ok()?;
-    let mut current = String::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            current = line
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_owned();
-        } else if current == section {
-            if let Some((k, v)) = line.split_once('=') {
-                if k.trim() == key {
-                    // A comment after the value is not part of it.
-                    let v = v.split('#').next().unwrap_or("");
-                    return Some(v.trim().trim_matches('"').to_owned());
-                }
-            }
-        }
-    }
-    None
-}
-
-/// The API port from `config.toml` (`[api] port = N`), 0 if unset.
-fn api_port(home: &std::path::Path) -> u16 {
-    config_value(home, "api", "port")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Runs the daemon until SIGINT or SIGTERM, then shuts down cleanly.
@@ -145,21 +124,27 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
         None => StoreKeySource::KeyFile,
     };
     let store = Store::open(&opts.home, key_source)?;
+    check_ledger(&home, &store).await?;
     let book = AddressBook::load(&opts.home).map_err(|e| DaemonError::Net(e.to_string()))?;
     let session = Arc::new(home.session_config());
     let mut net_config = NetConfig::new(home.libp2p.clone(), session, crate::net::system_now);
+    // --listen, else `[network] listen` of config.toml, else the default.
     if !opts.listen.is_empty() {
         net_config.listen = opts.listen.clone();
+    } else if !home.config.network.listen.is_empty() {
+        net_config.listen = home.config.network.listen.clone();
     }
+    let api_port = home.config.api.port;
     net_config.mdns = opts.mdns;
     net_config.limits = crate::net::NetLimits::for_fd_limit(crate::net::limits::raise_fd_limit());
+    check_ports_free(&net_config.listen)?;
     let (net, events) = Network::start(net_config)
         .await
         .map_err(|e| DaemonError::Net(e.to_string()))?;
     let engine = Arc::new(Engine::new(home, store, net.clone(), book)?);
     // Before any work: dossier files a crash left without a record go.
     sealing::sweep_at_start(&engine).await;
-    let api = serve(engine.clone(), &opts.home, api_port(&opts.home))
+    let api = serve(engine.clone(), &opts.home, api_port)
         .await
         .map_err(|e| DaemonError::Api(e.to_string()))?;
     tracing::info!(port = api.port(), "local API listening on 127.0.0.1");
@@ -177,6 +162,80 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     sweeper.abort();
     events_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), engine.flush()).await;
+    Ok(())
+}
+
+/// Checks the whole ledger up to its signed head checkpoint (links and
+/// the head's signature, as `confrere ledger verify` does by default)
+/// before anything is appended to it; refuses to start on a broken chain,
+/// naming the first bad entry.
+async fn check_ledger(home: &Home, store: &Store) -> Result<(), DaemonError> {
+    use confrere_protocol::ledger::SignatureCheck;
+    let store = store.clone();
+    let peer_id = home.libp2p.public().to_peer_id().to_bytes();
+    let result = tokio::task::spawn_blocking(move || {
+        crate::ledger::verify_store(&store, &peer_id, SignatureCheck::Anchored)
+    })
+    .await
+    .map_err(|e| DaemonError::Ledger(crate::ledger::LedgerError::Task(e.to_string())))?;
+    match result {
+        Ok(Some(summary)) => {
+            tracing::info!(
+                entries = summary.entries,
+                head = summary.head_seq,
+                "ledger verified up to its signed head"
+            );
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(crate::ledger::LedgerError::Broken(e)) => {
+            tracing::error!(reason = %e, "the ledger does not verify; not starting");
+            Err(DaemonError::LedgerBroken(e))
+        }
+        Err(e) => Err(DaemonError::Ledger(e)),
+    }
+}
+
+/// Refuses a fixed TCP or UDP port that another socket already holds.
+///
+/// libp2p's TCP listeners set `SO_REUSEPORT`, so a second node started on
+/// the port of a running one would bind as well and share its incoming
+/// connections. A plain bind (without `SO_REUSEPORT`) fails while any
+/// socket listens there: try one first, and close it before libp2p binds.
+fn check_ports_free(listen: &[Multiaddr]) -> Result<(), DaemonError> {
+    use libp2p::multiaddr::Protocol;
+    for addr in listen {
+        let mut ip = None;
+        let mut probe = None;
+        for p in addr.iter() {
+            match p {
+                Protocol::Ip4(a) => ip = Some(std::net::IpAddr::from(a)),
+                Protocol::Ip6(a) => ip = Some(std::net::IpAddr::from(a)),
+                Protocol::Tcp(port) if port != 0 => probe = Some((true, port)),
+                Protocol::Udp(port) if port != 0 => probe = Some((false, port)),
+                _ => {}
+            }
+        }
+        let (Some(ip), Some((tcp, port))) = (ip, probe) else {
+            continue;
+        };
+        let at = std::net::SocketAddr::new(ip, port);
+        let result = if tcp {
+            std::net::TcpListener::bind(at).map(drop)
+        } else {
+            std::net::UdpSocket::bind(at).map(drop)
+        };
+        if let Err(e) = result {
+            let reason = if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!("the port is in use ({e})")
+            } else {
+                e.to_string()
+            };
+            return Err(DaemonError::Net(format!(
+                "cannot listen on {addr}: {reason}"
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! Retention: dossiers are kept a number of years (config `[retention]
-//! years`, 20 by default) after the last event about them; `purge` erases
+//! years`, 20 by default, read again at each purge) after the last event about them; `purge` erases
 //! those past it (key first, then chunks) and records each purge in the
 //! ledger. The records stay, marked, so the journal still tells the story.
 
@@ -14,15 +14,15 @@ use crate::api::model::ApiError;
 use crate::api::purge_model::{PurgeReport, PurgeRequest, PurgedDossier};
 use crate::store::Tree;
 
-/// Default retention, in years.
-pub const DEFAULT_RETENTION_YEARS: u32 = 20;
-
 const SECS_PER_YEAR: i64 = 365 * 24 * 3600 + 6 * 3600;
 
 pub(super) async fn purge(engine: &Engine, req: PurgeRequest) -> Result<PurgeReport, ApiError> {
-    let years = super::config_value(engine.store.home(), "retention", "years")
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(DEFAULT_RETENTION_YEARS);
+    // Read again, so that a change applies without a restart; a file that
+    // has become invalid refuses the purge, never falls back to a default.
+    let years = crate::config::Config::load(&engine.home.dir)
+        .map_err(|e| ApiError::new("refused", e.to_string(), e.hint()))?
+        .retention
+        .years;
     let cutoff = now().as_secs() - i64::from(years) * SECS_PER_YEAR;
     // The last event about each dossier, from the ledger.
     let ledger = engine.ledger.clone();

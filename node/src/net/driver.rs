@@ -117,7 +117,7 @@ impl Driver {
                     } => {
                         let addr = listeners.remove(&listener_id).unwrap_or_default();
                         let reason = match reason {
-                            Err(e) => e.to_string(),
+                            Err(e) => super::handle::error_chain(&e),
                             Ok(()) => "the listener closed".to_owned(),
                         };
                         return Err(NetError::Listen { addr, reason });
@@ -126,7 +126,7 @@ impl Driver {
                         let addr = listeners.remove(&listener_id).unwrap_or_default();
                         return Err(NetError::Listen {
                             addr,
-                            reason: error.to_string(),
+                            reason: super::handle::error_chain(&error),
                         });
                     }
                     other => self.on_swarm_event(other),

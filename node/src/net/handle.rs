@@ -64,6 +64,25 @@ pub enum NetEvent {
     },
 }
 
+/// An error and its sources, `: `-separated (libp2p's transport errors
+/// display nothing themselves; their reason is in their source).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    if parts.is_empty() {
+        "the system gave no reason".to_owned()
+    } else {
+        parts.join(": ")
+    }
+}
+
 /// Why the network could not start or do what was asked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -141,7 +141,7 @@ impl Network {
                 .listen_on(addr.clone())
                 .map_err(|e| NetError::Listen {
                     addr: addr.to_string(),
-                    reason: e.to_string(),
+                    reason: super::handle::error_chain(&e),
                 })?;
             listeners.insert(id, addr.to_string());
         }
