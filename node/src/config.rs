@@ -20,6 +20,9 @@
 //! | `[api] port`               | `0`     | TCP port of the local API (0: any free one)   |
 //! | `[retention] years`        | `20`    | years a dossier is kept after its last event  |
 //! | `[network] listen`         | `[]`    | multiaddrs to listen on (empty: all, any port) |
+//! | `[transfers] unfinished_per_sender` | `4` | unfinished inbound transfers held per sender |
+//! | `[transfers] unfinished_gib_per_sender` | `16` | GiB those may announce in all |
+//! | `[transfers] unfinished_expiry_days` | `7` | days after which an unfinished one is erased |
 //!
 //! `[identity]` is informative: it is accepted and not used.
 
@@ -59,6 +62,93 @@ pub struct Config {
     /// The peer-to-peer network.
     #[serde(default)]
     pub network: NetworkSection,
+    /// Unfinished inbound transfers: quota and expiry.
+    #[serde(default)]
+    pub transfers: TransfersSection,
+}
+
+/// `[transfers]`: what colleagues' unfinished transfers may hold, and for
+/// how long (see `confrere_protocol::transfer::quota`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TransfersSection {
+    /// Most unfinished inbound transfers held per sender (1 to 64).
+    #[serde(default = "default_per_sender", deserialize_with = "per_sender")]
+    pub unfinished_per_sender: u32,
+    /// Most GiB the unfinished transfers of one sender may announce
+    /// (1 to 64).
+    #[serde(default = "default_gib", deserialize_with = "gib_per_sender")]
+    pub unfinished_gib_per_sender: u32,
+    /// Days after its first offer when an unfinished transfer is erased
+    /// (1 to 365).
+    #[serde(default = "default_expiry_days", deserialize_with = "expiry_days")]
+    pub unfinished_expiry_days: u32,
+}
+
+impl Default for TransfersSection {
+    fn default() -> Self {
+        TransfersSection {
+            unfinished_per_sender: default_per_sender(),
+            unfinished_gib_per_sender: default_gib(),
+            unfinished_expiry_days: default_expiry_days(),
+        }
+    }
+}
+
+impl TransfersSection {
+    /// The limits these settings give.
+    pub fn limits(&self) -> confrere_protocol::transfer::quota::UnfinishedLimits {
+        confrere_protocol::transfer::quota::UnfinishedLimits {
+            max_per_sender: self.unfinished_per_sender as usize,
+            max_bytes_per_sender: u64::from(self.unfinished_gib_per_sender) << 30,
+            max_age_secs: i64::from(self.unfinished_expiry_days) * 24 * 3600,
+        }
+    }
+}
+
+fn default_per_sender() -> u32 {
+    u32::try_from(confrere_protocol::transfer::quota::MAX_UNFINISHED_PER_SENDER).unwrap_or(4)
+}
+
+fn default_gib() -> u32 {
+    u32::try_from(confrere_protocol::transfer::quota::MAX_UNFINISHED_BYTES_PER_SENDER >> 30)
+        .unwrap_or(16)
+}
+
+fn default_expiry_days() -> u32 {
+    u32::try_from(confrere_protocol::transfer::quota::UNFINISHED_MAX_AGE_SECS / (24 * 3600))
+        .unwrap_or(7)
+}
+
+/// A whole number within `range`, or an error naming the setting.
+fn in_range<'de, D: Deserializer<'de>>(
+    d: D,
+    setting: &str,
+    unit: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, D::Error> {
+    let n = i64::deserialize(d)?;
+    match u32::try_from(n) {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(D::Error::custom(format!(
+            "{setting} must be a whole number of {unit} from {} to {}, not {n}",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
+fn per_sender<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    in_range(d, "[transfers] unfinished_per_sender", "transfers", 1..=64)
+}
+
+fn gib_per_sender<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    in_range(d, "[transfers] unfinished_gib_per_sender", "GiB", 1..=64)
+}
+
+fn expiry_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    in_range(d, "[transfers] unfinished_expiry_days", "days", 1..=365)
 }
 
 /// `[identity]`: written by `confrere init` for the reader; the node's
@@ -330,6 +420,38 @@ mod tests {
         assert_eq!(c.api.port, 8421);
         assert_eq!(c.retention.years, 30);
         assert_eq!(c.network.listen.len(), 1);
+    }
+
+    #[test]
+    fn transfer_limits_are_read_and_bounded() {
+        let d = parse("").unwrap().transfers.limits();
+        assert_eq!(
+            d,
+            confrere_protocol::transfer::quota::UnfinishedLimits::default()
+        );
+        let c = parse(
+            "[transfers]\nunfinished_per_sender = 2\nunfinished_gib_per_sender = 1\n\
+             unfinished_expiry_days = 3\n",
+        )
+        .unwrap();
+        let l = c.transfers.limits();
+        assert_eq!(l.max_per_sender, 2);
+        assert_eq!(l.max_bytes_per_sender, 1 << 30);
+        assert_eq!(l.max_age_secs, 3 * 86_400);
+        for (text, needle) in [
+            (
+                "[transfers]\nunfinished_per_sender = 0\n",
+                "unfinished_per_sender",
+            ),
+            ("[transfers]\nunfinished_gib_per_sender = 65\n", "GiB"),
+            ("[transfers]\nunfinished_expiry_days = -1\n", "days"),
+            ("[transfers]\nunfinished_expiry_days = 366\n", "1 to 365"),
+            ("[transfers]\nunfinished_expiry = 3\n", "unfinished_expiry"),
+        ] {
+            let (line, message) = err(text);
+            assert_eq!(line, Some(2), "{text}: {message}");
+            assert!(message.contains(needle), "{text}: {message}");
+        }
     }
 
     #[test]

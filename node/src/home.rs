@@ -483,7 +483,8 @@ fn config_text(
          \n\
          [api]\n\
          # TCP port of the local API on 127.0.0.1; 0 lets the system choose one\n\
-         # (the daemon writes it to api.json, where the command line finds it).\n\
+         # (the daemon writes it to api.json for scripts; the command line\n\
+         # talks to the daemon over api.sock in this home).\n\
          # A fixed port (1-65535) must be free, or the daemon does not start.\n\
          # Default: 0.\n\
          port = 0\n\
@@ -501,7 +502,19 @@ fn config_text(
          # interface, TCP and QUIC, on a port the system chooses.\n\
          # Example: listen = [\"/ip4/0.0.0.0/tcp/4001\", \"/ip4/0.0.0.0/udp/4001/quic-v1\"]\n\
          # Default: [].\n\
-         listen = []\n",
+         listen = []\n\
+         \n\
+         [transfers]\n\
+         # What a colleague's unfinished transfers to this node may hold: a\n\
+         # transfer is unfinished from its offer until its last chunk arrives.\n\
+         # Past these, a new offer from that colleague is refused for now (its\n\
+         # node tries again later). From 1 to 64. Defaults: 4 and 16.\n\
+         unfinished_per_sender = 4\n\
+         unfinished_gib_per_sender = 16\n\
+         # Days after its first offer when an unfinished transfer is erased\n\
+         # (key first, then the chunks; the log says so). From 1 to 365.\n\
+         # Default: 7.\n\
+         unfinished_expiry_days = 7\n",
         name = comment_line(name),
         id = toml_escape(national_id),
         peer = toml_escape(peer_id),

@@ -30,11 +30,10 @@ use crate::store::{Store, StoreError, Tree};
 /// start).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// The limits on unfinished inbound transfers in force: the protocol's
-/// defaults. The one place they are read, so that they can come from the
-/// node's configuration.
-pub(super) fn limits(_engine: &Engine) -> UnfinishedLimits {
-    UnfinishedLimits::default()
+/// The limits on unfinished inbound transfers in force: `[transfers]` of
+/// the home's configuration (the protocol's defaults where unset).
+pub(super) fn limits(engine: &Engine) -> UnfinishedLimits {
+    engine.home.config.transfers.limits()
 }
 
 /// What the node holds under dossier id `id`, from its records.
