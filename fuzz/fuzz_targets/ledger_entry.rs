@@ -1,0 +1,34 @@
+//! Ledger entries and the signed head checkpoint, as read from the store.
+#![no_main]
+
+use confrere_fuzz::{node_key, node_peer_id, split_selector};
+use confrere_protocol::ledger::{HeadCheckpoint, LedgerEntry};
+use ring::signature::KeyPair;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let (sel, rest) = split_selector(data);
+    if sel & 1 == 1 {
+        if let Ok(c) = HeadCheckpoint::decode(rest) {
+            let _ = c.verify(&node_peer_id());
+            let again = HeadCheckpoint::decode(&c.encode()).expect("re-encoded checkpoint decodes");
+            assert_eq!(again.encode(), c.encode());
+        }
+        return;
+    }
+    if let Ok(e) = LedgerEntry::decode(rest) {
+        let hash = e.hash();
+        let (same, hashed) = LedgerEntry::decode_hashed(rest).expect("decode_hashed agrees");
+        assert_eq!(hashed, hash);
+        assert_eq!(same, e);
+        let mut key = [0u8; 32];
+        key.copy_from_slice(node_key().public_key().as_ref());
+        let _ = e.signature_verifies(&key, &hash);
+        let _ = format!("{e:?}");
+        if let Ok(bytes) = e.encode() {
+            let again = LedgerEntry::decode(&bytes).expect("re-encoded entry decodes");
+            assert_eq!(again, e);
+        }
+    } else {
+        assert!(LedgerEntry::decode_hashed(rest).is_err());
+    }
+});
