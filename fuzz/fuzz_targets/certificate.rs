@@ -29,6 +29,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = verify_certificate(c, &[intermediate()], &trust, &opts);
         let _ = verify_certificate(c, &[intermediate()], &trust, &any);
         // As an intermediate presented beside a good leaf.
-        let _ = verify_certificate(&good_leaf[0], &[c.clone()], &trust, &opts);
+        let _ = verify_certificate(&good_leaf[0], std::slice::from_ref(c), &trust, &opts);
     }
 });
