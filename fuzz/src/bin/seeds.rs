@@ -214,6 +214,29 @@ impl Seeds {
             &encode_chunk(0, chunks[0].last, sealed)?,
         )?;
 
+        // The transfer state machines: offer, then chunks; resume, then complete.
+        let lp = |m: &[u8]| -> Res<Vec<u8>> {
+            Ok([&u16::try_from(m.len())?.to_be_bytes()[..], m].concat())
+        };
+        let offer = TransferMessage::Offer(Offer::new(id, key.clone(), plain.len() as u64));
+        let mut exchange = vec![0u8];
+        exchange.extend(lp(&offer.encode()?)?);
+        for c in &chunks {
+            exchange.extend(lp(&encode_chunk(c.index, c.last, &c.sealed)?)?);
+        }
+        self.put("transfer_exchange", "offer-and-chunks", &exchange)?;
+        let mut answers = vec![0u8];
+        let resume = TransferMessage::Resume {
+            dossier_id: id,
+            next_index: 0,
+        };
+        answers.extend(lp(&resume.encode()?)?);
+        let complete = TransferMessage::Complete {
+            receipt: receipt.clone(),
+        };
+        answers.extend(lp(&complete.encode()?)?);
+        self.put("transfer_exchange", "resume-and-complete", &answers)?;
+
         // Store: records, wrapped keys, chunks.
         let record = seal_record(
             &store_key(),
