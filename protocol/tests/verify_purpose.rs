@@ -202,3 +202,20 @@ fn late_revocation_control() {
     verify("revoked-later.pem", &late_revocation_trust(), &off).expect("accepted");
     verify("eku-client.pem", &late_revocation_trust(), &auth_opts()).expect("accepted");
 }
+
+// ----------------------------------------------------------------------------
+// Malformed extensions
+
+#[test]
+fn malformed_eku_and_policies_are_refused_when_parsed() {
+    for (name, what) in [
+        ("eku-malformed.pem", "bad extendedKeyUsage extension"),
+        ("policy-malformed.pem", "bad certificatePolicies extension"),
+    ] {
+        let err = parse_certificates(&purpose_fixture(name)).expect_err(name);
+        assert!(
+            matches!(&err, CertError::Malformed(m) if m == what),
+            "{name}: {err:?}"
+        );
+    }
+}
