@@ -1,9 +1,8 @@
 //! Ledger entries and the signed head checkpoint, as read from the store.
 #![no_main]
 
-use confrere_fuzz::{node_key, node_peer_id, split_selector};
+use confrere_fuzz::{node_peer_id, node_public_key, split_selector};
 use confrere_protocol::ledger::{HeadCheckpoint, LedgerEntry};
-use ring::signature::KeyPair;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let (sel, rest) = split_selector(data);
@@ -20,9 +19,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let (same, hashed) = LedgerEntry::decode_hashed(rest).expect("decode_hashed agrees");
         assert_eq!(hashed, hash);
         assert_eq!(same, e);
-        let mut key = [0u8; 32];
-        key.copy_from_slice(node_key().public_key().as_ref());
-        let _ = e.signature_verifies(&key, &hash);
+        let _ = e.signature_verifies(&node_public_key(), &hash);
         let _ = format!("{e:?}");
         if let Ok(bytes) = e.encode() {
             let again = LedgerEntry::decode(&bytes).expect("re-encoded entry decodes");

@@ -114,12 +114,24 @@ pub fn node_key() -> Ed25519KeyPair {
     Ed25519KeyPair::from_seed_unchecked(&[7; 32]).unwrap_or_else(|e| panic!("seed: {e}"))
 }
 
+/// The node key's public half (computed once: it costs a scalar
+/// multiplication).
+pub fn node_public_key() -> [u8; 32] {
+    static PUBLIC: OnceLock<[u8; 32]> = OnceLock::new();
+    *PUBLIC.get_or_init(|| {
+        use ring::signature::KeyPair;
+        let mut public = [0u8; 32];
+        public.copy_from_slice(node_key().public_key().as_ref());
+        public
+    })
+}
+
 /// The node's PeerId.
 pub fn node_peer_id() -> Vec<u8> {
-    use ring::signature::KeyPair;
-    let mut public = [0u8; 32];
-    public.copy_from_slice(node_key().public_key().as_ref());
-    confrere_protocol::receipt::peer_id_from_ed25519_key(&public)
+    static PEER_ID: OnceLock<Vec<u8>> = OnceLock::new();
+    PEER_ID
+        .get_or_init(|| confrere_protocol::receipt::peer_id_from_ed25519_key(&node_public_key()))
+        .clone()
 }
 
 /// The fixed store key records are sealed under.
