@@ -31,3 +31,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# Every fuzz target for 10 s, two at a time (docs/fuzzing.md): a crash fails CI.
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+bash scripts/fuzz.sh --seconds 10 --jobs 2

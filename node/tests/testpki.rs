@@ -589,3 +589,59 @@ fn x509_parser_reads_what_the_protocol_crate_will_read() {
     assert_eq!(serials, [issued.serial.as_slice()]);
     assert_eq!(crl.issuer(), intermediate.subject());
 }
+
+#[test]
+fn key_purpose_and_policy_options_reach_the_verifier() {
+    use confrere_protocol::{
+        verify_certificate, CertError, Certificate, RevocationCheck, TrustStore, UnixTime,
+        VerifyOptions,
+    };
+
+    let now = now();
+    let ca = fast_ca();
+    let root = Certificate::from_der(ca.root_der()).expect("root");
+    let chain = [Certificate::from_der(ca.intermediate_der()).expect("intermediate")];
+    let opts = VerifyOptions {
+        revocation: RevocationCheck::Off,
+        ..VerifyOptions::authentication(UnixTime::from_secs(now.unix_timestamp()))
+    };
+    let issue = |eku: Option<&[&str]>, policies: Option<&[&str]>| {
+        let mut req = sage_femme();
+        req.ext_key_usage = eku.map(|l| l.iter().map(|s| (*s).to_owned()).collect());
+        req.policies = policies.map(|l| l.iter().map(|s| (*s).to_owned()).collect());
+        let issued = ca.issue(&req, now).expect("issue");
+        Certificate::from_der(&issued.cert_der).expect("parse")
+    };
+    let mut trust = TrustStore::new(vec![root]);
+    trust
+        .set_policies(vec![testpki::TEST_POLICY_OID.to_owned()])
+        .expect("valid OID");
+
+    // Defaults: no EKU, the generator's TEST policy: accepted.
+    let plain = issue(None, None);
+    assert_eq!(plain.extended_key_usage(), None);
+    assert_eq!(plain.policies(), [testpki::TEST_POLICY_OID]);
+    verify_certificate(&plain, &chain, &trust, &opts).expect("default certificate");
+
+    let client = issue(Some(&["1.3.6.1.5.5.7.3.2"]), None);
+    verify_certificate(&client, &chain, &trust, &opts).expect("clientAuth");
+
+    let email = issue(Some(&["1.3.6.1.5.5.7.3.4"]), None);
+    let err = verify_certificate(&email, &chain, &trust, &opts).expect_err("emailProtection");
+    assert!(matches!(err, CertError::NotForClientAuth { .. }), "{err:?}");
+
+    let other_policy = issue(None, Some(&["1.2.250.1.213.1.7.2.1.1.1.1"]));
+    let err = verify_certificate(&other_policy, &chain, &trust, &opts).expect_err("policy");
+    assert!(
+        matches!(err, CertError::PolicyNotAccepted { .. }),
+        "{err:?}"
+    );
+
+    let no_policy = issue(None, Some(&[]));
+    assert!(no_policy.policies().is_empty());
+    let err = verify_certificate(&no_policy, &chain, &trust, &opts).expect_err("no policy");
+    assert!(
+        matches!(err, CertError::PolicyNotAccepted { .. }),
+        "{err:?}"
+    );
+}

@@ -21,6 +21,11 @@ const OID_SN: &str = "2.5.4.4";
 const OID_GN: &str = "2.5.4.42";
 const OID_TITLE: &str = "2.5.4.12";
 
+/// id-kp-clientAuth: the key purpose a node's authentication certificate needs.
+pub const OID_EKU_CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
+/// anyExtendedKeyUsage.
+pub const OID_EKU_ANY: &str = "2.5.29.37.0";
+
 /// Extensions the verifier understands; any other critical extension is refused.
 const KNOWN_EXTENSIONS: &[&str] = &[
     "2.5.29.14", // subjectKeyIdentifier
@@ -162,6 +167,8 @@ pub struct Certificate {
     pub(crate) subject_key_id: Option<Vec<u8>>,
     pub(crate) authority_key_id: Option<Vec<u8>>,
     pub(crate) unknown_critical: Vec<String>,
+    ext_key_usage: Option<Vec<String>>,
+    policies: Vec<String>,
     names: SubjectNames,
     profession_code: Result<Option<u32>, ()>,
 }
@@ -199,6 +206,8 @@ impl Certificate {
         let mut authority_key_id = None;
         let mut unknown_critical = Vec::new();
         let mut profession_code = Ok(None);
+        let mut ext_key_usage = None;
+        let mut policies = Vec::new();
         let malformed_ext = |what: &str| CertError::Malformed(format!("bad {what} extension"));
         for ext in tbs_cert.extensions() {
             let oid = ext.oid.to_id_string();
@@ -220,6 +229,16 @@ impl Certificate {
                 P::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
                 P::AuthorityKeyIdentifier(a) => {
                     authority_key_id = a.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                P::ExtendedKeyUsage(eku) => ext_key_usage = Some(eku_oids(eku)),
+                P::CertificatePolicies(list) => {
+                    policies = list.iter().map(|p| p.policy_id.to_id_string()).collect()
+                }
+                P::ParseError { .. } if oid == "2.5.29.37" => {
+                    return Err(malformed_ext("extendedKeyUsage"))
+                }
+                P::ParseError { .. } if oid == "2.5.29.32" => {
+                    return Err(malformed_ext("certificatePolicies"))
                 }
                 P::ParseError { .. } if oid == "2.5.29.19" => {
                     return Err(malformed_ext("basicConstraints"))
@@ -254,6 +273,8 @@ impl Certificate {
             subject_key_id,
             authority_key_id,
             unknown_critical,
+            ext_key_usage,
+            policies,
             names: subject_names(&tbs_cert.subject),
             profession_code,
         })
@@ -312,6 +333,17 @@ impl Certificate {
     /// KeyUsage, as far as the protocol cares.
     pub fn key_usage(&self) -> KeyUsage {
         self.key_usage
+    }
+
+    /// The key purposes of the extendedKeyUsage extension, as OIDs, or `None`
+    /// when the certificate has no such extension (then any purpose is allowed).
+    pub fn extended_key_usage(&self) -> Option<&[String]> {
+        self.ext_key_usage.as_deref()
+    }
+
+    /// The policy OIDs of the certificatePolicies extension (empty without one).
+    pub fn policies(&self) -> &[String] {
+        &self.policies
     }
 
     /// Whether basicConstraints says this is a CA.
@@ -533,6 +565,25 @@ fn der_header(b: &[u8]) -> Option<(usize, usize)> {
         len = (len << 8) | usize::from(*b.get(2 + i)?);
     }
     Some((len, 2 + n))
+}
+
+/// The key purposes an extendedKeyUsage lists, as dotted OIDs.
+fn eku_oids(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {
+    let known = [
+        (eku.any, OID_EKU_ANY),
+        (eku.server_auth, "1.3.6.1.5.5.7.3.1"),
+        (eku.client_auth, OID_EKU_CLIENT_AUTH),
+        (eku.code_signing, "1.3.6.1.5.5.7.3.3"),
+        (eku.email_protection, "1.3.6.1.5.5.7.3.4"),
+        (eku.time_stamping, "1.3.6.1.5.5.7.3.8"),
+        (eku.ocsp_signing, "1.3.6.1.5.5.7.3.9"),
+    ];
+    known
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, oid)| (*oid).to_owned())
+        .chain(eku.other.iter().map(|o| o.to_id_string()))
+        .collect()
 }
 
 /// A small non-negative DER INTEGER (the profession code).

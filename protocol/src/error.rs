@@ -113,6 +113,20 @@ pub enum CertError {
         /// The key usages it has.
         usage: String,
     },
+    /// The certificate's extendedKeyUsage does not list clientAuth.
+    #[error("the certificate is not meant to authenticate: its extended key usage is {purposes}, without clientAuth")]
+    NotForClientAuth {
+        /// The key purposes it lists.
+        purposes: String,
+    },
+    /// The certificate carries none of the policies the trust configuration accepts.
+    #[error("the certificate carries none of the accepted certificate policies (it carries {carried}; accepted: {accepted})")]
+    PolicyNotAccepted {
+        /// The policy OIDs the certificate carries (or "none").
+        carried: String,
+        /// The policy OIDs the trust configuration accepts.
+        accepted: String,
+    },
     /// Listed in its issuer's CRL.
     #[error("\"{subject}\" was revoked on {revoked_at}")]
     Revoked {
@@ -170,6 +184,8 @@ impl CertError {
             RsaKeyTooSmall { .. } | WeakSignatureAlgorithm { .. } | UnsupportedAlgorithm(_) => "this certificate uses weak or unsupported cryptography; use a current card certificate",
             UnsupportedCriticalExtension { .. } => "this certificate is not of the practitioner card profile",
             NotForAuthentication { .. } => "use the card's authentication certificate (digitalSignature), not its signature certificate",
+            NotForClientAuth { .. } => "use the card's authentication certificate (its extended key usage lists clientAuth), not a certificate meant for another use",
+            PolicyNotAccepted { .. } => "use a card certificate issued under an accepted policy, or add its policy to the trust configuration's policies list",
             Revoked { .. } => "the certificate was revoked by its CA; use a valid card",
             CrlMissing { .. } => "import the CA's current CRL with --crl, or pass --no-revocation-check to skip the check",
             CrlStale { .. } => "download the CA's current CRL and import it with --crl",

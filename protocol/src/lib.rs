@@ -37,5 +37,6 @@ pub use identity::{IdType, NationalId, PractitionerIdentity};
 pub use signer::{CardSigner, Pkcs8Signer, SignatureScheme, SignerError};
 pub use time::UnixTime;
 pub use verify::{
-    verify_certificate, Purpose, RevocationCheck, TrustStore, VerifiedCertificate, VerifyOptions,
+    check_policy_oid, verify_certificate, InvalidPolicy, Purpose, RevocationCheck, TrustStore,
+    VerifiedCertificate, VerifyOptions,
 };

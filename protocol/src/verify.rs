@@ -5,7 +5,9 @@
 //! 1. checks on the practitioner certificate alone: not a CA, not
 //!    self-signed, key and signature algorithm strong enough, no unknown
 //!    critical extension, within validity at the given instant, key usage
-//!    fit for the purpose, a valid national id in the subject;
+//!    and extended key usage fit for the purpose, a valid national id in the
+//!    subject, and one of the accepted certificate policies when the trust
+//!    store lists any;
 //! 2. a path from it to a trust anchor, built depth-first from the
 //!    presented chain, the configured intermediates and the anchors, where
 //!    every issuer is a CA allowed to sign certificates, within validity,
@@ -15,12 +17,14 @@
 //! 3. when revocation checking is on (the default), for every certificate of
 //!    the path below the anchor, the newest CRL of its issuer that verifies
 //!    under the issuer's key: it must exist and not be past its nextUpdate,
-//!    and no CRL the issuer signed may list the certificate.
+//!    and no CRL the issuer signed may list the certificate, whatever the
+//!    revocation date it gives (a date after the verifier's clock means a
+//!    clock behind the CA's, not a certificate still good).
 //!
 //! Only this module can make a [`VerifiedCertificate`]: whatever needs a
 //! checked practitioner takes one.
 
-use crate::certificate::{Certificate, Crl, KeyKind};
+use crate::certificate::{Certificate, Crl, KeyKind, OID_EKU_CLIENT_AUTH};
 use crate::error::CertError;
 use crate::identity::PractitionerIdentity;
 use crate::signature::{verify_signature, SignatureCheck, MIN_RSA_BITS};
@@ -29,12 +33,41 @@ use crate::time::UnixTime;
 /// Longest path accepted, anchor excluded.
 pub const MAX_PATH_LEN: usize = 6;
 
-/// What the verifier trusts: anchors, known intermediates and CRLs.
+/// What the verifier trusts: anchors, known intermediates, CRLs and the
+/// accepted certificate policies.
 #[derive(Clone, Debug, Default)]
 pub struct TrustStore {
     anchors: Vec<Certificate>,
     intermediates: Vec<Certificate>,
     crls: Vec<Crl>,
+    policies: Vec<String>,
+}
+
+/// A policy in the trust configuration that is not an OID.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("\"{value}\" is not a certificate policy OID: write it in dotted decimal, such as 1.2.250.1.213.1.7.2.1.1.1.1 (the IGC-Santé TEST policy)")]
+pub struct InvalidPolicy {
+    /// The value as given (cut to 64 characters).
+    pub value: String,
+}
+
+/// Checks that `oid` is a dotted-decimal OID (at least two arcs, digits
+/// only, no leading zeros): the form the `policies` list takes.
+pub fn check_policy_oid(oid: &str) -> Result<(), InvalidPolicy> {
+    let arcs: Vec<&str> = oid.split('.').collect();
+    let arc_ok = |a: &&str| {
+        !a.is_empty()
+            && a.len() <= 20
+            && a.bytes().all(|b| b.is_ascii_digit())
+            && (a.len() == 1 || !a.starts_with('0'))
+    };
+    if arcs.len() >= 2 && arcs.iter().all(arc_ok) {
+        Ok(())
+    } else {
+        Err(InvalidPolicy {
+            value: oid.chars().take(64).collect(),
+        })
+    }
 }
 
 impl TrustStore {
@@ -44,6 +77,7 @@ impl TrustStore {
             anchors,
             intermediates: Vec::new(),
             crls: Vec::new(),
+            policies: Vec::new(),
         }
     }
 
@@ -70,6 +104,23 @@ impl TrustStore {
     /// The CRLs.
     pub fn crls(&self) -> &[Crl] {
         &self.crls
+    }
+
+    /// Sets the accepted certificate policies (OIDs). Empty, the default,
+    /// accepts any policy or none; otherwise a practitioner certificate must
+    /// carry at least one of them (anyPolicy in a certificate counts only if
+    /// listed itself).
+    pub fn set_policies(&mut self, policies: Vec<String>) -> Result<(), InvalidPolicy> {
+        for p in &policies {
+            check_policy_oid(p)?;
+        }
+        self.policies = policies;
+        Ok(())
+    }
+
+    /// The accepted certificate policies (empty: any).
+    pub fn policies(&self) -> &[String] {
+        &self.policies
     }
 
     fn is_anchor(&self, c: &Certificate) -> bool {
@@ -164,6 +215,7 @@ pub fn verify_certificate(
 ) -> Result<VerifiedCertificate, CertError> {
     check_leaf(leaf, opts)?;
     let identity = leaf.practitioner()?;
+    check_policies(leaf, &trust.policies)?;
     let pool: Vec<&Certificate> = trust
         .anchors
         .iter()
@@ -225,7 +277,58 @@ fn check_leaf(leaf: &Certificate, opts: &VerifyOptions) -> Result<(), CertError>
             },
         });
     }
+    if opts.purpose == Purpose::Authentication {
+        check_ext_key_usage(leaf)?;
+    }
     Ok(())
+}
+
+/// An extendedKeyUsage, when present, must list clientAuth: a certificate of
+/// the same PKI meant for e-mail or server use does not authenticate a node.
+/// anyExtendedKeyUsage alone does not do (as with OpenSSL's sslclient purpose).
+fn check_ext_key_usage(leaf: &Certificate) -> Result<(), CertError> {
+    match leaf.extended_key_usage() {
+        None => Ok(()),
+        Some(list) if list.iter().any(|p| p == OID_EKU_CLIENT_AUTH) => Ok(()),
+        Some(list) => Err(CertError::NotForClientAuth {
+            purposes: if list.is_empty() {
+                "empty".into()
+            } else {
+                list.iter()
+                    .map(|p| eku_name(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        }),
+    }
+}
+
+fn eku_name(oid: &str) -> String {
+    match oid {
+        "2.5.29.37.0" => "anyExtendedKeyUsage".into(),
+        "1.3.6.1.5.5.7.3.1" => "serverAuth".into(),
+        "1.3.6.1.5.5.7.3.2" => "clientAuth".into(),
+        "1.3.6.1.5.5.7.3.3" => "codeSigning".into(),
+        "1.3.6.1.5.5.7.3.4" => "emailProtection".into(),
+        "1.3.6.1.5.5.7.3.8" => "timeStamping".into(),
+        "1.3.6.1.5.5.7.3.9" => "OCSPSigning".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// With a non-empty list of accepted policies, the leaf must carry one.
+fn check_policies(leaf: &Certificate, accepted: &[String]) -> Result<(), CertError> {
+    if accepted.is_empty() || leaf.policies().iter().any(|p| accepted.contains(p)) {
+        return Ok(());
+    }
+    Err(CertError::PolicyNotAccepted {
+        carried: if leaf.policies().is_empty() {
+            "none".into()
+        } else {
+            leaf.policies().join(", ")
+        },
+        accepted: accepted.join(", "),
+    })
 }
 
 fn check_key_and_extensions(c: &Certificate) -> Result<(), CertError> {
@@ -419,11 +522,12 @@ fn check_revocation(
     }
     // A revocation listed in any CRL the issuer signed counts, even in one
     // older than the newest (two CRLs of the same second cannot be ordered),
-    // and even in one issued after `at` if the revocation date is before it.
+    // and whatever its date: a revocation dated after `at` says the local
+    // clock is behind the CA's, not that the certificate is still good.
     if let Some((_, revoked_at)) = verified
         .iter()
         .flat_map(|c| c.revoked.iter())
-        .find(|(serial, when)| serial.as_slice() == cert.serial() && *when <= at)
+        .find(|(serial, _)| serial.as_slice() == cert.serial())
     {
         return Err(CertError::Revoked {
             subject: cert.subject().to_owned(),

@@ -108,3 +108,41 @@ fn a_trust_anchor_is_not_a_practitioner() {
         .expect_err("a CA");
     assert_eq!(err, CertError::LeafIsCa);
 }
+
+#[test]
+fn real_card_certificates_carry_the_test_policy_and_an_email_eku() {
+    const TEST_POLICY: &str = "1.2.250.1.213.1.7.2.1.1.1.1";
+    for name in ["sage-femme-elementaire.pem", "infirmier-fort-card.pem"] {
+        let c = one(name);
+        assert_eq!(c.policies(), [TEST_POLICY], "{name}");
+        assert_eq!(
+            c.extended_key_usage(),
+            Some(&["1.3.6.1.5.5.7.3.4".to_owned()][..]),
+            "{name}: emailProtection, as on a signature certificate"
+        );
+    }
+    // The CAs carry anyPolicy and no EKU.
+    let inter = one("test-ac-igc-sante-elementaire-personnes.pem");
+    assert_eq!(inter.policies(), ["2.5.29.32.0"]);
+    assert_eq!(inter.extended_key_usage(), None);
+
+    // The chain still verifies with the TEST policy required, and not with
+    // another policy.
+    let leaf = one("sage-femme-elementaire.pem");
+    let chain = [inter];
+    let mut trust = TrustStore::new(vec![one("test-ac-racine-igc-sante-elementaire.pem")]);
+    trust
+        .set_policies(vec![TEST_POLICY.to_owned()])
+        .expect("valid OID");
+    verify_certificate(&leaf, &chain, &trust, &opts(at("2021-01-01T00:00:00Z")))
+        .expect("valid in 2021 under the TEST policy");
+    trust
+        .set_policies(vec!["1.2.250.1.213.1.7.2.999.1".to_owned()])
+        .expect("valid OID");
+    let err = verify_certificate(&leaf, &chain, &trust, &opts(at("2021-01-01T00:00:00Z")))
+        .expect_err("another policy");
+    assert!(
+        matches!(err, CertError::PolicyNotAccepted { .. }),
+        "{err:?}"
+    );
+}

@@ -534,13 +534,14 @@ fn revoked_is_accepted_without_revocation_check() {
 }
 
 #[test]
-fn revoked_is_accepted_before_its_revocation_date() {
-    // crl.pem (lastUpdate 2025-05-01) says it was revoked on 2025-04-01; the
-    // same CRL read "as of" 2025-03-31 does not revoke it yet. The CRL is
-    // still current then (nextUpdate 2025-07-01 is after that instant).
-    Case::new("revoked.pem")
+fn revoked_is_rejected_even_before_its_revocation_date() {
+    // crl.pem (lastUpdate 2025-05-01) says it was revoked on 2025-04-01; read
+    // "as of" 2025-03-31 (a clock behind the CA's, the CRL still current) the
+    // serial is listed all the same: it is revoked, whatever the date.
+    let err = Case::new("revoked.pem")
         .at("2025-03-31T00:00:00Z")
-        .accepted();
+        .rejected();
+    assert!(matches!(err, CertError::Revoked { .. }), "{err:?}");
 }
 
 #[test]

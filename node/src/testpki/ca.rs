@@ -57,6 +57,12 @@ pub struct IssueRequest {
     pub not_before: Option<OffsetDateTime>,
     /// End of validity; default: `now` + `validity_days`.
     pub not_after: Option<OffsetDateTime>,
+    /// Key purposes (OIDs) of an extendedKeyUsage extension; `None` (the
+    /// default) writes none, like the card's authentication certificate.
+    pub ext_key_usage: Option<Vec<String>>,
+    /// Certificate policy OIDs; `None` (the default) writes
+    /// [`super::cert::TEST_POLICY_OID`], an empty list no extension.
+    pub policies: Option<Vec<String>>,
 }
 
 impl Default for IssueRequest {
@@ -71,6 +77,8 @@ impl Default for IssueRequest {
             key_usage: TestKeyUsage::default(),
             not_before: None,
             not_after: None,
+            ext_key_usage: None,
+            policies: None,
         }
     }
 }
@@ -383,7 +391,7 @@ impl TestCa {
             TestKeyUsage::DigitalSignature => key_usage_bit::DIGITAL_SIGNATURE,
             TestKeyUsage::NonRepudiation => key_usage_bit::NON_REPUDIATION,
         };
-        let extensions = vec![
+        let mut extensions = vec![
             cert::extension(
                 oid::BASIC_CONSTRAINTS,
                 false,
@@ -401,16 +409,30 @@ impl TestCa {
             )?,
             cert::extension(oid::KEY_USAGE, true, &der::named_bits(&[usage]))?,
             cert::extension(
-                oid::CERTIFICATE_POLICIES,
-                false,
-                &cert::certificate_policies(&[cert::TEST_POLICY_OID])?,
-            )?,
-            cert::extension(
                 oid::PROFESSION_CODE,
                 false,
                 &der::integer_u64(u64::from(req.profession_code)),
             )?,
         ];
+        let policies: Vec<&str> = match &req.policies {
+            None => vec![cert::TEST_POLICY_OID],
+            Some(list) => list.iter().map(String::as_str).collect(),
+        };
+        if !policies.is_empty() {
+            extensions.push(cert::extension(
+                oid::CERTIFICATE_POLICIES,
+                false,
+                &cert::certificate_policies(&policies)?,
+            )?);
+        }
+        if let Some(purposes) = &req.ext_key_usage {
+            let purposes: Vec<&str> = purposes.iter().map(String::as_str).collect();
+            extensions.push(cert::extension(
+                oid::EXT_KEY_USAGE,
+                false,
+                &cert::ext_key_usage(&purposes)?,
+            )?);
+        }
         let serial = cert::random_serial()?;
         let cert_der = cert::sign_certificate(
             &CertSpec {

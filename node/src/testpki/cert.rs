@@ -35,6 +35,8 @@ pub(crate) mod oid {
     pub const CERTIFICATE_POLICIES: &str = "2.5.29.32";
     /// anyPolicy.
     pub const ANY_POLICY: &str = "2.5.29.32.0";
+    /// id-ce-extKeyUsage.
+    pub const EXT_KEY_USAGE: &str = "2.5.29.37";
     /// id-ce-authorityKeyIdentifier.
     pub const AUTHORITY_KEY_ID: &str = "2.5.29.35";
     /// IGC-Santé private extension holding the TRE_G15 profession code as an INTEGER.
@@ -153,6 +155,15 @@ pub(crate) fn certificate_policies(policies: &[&str]) -> Result<Vec<u8>, DerErro
         .map(|p| Ok(der::sequence([der::oid(p)?])))
         .collect::<Result<Vec<_>, DerError>>()?;
     Ok(der::sequence(infos))
+}
+
+/// ExtKeyUsageSyntax value: a SEQUENCE of key purpose OIDs.
+pub(crate) fn ext_key_usage(purposes: &[&str]) -> Result<Vec<u8>, DerError> {
+    let oids = purposes
+        .iter()
+        .map(|p| der::oid(p))
+        .collect::<Result<Vec<_>, DerError>>()?;
+    Ok(der::sequence(oids))
 }
 
 /// A random positive 16-octet serial number (top bit clear, next bit set so it stays
