@@ -248,12 +248,8 @@ fn retention_years<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 fn policy_oids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let oids = Vec::<String>::deserialize(d)?;
     for oid in &oids {
-        if !is_dotted_oid(oid) {
-            return Err(D::Error::custom(format!(
-                "[trust] policies: {oid:?} is not an object identifier \
-                 (dotted decimal, for example \"1.2.250.1.213.1.7.2.1.1.1.1\")"
-            )));
-        }
+        confrere_protocol::check_policy_oid(oid)
+            .map_err(|e| D::Error::custom(format!("[trust] policies: {e}")))?;
     }
     Ok(oids)
 }
@@ -270,20 +266,6 @@ fn multiaddrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<libp2p::Multiaddr>,
             })
         })
         .collect()
-}
-
-/// Whether `s` is an object identifier in dotted decimal: at least two
-/// arcs, the first 0, 1 or 2, each a number without leading zeros.
-pub fn is_dotted_oid(s: &str) -> bool {
-    let arcs: Vec<&str> = s.split('.').collect();
-    arcs.len() >= 2
-        && matches!(arcs[0], "0" | "1" | "2")
-        && arcs.iter().all(|a| {
-            !a.is_empty()
-                && a.len() <= 20
-                && a.bytes().all(|b| b.is_ascii_digit())
-                && (a.len() == 1 || !a.starts_with('0'))
-        })
 }
 
 /// Why the configuration could not be read.
@@ -516,8 +498,6 @@ mod tests {
             let (line, msg) = err(&format!("[trust]\npolicies = [{bad}]\n"));
             assert_eq!(line, Some(2), "{bad}: {msg}");
         }
-        assert!(is_dotted_oid("1.2.250.1.213.1.7.2.1.1.1.1"));
-        assert!(is_dotted_oid("2.5.29.32.0"));
     }
 
     #[test]

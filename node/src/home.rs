@@ -554,13 +554,11 @@ pub struct Home {
     pub noise: NoiseKeypair,
     /// The libp2p identity.
     pub libp2p: libp2p_identity::Keypair,
-    /// Trust anchors, intermediates and CRLs.
+    /// Trust anchors, intermediates, CRLs and the accepted certificate
+    /// policies (`[trust] policies`).
     pub trust: TrustStore,
     /// Whether peers' revocation status is checked.
     pub revocation: RevocationCheck,
-    /// Certificate policy OIDs (dotted decimal) a peer's certificate must
-    /// carry one of; empty accepts any (`[trust] policies`).
-    pub policies: Vec<String>,
     /// The settings of `config.toml`, read and checked when the home was
     /// opened.
     pub config: Config,
@@ -623,7 +621,7 @@ impl Home {
         } else {
             RevocationCheck::Off
         };
-        let (trust, _) = load_trust(
+        let (mut trust, _) = load_trust(
             &[dir.join("trust/anchors.pem")],
             &[dir.join("trust/chain.pem")]
                 .into_iter()
@@ -634,6 +632,16 @@ impl Home {
                 .filter(|p| fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
                 .collect::<Vec<_>>(),
         )?;
+        // The config reader checked each policy with the same function.
+        trust
+            .set_policies(config.trust.policies.clone())
+            .map_err(|e| {
+                HomeError::Config(crate::config::ConfigError::Invalid {
+                    path: dir.join(crate::config::CONFIG_FILE),
+                    line: None,
+                    message: format!("[trust] policies: {e}"),
+                })
+            })?;
         Ok(Home {
             dir: dir.to_path_buf(),
             credential,
@@ -641,7 +649,6 @@ impl Home {
             libp2p,
             trust,
             revocation,
-            policies: config.trust.policies.clone(),
             config,
         })
     }

@@ -337,7 +337,8 @@ pub enum OwnCredential {
 /// store. `Err`: it is not genuine (altered, not signed by the card,
 /// keys that are not the node's, a certificate outside the trust store):
 /// the node must not start. A credential that is genuine but refused for
-/// a reason of time or revocation is [`OwnCredential::Refused`].
+/// a reason of time, revocation, the certificate's stated purpose or a
+/// policy the home does not list is [`OwnCredential::Refused`].
 pub fn check_own_credential(
     cred: &NodeCredential,
     trust: &TrustStore,
@@ -354,7 +355,9 @@ pub fn check_own_credential(
                 | CertError::CaOutsideValidity { .. }
                 | CertError::Revoked { .. }
                 | CertError::CrlMissing { .. }
-                | CertError::CrlStale { .. },
+                | CertError::CrlStale { .. }
+                | CertError::NotForClientAuth { .. }
+                | CertError::PolicyNotAccepted { .. },
             )),
         ) => Ok(OwnCredential::Refused(e)),
         Err(e) => Err(e),

@@ -51,8 +51,9 @@ pub struct InvalidPolicy {
     pub value: String,
 }
 
-/// Checks that `oid` is a dotted-decimal OID (at least two arcs, digits
-/// only, no leading zeros): the form the `policies` list takes.
+/// Checks that `oid` is a dotted-decimal OID (at least two arcs, the first
+/// 0, 1 or 2, digits only, no leading zeros): the form the `policies` list
+/// takes.
 pub fn check_policy_oid(oid: &str) -> Result<(), InvalidPolicy> {
     let arcs: Vec<&str> = oid.split('.').collect();
     let arc_ok = |a: &&str| {
@@ -61,7 +62,7 @@ pub fn check_policy_oid(oid: &str) -> Result<(), InvalidPolicy> {
             && a.bytes().all(|b| b.is_ascii_digit())
             && (a.len() == 1 || !a.starts_with('0'))
     };
-    if arcs.len() >= 2 && arcs.iter().all(arc_ok) {
+    if arcs.len() >= 2 && matches!(arcs[0], "0" | "1" | "2") && arcs.iter().all(arc_ok) {
         Ok(())
     } else {
         Err(InvalidPolicy {

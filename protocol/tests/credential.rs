@@ -970,6 +970,22 @@ fn a_node_starts_on_its_own_genuine_credential_and_says_when_peers_refuse_it() {
         own(&cred, "2024-06-01T00:00:00Z"),
         Ok(OwnCredential::Refused(CredentialError::NotYetValid { .. }))
     ));
+    // Genuine, under a policy this home's trust configuration does not
+    // list: start, and say why.
+    let mut strict = standard_trust();
+    strict
+        .set_policies(vec!["1.2.250.1.213.1.7.2.1.1.1.1".to_owned()])
+        .expect("an OID");
+    let policy = check_own_credential(&cred, &strict, &auth_opts());
+    assert!(
+        matches!(
+            policy,
+            Ok(OwnCredential::Refused(CredentialError::Certificate(
+                CertError::PolicyNotAccepted { .. }
+            )))
+        ),
+        "{policy:?}"
+    );
     // Not genuine: the node must not start.
     let bytes = cred.encode();
     let mut forged = bytes.clone();

@@ -159,6 +159,7 @@ fn policy_list_holds_oids_only() {
         "1.2.x",
         "IGC-Santé",
         "01.2",
+        "3.1",
         "1.2.250.1.213.1.7.2.1.1.1.1 ",
     ] {
         let err = check_policy_oid(bad).expect_err(bad);

@@ -865,3 +865,47 @@ fn a_home_is_served_by_one_daemon_and_commands_say_when_none_runs() {
             .stderr_has("the daemon is not running for");
     }
 }
+
+/// `[trust] policies` of config.toml: a node that accepts only a policy
+/// the colleague's card certificate does not carry refuses it; listing the
+/// policy it does carry lets the session through.
+#[test]
+fn a_node_accepts_only_the_certificate_policies_its_config_lists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cardio = node(dir, "cardio", &CARDIOLOGIST);
+    let home = dir.join("gp").join("home");
+    fs::create_dir_all(home.parent().unwrap()).unwrap();
+    enroll(&home, card(&GP), &[pki_a()]).code(0);
+    let set_policies = |list: &str| {
+        let config = home.join("config.toml");
+        let text = fs::read_to_string(&config).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("policies = "))
+            .expect("config.toml has a policies line")
+            .to_owned();
+        fs::write(&config, text.replace(&line, &format!("policies = {list}"))).unwrap();
+    };
+
+    // The IGC-Santé TEST policy of the real cards: not the test PKI's.
+    set_policies("[\"1.2.250.1.213.1.7.2.1.1.1.1\"]");
+    let mut gp = Daemon::start("gp", &home, free_port(), &dir.join("gp.log"));
+    let entry = gp.json(["peers", "add", &cardio.multiaddr()]);
+    eprintln!("with a policy the colleague lacks: {entry}");
+    assert!(entry["national_id"].is_null(), "{entry}");
+    let why = entry["last_error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("polic"),
+        "the refusal does not name the policy: {entry}"
+    );
+
+    // The policy the test PKI writes: accepted.
+    gp.kill();
+    set_policies(&format!(
+        "[\"{}\"]",
+        confrere_node::testpki::TEST_POLICY_OID
+    ));
+    gp.restart();
+    connect(&gp, &cardio, &CARDIOLOGIST);
+}
