@@ -213,6 +213,26 @@ impl Outbox {
     /// Writes the record of a claimed item if the stored one is not final
     /// and is of the same attempt; keeps the index in step. `waiting_for_peer`
     /// says that the attempt could not reach the recipient.
+    /// Marks the item `id` failed with `reason` if it is not settled yet,
+    /// under the lock deliveries write under: a delivery that finished
+    /// first keeps its state. Whether the item was changed.
+    pub(super) fn fail_if_open(&self, id: &str, reason: &str) -> Result<bool, StoreError> {
+        let key = key_of(id)
+            .ok_or_else(|| StoreError::Internal("an outbox record without a valid id".into()))?;
+        let mut index = self.index();
+        let changed = match self.store.get::<OutboxRecord>(Tree::Outbox, &key)? {
+            Some(mut rec) if !rec.state.is_final() => {
+                rec.state = OutboxState::Failed;
+                rec.last_error = Some(reason.to_owned());
+                self.store.put(Tree::Outbox, &key, &rec)?;
+                true
+            }
+            _ => false,
+        };
+        index.remove(&key);
+        Ok(changed)
+    }
+
     pub(super) fn save(&self, rec: &OutboxRecord, waiting_for_peer: bool) -> Result<(), Refused> {
         let id = key_of(&rec.id)
             .ok_or_else(|| StoreError::Internal("an outbox record without a valid id".into()))?;
@@ -347,6 +367,47 @@ mod tests {
             .get::<OutboxRecord>(Tree::Outbox, id.as_bytes())
             .expect("get")
             .expect("present")
+    }
+
+    /// A consent revoked while a delivery finishes: the revocation fails
+    /// only what is not settled, and a delivery's later write of an item
+    /// the revocation failed is refused.
+    #[test]
+    fn a_revocation_fails_only_open_items() {
+        let (_home, store, outbox) = outbox();
+        let delivered = DossierId::random().expect("id");
+        let queued = DossierId::random().expect("id");
+        outbox
+            .create(&record(&delivered, "810000000001"))
+            .expect("create");
+        outbox
+            .create(&record(&queued, "810000000001"))
+            .expect("create");
+        let mut claimed = outbox.claim_due(10, 4);
+        assert_eq!(claimed.len(), 2);
+        let (d, q) = if claimed[0].id == delivered.to_string() {
+            (0, 1)
+        } else {
+            (1, 0)
+        };
+        claimed[d].state = OutboxState::Delivered;
+        outbox.save(&claimed[d], false).expect("delivered");
+        // The revocation read both as open before the delivery finished.
+        let why = "the consent was revoked before delivery";
+        assert!(!outbox
+            .fail_if_open(&delivered.to_string(), why)
+            .expect("fail"));
+        assert_eq!(stored(&store, &delivered).state, OutboxState::Delivered);
+        assert!(outbox.fail_if_open(&queued.to_string(), why).expect("fail"));
+        assert_eq!(stored(&store, &queued).state, OutboxState::Failed);
+        // The attempt on the queued item ends afterwards: refused.
+        claimed[q].state = OutboxState::Delivered;
+        assert!(matches!(
+            outbox.save(&claimed[q], false),
+            Err(Refused::Settled(_))
+        ));
+        assert_eq!(stored(&store, &queued).state, OutboxState::Failed);
+        assert!(outbox.claim_due(i64::MAX, 4).is_empty());
     }
 
     /// The race of issue 11: a delivery finishes between the worker's read

@@ -124,17 +124,16 @@ pub(super) async fn fan_out(
 ) -> Result<(), ApiError> {
     let cid = consent_hex(&consent_id);
     let revoked_at = now().as_secs();
-    for mut rec in engine.outbox_records()? {
+    for rec in engine.outbox_records()? {
         if !shared_under(&rec, &confrere_protocol::consent::RecordId(consent_id)) {
             continue;
         }
         if matches!(rec.state, OutboxState::Queued | OutboxState::Sending) {
-            rec.state = OutboxState::Failed;
-            rec.last_error = Some("the consent was revoked before delivery".into());
-            let did = DossierId::parse_hex(&rec.id).map_err(internal)?;
+            // Checked against the stored record: a delivery that finished
+            // since the read above stays delivered.
             engine
-                .store
-                .put(Tree::Outbox, did.as_bytes(), &rec)
+                .outbox
+                .fail_if_open(&rec.id, "the consent was revoked before delivery")
                 .map_err(store_err)?;
         }
         let task = RevocationTask {
