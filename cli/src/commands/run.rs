@@ -33,6 +33,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         home: args.home.clone(),
         listen,
         mdns: !args.no_mdns,
+        bootstrap: Vec::new(),
+        public: false,
         passphrase,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -57,6 +57,12 @@ pub struct RunOptions {
     pub listen: Vec<Multiaddr>,
     /// Discover nodes on the local network with mDNS.
     pub mdns: bool,
+    /// Bootstrap nodes given on the command line (`--bootstrap`), added to
+    /// `[network] bootstrap` of config.toml.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Serve as a public node (`--public`): directory server, bootstrap
+    /// node and relay. Also `[network] public` of config.toml.
+    pub public: bool,
     /// Passphrase the store key is derived from (else the key file).
     pub passphrase: Option<String>,
 }

