@@ -609,6 +609,24 @@ pub struct Daemon {
     log: PathBuf,
     child: Option<std::process::Child>,
     peer_id: Option<String>,
+    launch: Launch,
+}
+
+/// Where and how a [`Daemon`] runs besides its home: by default in the
+/// machine's own network namespace on `/ip4/127.0.0.1/tcp/PORT`
+/// ([`netns::node`] runs one inside a namespace the test made).
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// The network namespace it runs in (`ip netns exec`); its local API
+    /// is a Unix socket in its home, so the command line reaches it from
+    /// anywhere.
+    pub ns: Option<String>,
+    /// Its `--listen` addresses; empty: `/ip4/127.0.0.1/tcp/PORT`.
+    pub listen: Vec<String>,
+    /// More arguments of `confrere run` (`--bootstrap …`, `--public`).
+    pub args: Vec<String>,
+    /// Its `RUST_LOG`; `None`: `info,libp2p=warn`.
+    pub log_filter: Option<String>,
 }
 
 /// How long a daemon may take to start answering.
@@ -623,6 +641,18 @@ impl Daemon {
     /// If it does not start in [`DAEMON_START_LIMIT`].
     #[track_caller]
     pub fn start(label: &str, home: &Path, port: u16, log: &Path) -> Daemon {
+        Daemon::start_with(label, home, port, log, Launch::default())
+    }
+
+    /// Starts the daemon of an enrolled home as `launch` says (in a
+    /// namespace, on other addresses, with more arguments), without mDNS,
+    /// and waits until it answers `status`.
+    ///
+    /// # Panics
+    ///
+    /// If it does not start in [`DAEMON_START_LIMIT`].
+    #[track_caller]
+    pub fn start_with(label: &str, home: &Path, port: u16, log: &Path, launch: Launch) -> Daemon {
         let mut d = Daemon {
             label: label.to_owned(),
             home: home.to_path_buf(),
@@ -630,6 +660,7 @@ impl Daemon {
             log: log.to_path_buf(),
             child: None,
             peer_id: None,
+            launch,
         };
         d.spawn();
         d.wait_ready();
@@ -641,18 +672,30 @@ impl Daemon {
         self.run_command_on(self.port)
     }
 
-    /// The command line of the daemon, listening on another port.
+    /// The command line of the daemon, listening on another port (unless
+    /// its [`Launch`] names its listen addresses). It is not wrapped in
+    /// the launch's namespace.
     pub fn run_command_on(&self, port: u16) -> Command {
         let mut cmd = confrere_cmd();
-        cmd.arg("run")
-            .arg("--home")
-            .arg(&self.home)
-            .arg("--listen")
-            .arg(format!("/ip4/127.0.0.1/tcp/{port}"))
-            .arg("--no-mdns")
+        cmd.arg("run").arg("--home").arg(&self.home);
+        if self.launch.listen.is_empty() {
+            cmd.arg("--listen")
+                .arg(format!("/ip4/127.0.0.1/tcp/{port}"));
+        }
+        for addr in &self.launch.listen {
+            cmd.arg("--listen").arg(addr);
+        }
+        cmd.arg("--no-mdns")
+            .args(&self.launch.args)
             .env_remove("CONFRERE_PASSPHRASE")
             // The tests read info-level lines of the log.
-            .env("RUST_LOG", "info,libp2p=warn");
+            .env(
+                "RUST_LOG",
+                self.launch
+                    .log_filter
+                    .as_deref()
+                    .unwrap_or("info,libp2p=warn"),
+            );
         cmd
     }
 
@@ -666,8 +709,11 @@ impl Daemon {
         let log2 = log
             .try_clone()
             .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.log.display()));
-        let child = self
-            .run_command()
+        let mut cmd = self.run_command();
+        if let Some(ns) = &self.launch.ns {
+            cmd = netns::in_ns(ns, &cmd);
+        }
+        let child = cmd
             .stdin(std::process::Stdio::null())
             .stdout(log)
             .stderr(log2)

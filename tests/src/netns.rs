@@ -35,6 +35,8 @@
 //! (scripts/test.sh sets it when run as root).
 
 mod exec;
+pub mod node;
+pub mod scene;
 mod system;
 
 pub use exec::{in_ns, run_in, run_in_with_limit, spawn_in, spawn_in_logged, NsChild};
