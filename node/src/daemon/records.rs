@@ -66,6 +66,10 @@ pub struct OutboxRecord {
     /// The consent or care-team record the send cites (none for a reply).
     #[serde(default)]
     pub basis: Option<crate::consent::CitedBasis>,
+    /// The path the last attempt's connection took: "direct", "hole
+    /// punched" or "relayed" (none before any connection).
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// Status of an inbox item.

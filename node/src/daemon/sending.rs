@@ -180,6 +180,7 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
         .open_channel_to(&rec.to)
         .await
         .map_err(Outcome::Unreachable)?;
+    rec.path = ch.path().map(|p| p.as_str().to_owned());
     let key = engine
         .unwrap_key(&id)
         .map_err(|e| Outcome::Failed(e.error))?;
