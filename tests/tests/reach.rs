@@ -8,7 +8,8 @@
 //!
 //! - a sends to b by national id: delivered, directly after hole punching;
 //! - a sends to c: delivered through the relay;
-//! - a's uplink cut for 20 s: the dossier waits, then is delivered.
+//! - a's uplink cut for 20 s: the dossier waits, then is delivered (and
+//!   the same with b's uplink cut).
 //!
 //! reach_relay_restart.rs has the relay restarted mid-transfer,
 //! reach_outsider.rs the impostor and the plain libp2p node.
@@ -130,6 +131,21 @@ fn a_dossier_sent_while_the_uplink_is_cut_waits_then_is_delivered() {
     if !netns::skip_unless_available("a_dossier_sent_while_the_uplink_is_cut…") {
         return;
     }
+    dossier_waits_out_a_cut_uplink("a");
+}
+
+#[test]
+fn a_dossier_sent_while_the_recipients_uplink_is_cut_waits_then_is_delivered() {
+    if !netns::skip_unless_available("a_dossier_sent_while_the_recipients_uplink…") {
+        return;
+    }
+    dossier_waits_out_a_cut_uplink("b");
+}
+
+/// a sends to b while `cut`'s uplink (a's or b's) is down for [`CUT`]:
+/// the dossier waits in a's outbox, nothing arrives, and once the link is
+/// back it is delivered, once, with identical bytes.
+fn dossier_waits_out_a_cut_uplink(cut: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let mut scene = Scene::build(
         tmp.path(),
@@ -142,7 +158,7 @@ fn a_dossier_sent_while_the_uplink_is_cut_waits_then_is_delivered() {
     start_nodes(&mut scene, &["a", "b"]);
     wait_published(scene.node("a"), B_WHO.national_id);
 
-    scene.topo().set_link("a", false);
+    scene.topo().set_link(cut, false);
     let cut_at = Instant::now();
     let (a, b) = (scene.node("a"), scene.node("b"));
     let (doc, sha) = document(&tmp.path().join("docs"), "bilan.pdf", 128 * 1024, 13);
@@ -156,7 +172,7 @@ fn a_dossier_sent_while_the_uplink_is_cut_waits_then_is_delivered() {
         let state = item["state"].as_str().unwrap_or_default().to_owned();
         assert!(
             state == "queued" || state == "sending",
-            "while a is cut off: {item}"
+            "while {cut} is cut off: {item}"
         );
         if let Some(e) = item["last_error"].as_str() {
             if !seen.iter().any(|s: &String| s == e) {
@@ -165,15 +181,15 @@ fn a_dossier_sent_while_the_uplink_is_cut_waits_then_is_delivered() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    eprintln!("reasons given while cut: {seen:?}");
+    eprintln!("reasons given while {cut} was cut off: {seen:?}");
     assert!(inbox_items(b, &id).is_empty());
 
-    scene.topo().set_link("a", true);
+    scene.topo().set_link(cut, true);
     let restored_at = Instant::now();
     // Backoff (at most a minute between tries) plus rejoining the network.
     let item = wait_delivered(a, &id, DELIVERY_LIMIT + Duration::from_secs(60));
     eprintln!(
-        "delivered {:.1} s after the link came back: {item}",
+        "delivered {:.1} s after {cut}'s link came back: {item}",
         restored_at.elapsed().as_secs_f64()
     );
     assert_received_once(b, &id, "bilan.pdf", &sha, &tmp.path().join("opened"));

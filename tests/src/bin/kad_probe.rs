@@ -17,7 +17,8 @@
 //!
 //! `records` counts the records returned, `peers` the peers named in the
 //! FIND_NODE answer other than the directory node itself, `answered`
-//! whether the directory node answered either request at all, and
+//! whether the directory node answered the FIND_NODE (or returned a
+//! record), and
 //! `kad_listed` whether its identify listed `/confrere/kad/1` (so the
 //! questions were asked on a protocol it speaks). Exits 0 when it could
 //! ask, 2 on bad arguments, 1 when it could not connect.
@@ -228,7 +229,7 @@ async fn probe(args: &Args) -> Seen {
                         closest_peers,
                         ..
                     })) => {
-                        seen.answered = true;
+                        // Also what a query gets when every peer failed.
                         seen.errors.push("get_value: not found".to_owned());
                         seen.peers += closest_peers.iter().filter(|p| **p != args.peer).count();
                     }
