@@ -11,9 +11,9 @@ if ! command -v openssl >/dev/null 2>&1; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq openssl
 fi
 
-# The multi-host tests (tests/tests/netns_topology.rs) build practices behind
-# NAT routers in Linux network namespaces: they need root, `ip` (iproute2) and
-# `nft` (nftables). As root (CI), they must run: a missing tool or kernel
+# The multi-host tests (tests/tests/netns_*.rs, reach*.rs) build practices
+# behind NAT routers in Linux network namespaces: they need root, `ip` and `tc`
+# (iproute2) and `nft` (nftables). As root (CI), they must run: a missing tool or kernel
 # feature fails them instead of skipping them.
 if [ "$(id -u)" = 0 ]; then
     missing=""
