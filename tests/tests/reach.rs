@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use confrere_tests::netns::scene::Scene;
 use confrere_tests::netns::{self, NatKind};
-use confrere_tests::{outbox_item, wait_delivered};
+use confrere_tests::{outbox_item, wait_delivered, SendCommand};
 use reach_support::{
     assert_received_once, direct_flows, document, inbox_items, path_of, send, start_nodes,
-    wait_published, B_WHO, C_WHO, DELIVERY_LIMIT,
+    wait_published, B_WHO, C_WHO, DELIVERY_LIMIT, PATIENT,
 };
 
 /// How long a's uplink stays cut.
@@ -162,7 +162,23 @@ fn dossier_waits_out_a_cut_uplink(cut: &str) {
     let cut_at = Instant::now();
     let (a, b) = (scene.node("a"), scene.node("b"));
     let (doc, sha) = document(&tmp.path().join("docs"), "bilan.pdf", 128 * 1024, 13);
-    let id = send(a, B_WHO.national_id, "Bilan", &[doc]);
+    // a found b a moment ago: the send is accepted even though a cannot
+    // ask the directory now, and the dossier waits for the link.
+    let out = SendCommand {
+        to: B_WHO.national_id,
+        patient: PATIENT,
+        reason: "Bilan",
+        urgent: false,
+        letter: None,
+        files: vec![doc],
+    }
+    .run(a);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "a send while {cut}'s uplink is cut was refused instead of waiting\n{out}"
+    );
+    let id = out.json()["id"].as_str().unwrap().to_owned();
 
     // It waits in the outbox (queued, or a try under way) for as long as
     // the link is down, and nothing arrives.

@@ -89,9 +89,16 @@ pub fn start_nodes(scene: &mut Scene, names: &[&str]) {
 /// can be reached on) and returns the records.
 #[track_caller]
 pub fn wait_published(finder: &NsNode, national_id: &str) -> Vec<Found> {
-    finder.wait_found(national_id, JOIN_LIMIT, |found| {
+    let start = std::time::Instant::now();
+    let found = finder.wait_found(national_id, JOIN_LIMIT, |found| {
         found.iter().any(Found::relayed)
-    })
+    });
+    eprintln!(
+        "{} found {national_id} after {:.1} s",
+        finder.label(),
+        start.elapsed().as_secs_f64()
+    );
+    found
 }
 
 /// Sends `files` from `from` to `to` by national id; returns the dossier id.
