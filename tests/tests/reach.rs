@@ -22,12 +22,12 @@ mod reach_support;
 
 use std::time::{Duration, Instant};
 
-use confrere_tests::netns::scene::Scene;
+use confrere_tests::netns::scene::{Scene, PUBLIC};
 use confrere_tests::netns::{self, NatKind};
 use confrere_tests::{outbox_item, wait_delivered, SendCommand};
 use reach_support::{
     assert_received_once, direct_flows, document, inbox_items, path_of, send, start_nodes,
-    wait_published, B_WHO, C_WHO, DELIVERY_LIMIT, PATIENT,
+    wait_published, B_WHO, C_WHO, DELIVERY_LIMIT, JOIN_LIMIT, PATIENT,
 };
 
 /// How long a's uplink stays cut.
@@ -103,6 +103,25 @@ fn a_sends_to_c_behind_a_symmetric_nat_through_the_relay() {
     start_nodes(&mut scene, &["a", "c"]);
     let (a, c) = (scene.node("a"), scene.node("c"));
     wait_published(a, C_WHO.national_id);
+
+    // `status` says how each is reached, with full dialable addresses.
+    let p = scene.node(PUBLIC);
+    let p_status = p.wait_reachability(&["public"], JOIN_LIMIT);
+    let p_addr = p.tcp_multiaddr();
+    assert!(
+        p_status["addresses"].to_string().contains(&p_addr),
+        "p's status does not list {p_addr}: {p_status}"
+    );
+    let c_status = c.wait_reachability(&["relayed"], JOIN_LIMIT);
+    let circuit = format!("{p_addr}/p2p-circuit/p2p/{}", c.peer_id());
+    assert!(
+        c_status["addresses"].to_string().contains(&circuit),
+        "c's status does not list {circuit}: {c_status}"
+    );
+    assert!(
+        c_status["bootstrap"].to_string().contains(&p_addr),
+        "{c_status}"
+    );
 
     let (doc, sha) = document(&tmp.path().join("docs"), "scanner.dcm", 512 * 1024, 12);
     let id = send(a, C_WHO.national_id, "Scanner", &[doc]);
