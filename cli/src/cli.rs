@@ -44,8 +44,12 @@ Example:
 The store key comes from HOME/keys/store.key, or from a passphrase in the
 CONFRERE_PASSPHRASE environment variable.
 
+Bootstrap nodes and the other network settings are also read from
+HOME/config.toml ([network], [relay]).
+
 Example:
-  confrere run --home ~/confrere --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1")]
+  confrere run --home ~/confrere --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
+  confrere run --bootstrap /dns4/confrere.example.org/tcp/4001/p2p/12D3KooW...")]
     Run(RunArgs),
     /// Play what Confrère does, end to end, with TEST certificates, narrated.
     #[command(after_help = "\
@@ -280,6 +284,15 @@ pub struct RunArgs {
     /// Do not discover nodes on the local network (mDNS).
     #[arg(long)]
     pub no_mdns: bool,
+    /// A bootstrap node to join the directory through: its multiaddr
+    /// ending in /p2p/PEER_ID (/dns4, /dns6 and /dns names work);
+    /// repeatable, added to `[network] bootstrap` of config.toml.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub bootstrap: Vec<String>,
+    /// Serve as a public node: directory server, bootstrap node and relay
+    /// for other practitioners' nodes (also `[network] public`).
+    #[arg(long)]
+    pub public: bool,
 }
 
 /// Options of `init`.
