@@ -23,8 +23,20 @@ pub struct Status {
     pub name: String,
     /// This node's libp2p PeerId.
     pub peer_id: String,
-    /// Multiaddrs the node listens on.
+    /// Multiaddrs the node listens on (without `/p2p/`).
     pub listen: Vec<String>,
+    /// How other nodes can reach this one: `unknown`, `public`,
+    /// `behind NAT` or `relayed`.
+    #[serde(default)]
+    pub reachability: String,
+    /// The full addresses other nodes can dial this one at, each ending
+    /// in `/p2p/PEER_ID`: public and relayed ones once known, then the
+    /// local ones.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// The bootstrap nodes the node joins the directory through.
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
     /// Items in the inbox.
     pub inbox: usize,
     /// Items in the outbox not yet delivered.

@@ -453,6 +453,19 @@ impl NodeApi for Engine {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            reachability: self.net.reachability().as_str().to_owned(),
+            addresses: self
+                .net
+                .dialable_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            bootstrap: self
+                .net
+                .bootstrap_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             inbox,
             outbox,
             unfinished_inbound: super::unfinished::summary(&self.store).map_err(store_err)?,
