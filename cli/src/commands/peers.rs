@@ -1,10 +1,11 @@
-//! `confrere peers add|list`: the node's address book.
+//! `confrere peers add|list|find|remove`: the node's address book, and
+//! the directory by national id.
 
 use std::process::ExitCode;
 
 use confrere_node::api::model::{AddPeer, PeerInfo};
 
-use crate::cli::{PeersAddArgs, PeersListArgs};
+use crate::cli::{PeersAddArgs, PeersFindArgs, PeersListArgs, PeersRemoveArgs};
 use crate::client::output::{clean, print_json, Table};
 use crate::client::Client;
 use crate::error::{CliError, EXIT_OK};
@@ -84,5 +85,72 @@ pub fn list(args: &PeersListArgs) -> Result<ExitCode, CliError> {
         ]);
     }
     table.print();
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Runs `peers find`.
+pub fn find(args: &PeersFindArgs) -> Result<ExitCode, CliError> {
+    let client = Client::connect(&args.home.home)?;
+    let records = client.find_peers(args.national_id.trim())?;
+    if args.json {
+        print_json(&records)?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            outln!("");
+        }
+        let profession = match (&r.profession, r.profession_code) {
+            (Some(p), _) => format!(" ({})", clean(p)),
+            (None, Some(code)) => format!(" (profession {code})"),
+            (None, None) => String::new(),
+        };
+        outln!(
+            "{}{profession}, national id {}",
+            clean(&r.name),
+            clean(&r.national_id)
+        );
+        outln!("  Peer id       {}", clean(&r.peer_id));
+        outln!("  Reachability  {}", clean(&r.reachability));
+        if r.addresses.is_empty() {
+            outln!("  Addresses     (none published)");
+        }
+        for (j, a) in r.addresses.iter().enumerate() {
+            let label = if j == 0 { "Addresses" } else { "" };
+            outln!("  {label:<12}  {}", clean(a));
+        }
+        outln!("  Published     {}", clean(&r.published_at));
+        outln!("  Expires       {}", clean(&r.expires_at));
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Runs `peers remove`.
+pub fn remove(args: &PeersRemoveArgs) -> Result<ExitCode, CliError> {
+    let key = args.key.trim();
+    if key.is_empty() {
+        return Err(CliError::input(
+            "no PeerId or national id given",
+            "`confrere peers list` shows the entries, with their PeerId and national id",
+        ));
+    }
+    let client = Client::connect(&args.home.home)?;
+    let removed = client.remove_peer(key)?;
+    if args.json {
+        print_json(&removed)?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    for p in &removed {
+        let who = match (&p.name, &p.national_id) {
+            (Some(name), Some(id)) => format!("the node of {} ({})", clean(name), clean(id)),
+            _ => "a node not verified yet".to_owned(),
+        };
+        let peer = p
+            .peer_id
+            .as_deref()
+            .map(clean)
+            .unwrap_or_else(|| "-".to_owned());
+        outln!("Removed {who}, PeerId {peer}, from the address book.");
+    }
     Ok(ExitCode::from(EXIT_OK))
 }

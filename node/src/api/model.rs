@@ -255,7 +255,8 @@ pub struct ReplyRequest {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApiError {
     /// Stable machine-readable code: `not_found`, `invalid`, `refused`,
-    /// `unknown_recipient`, `unauthorized`, `internal`.
+    /// `unknown_recipient`, `not_published`, `unknown_peer`,
+    /// `unauthorized`, `unavailable`, `internal`.
     pub code: String,
     /// What happened.
     pub error: String,
@@ -388,6 +389,27 @@ pub trait NodeApi: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send {
         let _ = (id, req);
         std::future::ready(Err(not_wired("revoking a consent")))
+    }
+
+    /// The verified directory records of a practitioner's nodes
+    /// (`GET /v1/directory/{national_id}`).
+    fn find_peers(
+        &self,
+        national_id: String,
+    ) -> impl Future<Output = Result<Vec<crate::api::directory_model::DirectoryRecord>, ApiError>> + Send
+    {
+        let _ = national_id;
+        std::future::ready(Err(not_wired("directory look-ups")))
+    }
+
+    /// Removes an address-book entry by PeerId or national id
+    /// (`DELETE /v1/peers/{key}`); answers the entries removed.
+    fn remove_peer(
+        &self,
+        key: String,
+    ) -> impl Future<Output = Result<Vec<PeerInfo>, ApiError>> + Send {
+        let _ = key;
+        std::future::ready(Err(not_wired("removing an address-book entry")))
     }
 
     /// Records an exchange within the patient's care team

@@ -424,7 +424,7 @@ impl Engine {
     }
 }
 
-fn peer_info(e: &Entry) -> PeerInfo {
+pub(super) fn peer_info(e: &Entry) -> PeerInfo {
     PeerInfo {
         peer_id: e.peer_id.clone(),
         addrs: e.addrs.clone(),
@@ -531,6 +531,17 @@ impl NodeApi for Engine {
                 Ok(info)
             }
         }
+    }
+
+    async fn find_peers(
+        &self,
+        national_id: String,
+    ) -> Result<Vec<crate::api::directory_model::DirectoryRecord>, ApiError> {
+        self.find_in_directory(&national_id).await
+    }
+
+    async fn remove_peer(&self, key: String) -> Result<Vec<PeerInfo>, ApiError> {
+        self.remove_from_book(&key).await
     }
 
     async fn send(&self, req: SendRequest) -> Result<Sent, ApiError> {

@@ -18,6 +18,7 @@
 //! Decisions about certificates, credentials and the dossier format are the
 //! protocol crate's; this module drives them.
 
+mod directory;
 mod documents;
 mod engine;
 mod inbox;
