@@ -11,6 +11,10 @@ pub enum PeersCommand {
     /// says "verified" only when a session there proved who the node
     /// serves, else keeps the entry and exits 1 with the reason.
     #[command(after_help = "\
+Exit status: 0 verified through that address; 1 the entry is kept but the
+address did not lead to a node this one accepts (the reason on stderr,
+and in `last_error` with --json).
+
 Example:
   confrere peers add /ip4/192.168.1.20/tcp/4100 --home ~/confrere
   confrere peers add /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW... --json")]

@@ -25,27 +25,53 @@ pub fn add(args: &PeersAddArgs) -> Result<ExitCode, CliError> {
     })?;
     if args.json {
         print_json(&peer)?;
-        return Ok(ExitCode::from(EXIT_OK));
+    } else {
+        outln!("Added {} to the address book.", clean(multiaddr));
     }
-    outln!("Added {} to the address book.", clean(multiaddr));
-    print_peer_line(&peer);
-    Ok(ExitCode::from(EXIT_OK))
+    match not_verified(&peer, multiaddr) {
+        None => {
+            if !args.json {
+                print_verified(&peer);
+            }
+            Ok(ExitCode::from(EXIT_OK))
+        }
+        // The entry stays (with the JSON above): only the exit code and
+        // stderr say the address did not lead to a verified node.
+        Some(e) => Ok(e.report(false)),
+    }
 }
 
-fn print_peer_line(peer: &PeerInfo) {
-    match (&peer.national_id, &peer.name) {
-        (Some(id), Some(name)) => outln!(
+/// The error of an entry `peers add` could not verify through `multiaddr`
+/// (none if it verified).
+fn not_verified(peer: &PeerInfo, multiaddr: &str) -> Option<CliError> {
+    match (&peer.last_error, &peer.national_id) {
+        (None, Some(_)) => None,
+        (Some(reason), _) => Some(CliError::refused(
+            format!(
+                "not verified: {} did not lead to a Confrère node this one accepts: {}",
+                clean(multiaddr),
+                clean(reason)
+            ),
+            "the entry is kept, and the daemon tries it again when it sends; check the address \
+             and port with the colleague (their `confrere status` prints the full address), \
+             that their node runs, and that no firewall blocks the port; `confrere peers remove` \
+             removes the entry",
+        )),
+        (None, None) => Some(CliError::refused(
+            format!("not verified: {} answered no session", clean(multiaddr)),
+            "check the address with the colleague (their `confrere status` prints it)",
+        )),
+    }
+}
+
+fn print_verified(peer: &PeerInfo) {
+    if let (Some(id), Some(name)) = (&peer.national_id, &peer.name) {
+        outln!(
             "It is the node of {} ({}), verified {}.",
             clean(name),
             clean(id),
             clean(peer.last_seen.as_deref().unwrap_or("just now"))
-        ),
-        _ => match &peer.last_error {
-            Some(e) => outln!("Not verified: {}", clean(e)),
-            None => outln!(
-                "Not verified yet: the daemon tries to reach it; `confrere peers list` shows who it is."
-            ),
-        },
+        );
     }
 }
 

@@ -498,11 +498,13 @@ impl NodeApi for Engine {
             book.save().map_err(internal)?;
             entry
         };
-        // Reach it now to learn which practitioner it serves.
-        let reached = match peer {
-            Some(p) => self.net.open_channel(p, vec![addr.clone()]).await,
-            None => self.net.open_channel_addr(addr.clone()).await,
-        };
+        // Dial that very address, on a new connection, to learn which
+        // practitioner's node answers there: only then is it verified.
+        let mut target = addr.clone();
+        if let Some(p) = peer {
+            target.push(libp2p::multiaddr::Protocol::P2p(p));
+        }
+        let reached = self.net.verify_address(target).await;
         match reached {
             Ok(ch) => {
                 let verified = ch.peer().identity().clone();
@@ -516,10 +518,13 @@ impl NodeApi for Engine {
                 )
                 .await;
                 let book = self.book.lock().await;
-                Ok(book
+                let mut info = book
                     .find_by_peer(&remote)
                     .map(peer_info)
-                    .unwrap_or_else(|| peer_info(&entry)))
+                    .unwrap_or_else(|| peer_info(&entry));
+                // Verified through this very address: no error stands.
+                info.last_error = None;
+                Ok(info)
             }
             Err(e) => {
                 let msg = e.to_string();
