@@ -85,6 +85,7 @@ fn outbox_item() -> OutboxItem {
         total_bytes: 4096,
         attempts: 3,
         in_reply_to: None,
+        path: None,
     }
 }
 

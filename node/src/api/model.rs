@@ -164,6 +164,10 @@ pub struct OutboxItem {
     pub attempts: u32,
     /// Id of the referral this answers, if it is a reply.
     pub in_reply_to: Option<String>,
+    /// The path the delivery took: `direct`, `hole punched` or `relayed`
+    /// (none until delivered).
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// A document of a dossier.

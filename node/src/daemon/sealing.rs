@@ -266,6 +266,7 @@ async fn queue(
         content_digest: hex::encode(summary.content_digest),
         receipt: None,
         basis,
+        path: None,
     };
     let ledger_basis = match (&rec.basis, in_reply_to) {
         (Some(b), _) if b.kind == crate::consent::BasisKind::CareTeam => {
