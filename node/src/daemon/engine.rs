@@ -460,7 +460,7 @@ fn serves(
     Ok(ch)
 }
 
-fn peer_info(e: &Entry) -> PeerInfo {
+pub(super) fn peer_info(e: &Entry) -> PeerInfo {
     PeerInfo {
         peer_id: e.peer_id.clone(),
         addrs: e.addrs.clone(),
@@ -486,6 +486,19 @@ impl NodeApi for Engine {
             listen: self
                 .net
                 .listen_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            reachability: self.net.reachability().as_str().to_owned(),
+            addresses: self
+                .net
+                .dialable_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            bootstrap: self
+                .net
+                .bootstrap_addrs()
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
@@ -521,11 +534,13 @@ impl NodeApi for Engine {
             book.save().map_err(internal)?;
             entry
         };
-        // Reach it now to learn which practitioner it serves.
-        let reached = match peer {
-            Some(p) => self.net.open_channel(p, vec![addr.clone()]).await,
-            None => self.net.open_channel_addr(addr.clone()).await,
-        };
+        // Dial that very address, on a new connection, to learn which
+        // practitioner's node answers there: only then is it verified.
+        let mut target = addr.clone();
+        if let Some(p) = peer {
+            target.push(libp2p::multiaddr::Protocol::P2p(p));
+        }
+        let reached = self.net.verify_address(target).await;
         match reached {
             Ok(ch) => {
                 let verified = ch.peer().identity().clone();
@@ -539,10 +554,13 @@ impl NodeApi for Engine {
                 )
                 .await;
                 let book = self.book.lock().await;
-                Ok(book
+                let mut info = book
                     .find_by_peer(&remote)
                     .map(peer_info)
-                    .unwrap_or_else(|| peer_info(&entry)))
+                    .unwrap_or_else(|| peer_info(&entry));
+                // Verified through this very address: no error stands.
+                info.last_error = None;
+                Ok(info)
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -554,6 +572,17 @@ impl NodeApi for Engine {
                 Ok(info)
             }
         }
+    }
+
+    async fn find_peers(
+        &self,
+        national_id: String,
+    ) -> Result<Vec<crate::api::directory_model::DirectoryRecord>, ApiError> {
+        self.find_in_directory(&national_id).await
+    }
+
+    async fn remove_peer(&self, key: String) -> Result<Vec<PeerInfo>, ApiError> {
+        self.remove_from_book(&key).await
     }
 
     async fn send(&self, req: SendRequest) -> Result<Sent, ApiError> {

@@ -66,8 +66,9 @@ pub struct OutboxRecord {
     /// The consent or care-team record the send cites (none for a reply).
     #[serde(default)]
     pub basis: Option<crate::consent::CitedBasis>,
-    /// The path the last attempt's connection took: "direct", "hole
-    /// punched" or "relayed" (none before any connection).
+    /// The path the delivery took, as `ConnectionPath::as_str` words it
+    /// ("direct", "hole punched", "relayed"); none before a delivery, and
+    /// for records written before paths were kept.
     #[serde(default)]
     pub path: Option<String>,
 }

@@ -54,6 +54,7 @@ pub(super) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxIte
         total_bytes: r.total_bytes,
         attempts: r.attempts,
         in_reply_to: r.in_reply_to.clone(),
+        path: r.path.clone(),
     }
 }
 

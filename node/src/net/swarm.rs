@@ -311,12 +311,15 @@ fn kad_store(local: libp2p::PeerId) -> MemoryStore {
     )
 }
 
+/// libp2p's relay (0.22) refuses a peer's slot or circuit only once the
+/// peer holds *more* than its per-peer cap, so it is given one less: a
+/// configured cap of N allows N.
 fn relay_config(r: RelayLimits) -> relay::Config {
     relay::Config {
         max_reservations: r.max_reservations,
-        max_reservations_per_peer: r.max_reservations_per_peer,
+        max_reservations_per_peer: r.max_reservations_per_peer.saturating_sub(1),
         max_circuits: r.max_circuits,
-        max_circuits_per_peer: r.max_circuits_per_peer,
+        max_circuits_per_peer: r.max_circuits_per_peer.saturating_sub(1),
         max_circuit_duration: r.max_circuit_duration,
         max_circuit_bytes: r.max_circuit_bytes,
         ..relay::Config::default()
