@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! kad-probe ADDR/p2p/PEER_ID NATIONAL_ID [--find-peer PEER_ID] [--timeout-secs N]
+//! kad-probe serve NATIONAL_ID
 //! ```
 //!
 //! It connects (TCP, Noise, Yamux, identify `/confrere/id/1`), sends a
@@ -15,18 +16,26 @@
 //! {"connected":true,"kad_listed":true,"answered":false,"records":0,"peers":0,"error":"…"}
 //! ```
 //!
-//! `records` counts the records returned, `peers` the peers named in the
-//! FIND_NODE answer other than the directory node itself, `answered`
+//! `records` counts the records returned, `peers` the peers the directory
+//! node named (in its answers, or dialled because it named them) other
+//! than itself, `answered`
 //! whether the directory node answered the FIND_NODE (or returned a
 //! record), and
 //! `kad_listed` whether its identify listed `/confrere/kad/1` (so the
 //! questions were asked on a protocol it speaks). Exits 0 when it could
 //! ask, 2 on bad arguments, 1 when it could not connect.
+//!
+//! `serve` is an open Kademlia node on 127.0.0.1 that holds a record for
+//! NATIONAL_ID and knows one (made-up) peer, for testing the probe itself:
+//! it prints `listening ADDR/p2p/PEER_ID` and runs for at most
+//! [`SERVE_LIMIT`].
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use libp2p::futures::StreamExt;
-use libp2p::kad::{self, store::MemoryStore, GetClosestPeersError, GetRecordOk, QueryResult};
+use libp2p::kad::store::{MemoryStore, RecordStore};
+use libp2p::kad::{self, GetClosestPeersError, GetRecordOk, QueryResult};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, SwarmBuilder};
@@ -37,6 +46,8 @@ const KAD_PROTOCOL: &str = "/confrere/kad/1";
 const KEY_PREFIX: &str = "/confrere/dir/v1/";
 /// The identify protocol version Confrère nodes announce.
 const IDENTIFY_VERSION: &str = "/confrere/id/1";
+/// How long `serve` runs at most.
+const SERVE_LIMIT: Duration = Duration::from_secs(120);
 /// How long each question may take by default.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -97,7 +108,7 @@ struct Seen {
     kad_listed: bool,
     answered: bool,
     records: usize,
-    peers: usize,
+    peers: HashSet<PeerId>,
     errors: Vec<String>,
 }
 
@@ -110,13 +121,29 @@ impl Seen {
         };
         format!(
             "{{\"connected\":{},\"kad_listed\":{},\"answered\":{},\"records\":{},\"peers\":{},\"error\":{error}}}",
-            self.connected, self.kad_listed, self.answered, self.records, self.peers
+            self.connected,
+            self.kad_listed,
+            self.answered,
+            self.records,
+            self.peers.len()
         )
     }
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some("serve") {
+        let Some(national_id) = argv.next() else {
+            eprintln!("usage: kad-probe serve NATIONAL_ID");
+            std::process::exit(2);
+        };
+        if let Err(e) = serve(&national_id).await {
+            eprintln!("serve: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -129,8 +156,7 @@ async fn main() {
     std::process::exit(if seen.connected { 0 } else { 1 });
 }
 
-async fn probe(args: &Args) -> Seen {
-    let mut seen = Seen::default();
+fn swarm(timeout: Duration, mode: kad::Mode) -> Result<libp2p::Swarm<Probe>, String> {
     let swarm = SwarmBuilder::with_new_identity()
         .with_tokio()
         .with_tcp(
@@ -143,9 +169,9 @@ async fn probe(args: &Args) -> Seen {
             b.with_behaviour(|key| {
                 let local = key.public().to_peer_id();
                 let mut config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
-                config.set_query_timeout(args.timeout);
+                config.set_query_timeout(timeout);
                 let mut kad = kad::Behaviour::with_config(local, MemoryStore::new(local), config);
-                kad.set_mode(Some(kad::Mode::Client));
+                kad.set_mode(Some(mode));
                 Probe {
                     identify: identify::Behaviour::new(identify::Config::new(
                         IDENTIFY_VERSION.to_owned(),
@@ -156,10 +182,49 @@ async fn probe(args: &Args) -> Seen {
             })
             .map_err(|e| e.to_string())
         });
-    let mut swarm = match swarm {
-        Ok(b) => b
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build(),
+    Ok(swarm?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build())
+}
+
+/// An open Kademlia node holding a record for `national_id` and knowing
+/// one made-up peer; prints its address and runs for [`SERVE_LIMIT`].
+async fn serve(national_id: &str) -> Result<(), String> {
+    let mut swarm = swarm(DEFAULT_TIMEOUT, kad::Mode::Server)?;
+    let key = kad::RecordKey::new(&format!("{KEY_PREFIX}{national_id}"));
+    swarm
+        .behaviour_mut()
+        .kad
+        .store_mut()
+        .put(kad::Record::new(
+            key,
+            b"an open directory's record".to_vec(),
+        ))
+        .map_err(|e| e.to_string())?;
+    let other = PeerId::random();
+    let nowhere: Multiaddr = "/ip4/127.0.0.1/tcp/9".parse().map_err(|e| format!("{e}"))?;
+    swarm.behaviour_mut().kad.add_address(&other, nowhere);
+    let listen: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().map_err(|e| format!("{e}"))?;
+    swarm.listen_on(listen).map_err(|e| e.to_string())?;
+    let local = *swarm.local_peer_id();
+    let deadline = tokio::time::sleep(SERVE_LIMIT);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut deadline => return Ok(()),
+            event = swarm.select_next_some() => {
+                if let SwarmEvent::NewListenAddr { address, .. } = event {
+                    println!("listening {address}/p2p/{local}");
+                }
+            }
+        }
+    }
+}
+
+async fn probe(args: &Args) -> Seen {
+    let mut seen = Seen::default();
+    let mut swarm = match swarm(args.timeout, kad::Mode::Client) {
+        Ok(s) => s,
         Err(e) => {
             seen.errors.push(format!("cannot build the swarm: {e}"));
             return seen;
@@ -198,6 +263,18 @@ async fn probe(args: &Args) -> Seen {
                     swarm.behaviour_mut().kad.get_closest_peers(target);
                 }
             }
+            // The probe knows only the directory node: any other peer it
+            // dials, the directory node named.
+            SwarmEvent::Dialing {
+                peer_id: Some(peer),
+                ..
+            } if peer != args.peer => {
+                seen.peers.insert(peer);
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                ..
+            } if peer != args.peer => {}
             SwarmEvent::OutgoingConnectionError { error, .. } => {
                 seen.errors.push(format!("cannot connect: {error}"));
                 if !seen.connected {
@@ -220,8 +297,8 @@ async fn probe(args: &Args) -> Seen {
                     QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(r))) => {
                         seen.answered = true;
                         seen.records += 1;
-                        if r.peer.is_some_and(|p| p != args.peer) {
-                            seen.peers += 1;
+                        if let Some(p) = r.peer.filter(|p| *p != args.peer) {
+                            seen.peers.insert(p);
                         }
                     }
                     QueryResult::GetRecord(Ok(_)) => seen.answered = true,
@@ -231,12 +308,18 @@ async fn probe(args: &Args) -> Seen {
                     })) => {
                         // Also what a query gets when every peer failed.
                         seen.errors.push("get_value: not found".to_owned());
-                        seen.peers += closest_peers.iter().filter(|p| **p != args.peer).count();
+                        seen.peers
+                            .extend(closest_peers.into_iter().filter(|p| *p != args.peer));
                     }
                     QueryResult::GetRecord(Err(e)) => seen.errors.push(format!("get_value: {e}")),
                     QueryResult::GetClosestPeers(Ok(ok)) => {
                         seen.answered |= ok.peers.iter().any(|p| p.peer_id == args.peer);
-                        seen.peers += ok.peers.iter().filter(|p| p.peer_id != args.peer).count();
+                        seen.peers.extend(
+                            ok.peers
+                                .iter()
+                                .map(|p| p.peer_id)
+                                .filter(|p| *p != args.peer),
+                        );
                     }
                     QueryResult::GetClosestPeers(Err(GetClosestPeersError::Timeout {
                         peers,
@@ -245,7 +328,8 @@ async fn probe(args: &Args) -> Seen {
                         seen.errors
                             .push("find_node: the request timed out".to_owned());
                         seen.answered |= peers.iter().any(|p| p.peer_id == args.peer);
-                        seen.peers += peers.iter().filter(|p| p.peer_id != args.peer).count();
+                        seen.peers
+                            .extend(peers.iter().map(|p| p.peer_id).filter(|p| *p != args.peer));
                     }
                     other => seen.errors.push(format!("unexpected answer: {other:?}")),
                 }
