@@ -6,12 +6,18 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use confrere_protocol::UnixTime;
 
+mod peers;
+
+pub use peers::{PeersAddArgs, PeersCommand, PeersFindArgs, PeersListArgs, PeersRemoveArgs};
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (for `cert inspect`: the certificate is valid)
   1  refused or invalid (a certificate that does not verify, a refused enrollment)
   2  usage error or unusable input (unreadable or malformed file, bad option)
-  3  daemon unreachable";
+  3  daemon unreachable
+  4  not found (`peers find`: no node publishes that national id;
+     `peers remove`: no such address-book entry)";
 
 /// Confrère: send patient dossiers to colleagues, end-to-end encrypted,
 /// authenticated by health card certificates.
@@ -44,8 +50,12 @@ Example:
 The store key comes from HOME/keys/store.key, or from a passphrase in the
 CONFRERE_PASSPHRASE environment variable.
 
+Bootstrap nodes and the other network settings are also read from
+HOME/config.toml ([network], [relay]).
+
 Example:
-  confrere run --home ~/confrere --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1")]
+  confrere run --home ~/confrere --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
+  confrere run --bootstrap /dns4/confrere.example.org/tcp/4001/p2p/12D3KooW...")]
     Run(RunArgs),
     /// Play what Confrère does, end to end, with TEST certificates, narrated.
     #[command(after_help = "\
@@ -64,7 +74,7 @@ Example:
   confrere status --home ~/confrere
   confrere status --json          # with CONFRERE_HOME set")]
     Status(StatusArgs),
-    /// The address book: nodes this one knows how to reach.
+    /// Colleagues' nodes: the address book, and the directory by national id.
     #[command(subcommand)]
     Peers(PeersCommand),
     /// Send a dossier to a colleague: sealed at once, queued in the outbox,
@@ -280,6 +290,15 @@ pub struct RunArgs {
     /// Do not discover nodes on the local network (mDNS).
     #[arg(long)]
     pub no_mdns: bool,
+    /// A bootstrap node to join the directory through: its multiaddr
+    /// ending in /p2p/PEER_ID (/dns4, /dns6 and /dns names work);
+    /// repeatable, added to `[network] bootstrap` of config.toml.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub bootstrap: Vec<String>,
+    /// Serve as a public node: directory server, bootstrap node and relay
+    /// for other practitioners' nodes (also `[network] public`).
+    #[arg(long)]
+    pub public: bool,
 }
 
 /// Options of `init`.
@@ -345,46 +364,6 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub home: DaemonHome,
     /// Print the status as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// `confrere peers …`
-#[derive(Debug, Subcommand)]
-pub enum PeersCommand {
-    /// Add a node's address to the address book; the daemon tries to reach it.
-    #[command(after_help = "\
-Example:
-  confrere peers add /ip4/192.168.1.20/tcp/4100 --home ~/confrere
-  confrere peers add /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW... --json")]
-    Add(PeersAddArgs),
-    /// List the address book.
-    #[command(after_help = "\
-Example:
-  confrere peers list --home ~/confrere
-  confrere peers list --json")]
-    List(PeersListArgs),
-}
-
-/// Options of `peers add`.
-#[derive(Debug, Args)]
-pub struct PeersAddArgs {
-    /// The node's multiaddr, with or without `/p2p/PEER_ID`.
-    #[arg(value_name = "MULTIADDR")]
-    pub multiaddr: String,
-    #[command(flatten)]
-    pub home: DaemonHome,
-    /// Print the new entry as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Options of `peers list`.
-#[derive(Debug, Args)]
-pub struct PeersListArgs {
-    #[command(flatten)]
-    pub home: DaemonHome,
-    /// Print the address book as JSON.
     #[arg(long)]
     pub json: bool,
 }

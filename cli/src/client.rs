@@ -20,7 +20,7 @@ use confrere_node::api::server::TOKEN_FILE;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{CliError, EXIT_DAEMON, EXIT_REFUSED, EXIT_USAGE};
+use crate::error::{CliError, EXIT_DAEMON, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE};
 use crate::local_http;
 
 /// How long to wait for an answer: sealing large documents takes a while.
@@ -107,6 +107,19 @@ impl Client {
     /// `POST /v1/peers`.
     pub fn add_peer(&self, req: &AddPeer) -> Result<PeerInfo, CliError> {
         self.post("/peers", req)
+    }
+
+    /// `GET /v1/directory/{national_id}`.
+    pub fn find_peers(
+        &self,
+        national_id: &str,
+    ) -> Result<Vec<confrere_node::api::directory_model::DirectoryRecord>, CliError> {
+        self.get(&format!("/directory/{}", segment(national_id)))
+    }
+
+    /// `DELETE /v1/peers/{key}`.
+    pub fn remove_peer(&self, key: &str) -> Result<Vec<PeerInfo>, CliError> {
+        self.call("DELETE", &format!("/peers/{}", segment(key)), None)
     }
 
     /// `POST /v1/send`.
@@ -308,7 +321,8 @@ fn segment(s: &str) -> String {
 
 /// Turns an error answer of the API into a command error: `invalid` is
 /// unusable input (exit 2); `unauthorized` and `unavailable` mean the daemon
-/// cannot serve us (exit 3); anything else is refused (exit 1).
+/// cannot serve us (exit 3); `not_published` and `unknown_peer` are not
+/// found (exit 4); anything else is refused (exit 1).
 fn api_error(status: u16, body: Option<ApiError>) -> CliError {
     let Some(e) = body else {
         return CliError {
@@ -324,6 +338,8 @@ fn api_error(status: u16, body: Option<ApiError>) -> CliError {
     let code = match e.code.as_str() {
         "invalid" => EXIT_USAGE,
         "unauthorized" | "unavailable" => EXIT_DAEMON,
+        confrere_node::api::directory_model::NOT_PUBLISHED
+        | confrere_node::api::directory_model::UNKNOWN_PEER => EXIT_NOT_FOUND,
         _ => EXIT_REFUSED,
     };
     let hint = e.hint.or_else(|| match e.code.as_str() {
@@ -514,6 +530,11 @@ mod tests {
             EXIT_REFUSED
         );
         assert_eq!(api_error(409, Some(e("refused"))).code, EXIT_REFUSED);
+        assert_eq!(
+            api_error(404, Some(e("not_published"))).code,
+            EXIT_NOT_FOUND
+        );
+        assert_eq!(api_error(404, Some(e("unknown_peer"))).code, EXIT_NOT_FOUND);
         assert_eq!(api_error(401, Some(e("unauthorized"))).code, EXIT_DAEMON);
         assert_eq!(api_error(503, Some(e("unavailable"))).code, EXIT_DAEMON);
         assert_eq!(api_error(500, Some(e("internal"))).code, EXIT_REFUSED);

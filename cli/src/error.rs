@@ -12,6 +12,9 @@ pub const EXIT_REFUSED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the daemon is unreachable (not running, or not answering).
 pub const EXIT_DAEMON: u8 = 3;
+/// Exit code: what was asked for does not exist (`peers find`: no node
+/// publishes that national id; `peers remove`: no such entry).
+pub const EXIT_NOT_FOUND: u8 = 4;
 
 /// An error a command reports to the user.
 #[derive(Debug)]

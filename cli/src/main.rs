@@ -42,6 +42,8 @@ fn main() -> ExitCode {
         Command::Status(a) => (commands::status::run(a), a.json),
         Command::Peers(PeersCommand::Add(a)) => (commands::peers::add(a), a.json),
         Command::Peers(PeersCommand::List(a)) => (commands::peers::list(a), a.json),
+        Command::Peers(PeersCommand::Find(a)) => (commands::peers::find(a), a.json),
+        Command::Peers(PeersCommand::Remove(a)) => (commands::peers::remove(a), a.json),
         Command::Send(a) => (commands::send::run(a), a.json),
         Command::Outbox(a) => (commands::outbox::run(a), a.json),
         Command::Inbox(a) => (commands::inbox::run(a), a.json),

@@ -20,6 +20,15 @@
 //! | `[api] port`               | `0`     | TCP port of the local API (0: any free one)   |
 //! | `[retention] years`        | `20`    | years a dossier is kept after its last event  |
 //! | `[network] listen`         | `[]`    | multiaddrs to listen on (empty: all, any port) |
+//! | `[network] bootstrap`      | `[]`    | bootstrap nodes, multiaddrs ending in `/p2p/PEER_ID` |
+//! | `[network] public`         | `false` | serve as directory server, bootstrap node and relay |
+//! | `[network] external`       | `[]`    | addresses announced as they are (port forward, DNS) |
+//! | `[relay] max_reservations` | `256`   | nodes holding a relay slot at once (1 to 10000) |
+//! | `[relay] max_reservations_per_peer` | `4` | slots per node (1 to 64) |
+//! | `[relay] max_circuits`     | `64`    | relayed circuits open at once (1 to 10000) |
+//! | `[relay] max_circuits_per_peer` | `8` | circuits per node, either end (1 to 256) |
+//! | `[relay] max_circuit_minutes` | `120` | longest a circuit stays open (1 to 1440) |
+//! | `[relay] max_circuit_mib`  | `8192`  | most MiB a circuit carries (1 to 1048576) |
 //! | `[transfers] unfinished_per_sender` | `4` | unfinished inbound transfers held per sender |
 //! | `[transfers] unfinished_gib_per_sender` | `16` | GiB those may announce in all |
 //! | `[transfers] unfinished_expiry_days` | `7` | days after which an unfinished one is erased |
@@ -31,6 +40,10 @@ use std::path::{Path, PathBuf};
 
 use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
+
+mod network;
+
+pub use network::{parse_bootstrap, NetworkSection, RelaySection, BOOTSTRAP_EXAMPLE};
 
 /// The name of the configuration file in a home.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -65,6 +78,9 @@ pub struct Config {
     /// Unfinished inbound transfers: quota and expiry.
     #[serde(default)]
     pub transfers: TransfersSection,
+    /// The caps this node keeps as a relay (a public node).
+    #[serde(default)]
+    pub relay: RelaySection,
 }
 
 /// `[transfers]`: what colleagues' unfinished transfers may hold, and for
@@ -216,17 +232,6 @@ impl Default for RetentionSection {
     }
 }
 
-/// `[network]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct NetworkSection {
-    /// Multiaddrs to listen on when `confrere run` is given no `--listen`
-    /// (default empty: all interfaces, TCP and QUIC, any port).
-    #[serde(default, deserialize_with = "multiaddrs")]
-    pub listen: Vec<libp2p::Multiaddr>,
-}
-
 fn yes() -> bool {
     true
 }
@@ -252,20 +257,6 @@ fn policy_oids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
             .map_err(|e| D::Error::custom(format!("[trust] policies: {e}")))?;
     }
     Ok(oids)
-}
-
-fn multiaddrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<libp2p::Multiaddr>, D::Error> {
-    Vec::<String>::deserialize(d)?
-        .iter()
-        .map(|a| {
-            a.parse().map_err(|e| {
-                D::Error::custom(format!(
-                    "[network] listen: {a:?} is not a multiaddr ({e}); \
-                     for example \"/ip4/0.0.0.0/tcp/4001\""
-                ))
-            })
-        })
-        .collect()
 }
 
 /// Why the configuration could not be read.
@@ -498,12 +489,6 @@ mod tests {
             let (line, msg) = err(&format!("[trust]\npolicies = [{bad}]\n"));
             assert_eq!(line, Some(2), "{bad}: {msg}");
         }
-    }
-
-    #[test]
-    fn a_bad_listen_address_is_refused() {
-        let (line, msg) = err("[network]\nlisten = [\"127.0.0.1:4001\"]\n");
-        assert_eq!(line, Some(2), "{msg}");
     }
 
     #[test]

@@ -44,6 +44,9 @@ fn status() -> Status {
         name: "JEAN DUPONT".into(),
         peer_id: "12D3KooWFake".into(),
         listen: vec!["/ip4/127.0.0.1/tcp/4100".into()],
+        reachability: "unknown".into(),
+        addresses: Vec::new(),
+        bootstrap: Vec::new(),
         inbox: 2,
         outbox: 1,
         unfinished_inbound: Default::default(),
@@ -82,6 +85,7 @@ fn outbox_item() -> OutboxItem {
         total_bytes: 4096,
         attempts: 3,
         in_reply_to: None,
+        path: None,
     }
 }
 

@@ -8,40 +8,27 @@
 
 use std::future::Future;
 use std::io;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use confrere_node::home::{self, Home, InitRequest};
 use confrere_node::net::channel::{self, ChannelError, ChannelTimeouts, SecureChannel};
 use confrere_node::net::{
     system_now, AddressBook, NetConfig, NetError, NetEvent, Network, NetworkHandle,
 };
-use confrere_node::testpki::{IssueRequest, TestCa};
-use confrere_protocol::session::{SessionConfig, SessionError, MAX_PLAINTEXT_LEN};
+use confrere_node::testpki::IssueRequest;
+use confrere_protocol::session::{SessionError, MAX_PLAINTEXT_LEN};
 use confrere_protocol::{CredentialError, RevocationCheck, UnixTime};
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
-use time::{Duration as TimeDuration, OffsetDateTime};
 use tokio::sync::mpsc;
+
+mod support;
+use support::{ca, enroll, Node};
 
 /// Bound on each test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// A node's identity, read back from its home.
-struct Node {
-    national_id: &'static str,
-    session: Arc<SessionConfig>,
-    keypair: Keypair,
-}
-
-impl Node {
-    fn peer_id(&self) -> PeerId {
-        self.keypair.public().to_peer_id()
-    }
-}
 
 /// Three practices: two under the same TEST CA, one under another.
 struct Pki {
@@ -51,75 +38,6 @@ struct Pki {
     cardio: Node,
     /// Enrolled under CA 2, which the others do not trust; it trusts both.
     stranger: Node,
-}
-
-fn ca() -> TestCa {
-    TestCa::generate_with_key_bits(OffsetDateTime::now_utc(), 2048).expect("test CA")
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write test PKI file");
-}
-
-/// Issues a card certificate under `issuer` and enrolls a home trusting
-/// the roots of `trusted`.
-fn enroll(
-    dir: &Path,
-    label: &str,
-    issuer: &TestCa,
-    trusted: &[&TestCa],
-    req: IssueRequest,
-    revocation: RevocationCheck,
-) -> Node {
-    let now = OffsetDateTime::now_utc();
-    let issued = issuer.issue(&req, now).expect("issue card certificate");
-    let files = dir.join(format!("{label}-card"));
-    std::fs::create_dir_all(&files).expect("card dir");
-    write(&files.join("cert.pem"), &issued.cert_pem());
-    write(&files.join("key.pem"), &issued.key_pem());
-    write(&files.join("chain.pem"), &issuer.intermediate_pem());
-    let mut trust = Vec::new();
-    let mut crls = Vec::new();
-    for (i, ca) in trusted.iter().enumerate() {
-        let root = files.join(format!("root{i}.pem"));
-        write(&root, &ca.root_pem());
-        trust.push(root);
-        let next = now + TimeDuration::days(30);
-        let crl = ca.crl(&[], 1, now, next).expect("CRL");
-        let root_crl = ca.root_crl(1, now, next).expect("root CRL");
-        let path = files.join(format!("crl{i}.pem"));
-        write(
-            &path,
-            &format!(
-                "{}{}",
-                home::pem("X509 CRL", &crl),
-                home::pem("X509 CRL", &root_crl)
-            ),
-        );
-        crls.push(path);
-    }
-    let home_dir = dir.join(format!("{label}-home"));
-    home::init(&InitRequest {
-        home: home_dir.clone(),
-        cert: files.join("cert.pem"),
-        key: files.join("key.pem"),
-        chain: vec![files.join("chain.pem")],
-        trust,
-        crls,
-        revocation,
-        now: system_now(),
-    })
-    .expect("enroll node");
-    let home = Home::open(&home_dir).expect("open home");
-    Node {
-        national_id: leak(req.national_id),
-        session: Arc::new(home.session_config()),
-        keypair: home.libp2p.clone(),
-    }
-}
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
 }
 
 /// The PKI and homes, made once for all tests (RSA key generation is slow).

@@ -11,7 +11,8 @@ fn top_level_help_lists_the_exit_codes() {
         .stdout_has("0  success")
         .stdout_has("1  refused or invalid")
         .stdout_has("2  usage error or unusable input")
-        .stdout_has("3  daemon unreachable");
+        .stdout_has("3  daemon unreachable")
+        .stdout_has("4  not found");
     for cmd in ["cert", "pki", "init"] {
         assert!(out.stdout.contains(cmd), "{cmd} not listed\n{out}");
     }

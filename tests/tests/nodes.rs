@@ -569,8 +569,11 @@ fn a_node_under_an_untrusted_ca_is_refused_and_nothing_of_it_reaches_an_inbox() 
     let gp = node(dir, "gp", &GP);
     let stranger = node_trusting(dir, "stranger", &STRANGER, &[pki_b(), pki_a()]);
 
-    // The GP reaches it and refuses its certificate.
-    let entry = gp.json(["peers", "add", &stranger.multiaddr()]);
+    // The GP reaches it and refuses its certificate: the entry is kept,
+    // unverified, and `peers add` exits 1 with the reason.
+    let added = gp.cli(["peers", "add", &stranger.multiaddr(), "--json"]);
+    added.code(1).stderr_has("not verified");
+    let entry = added.json();
     eprintln!("the GP's entry for the stranger: {entry}");
     assert!(entry["national_id"].is_null(), "{entry}");
     assert!(entry["name"].is_null(), "{entry}");
@@ -594,8 +597,10 @@ fn a_node_under_an_untrusted_ca_is_refused_and_nothing_of_it_reaches_an_inbox() 
     assert!(outbox(&gp).is_empty());
 
     // The other way round.
-    let entry = stranger.json(["peers", "add", &gp.multiaddr()]);
-    eprintln!("the stranger's entry for the GP: {entry}");
+    // The GP's node refuses the stranger's session: whatever the stranger's
+    // node makes of it, the dossier below must not get through.
+    let added = stranger.cli(["peers", "add", &gp.multiaddr(), "--json"]);
+    eprintln!("the stranger's entry for the GP: {added}");
     let attempt = referral(GP.national_id, "Intrusion", &[&doc]).run(&stranger);
     if attempt.code == Some(0) {
         // The stranger's node took the GP for verified: its dossier must

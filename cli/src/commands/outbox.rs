@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use confrere_node::api::model::OutboxItem;
 
 use crate::cli::OutboxArgs;
-use crate::client::output::{bytes, print_json, short_id, Table};
+use crate::client::output::{bytes, clean, print_json, short_id, Table};
 use crate::client::Client;
 use crate::error::{CliError, EXIT_OK};
 
@@ -27,6 +27,7 @@ pub fn run(args: &OutboxArgs) -> Result<ExitCode, CliError> {
         "STATE",
         "ATTEMPTS",
         "PROGRESS",
+        "PATH",
         "QUEUED",
         "LAST ERROR",
     ]);
@@ -37,6 +38,10 @@ pub fn run(args: &OutboxArgs) -> Result<ExitCode, CliError> {
             state(item),
             item.attempts.to_string(),
             progress(item.sent_bytes, item.total_bytes),
+            item.path
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| "-".to_owned()),
             item.created_at.clone(),
             item.last_error.clone().unwrap_or_default(),
         ]);

@@ -26,6 +26,16 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             )
         })?);
     }
+    let mut bootstrap = Vec::new();
+    for b in &args.bootstrap {
+        bootstrap.push(confrere_node::config::parse_bootstrap(b).map_err(|e| {
+            CliError::input(
+                format!("--bootstrap {e}"),
+                "give the bootstrap node's address as its `confrere status` prints it, \
+                 ending in /p2p/PEER_ID",
+            )
+        })?);
+    }
     crate::home::require_home(&args.home)?;
     let passphrase = crate::home::passphrase();
     crate::home::check_key_source(&args.home, passphrase.is_some())?;
@@ -33,8 +43,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         home: args.home.clone(),
         listen,
         mdns: !args.no_mdns,
-        bootstrap: Vec::new(),
-        public: false,
+        bootstrap,
+        public: args.public,
         passphrase,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

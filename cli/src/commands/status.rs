@@ -25,6 +25,21 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
         let label = if i == 0 { "Listening on" } else { "" };
         outln!("{label:<12}  {}", clean(addr));
     }
+    outln!("Reachability  {}", clean(&status.reachability));
+    if status.addresses.is_empty() {
+        outln!("Addresses     (none known yet)");
+    }
+    for (i, addr) in status.addresses.iter().enumerate() {
+        let label = if i == 0 { "Addresses" } else { "" };
+        outln!("{label:<12}  {}", clean(addr));
+    }
+    if status.bootstrap.is_empty() {
+        outln!("Bootstrap     none: colleagues are found on the local network and in the address book only ([network] bootstrap in config.toml)");
+    }
+    for (i, addr) in status.bootstrap.iter().enumerate() {
+        let label = if i == 0 { "Bootstrap" } else { "" };
+        outln!("{label:<12}  {}", clean(addr));
+    }
     outln!("Inbox         {} dossier(s)", status.inbox);
     outln!("Outbox        {} not yet delivered", status.outbox);
     let u = &status.unfinished_inbound;

@@ -23,8 +23,20 @@ pub struct Status {
     pub name: String,
     /// This node's libp2p PeerId.
     pub peer_id: String,
-    /// Multiaddrs the node listens on.
+    /// Multiaddrs the node listens on (without `/p2p/`).
     pub listen: Vec<String>,
+    /// How other nodes can reach this one: `unknown`, `public`,
+    /// `behind NAT` or `relayed`.
+    #[serde(default)]
+    pub reachability: String,
+    /// The full addresses other nodes can dial this one at, each ending
+    /// in `/p2p/PEER_ID`: public and relayed ones once known, then the
+    /// local ones.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// The bootstrap nodes the node joins the directory through.
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
     /// Items in the inbox.
     pub inbox: usize,
     /// Items in the outbox not yet delivered.
@@ -152,6 +164,10 @@ pub struct OutboxItem {
     pub attempts: u32,
     /// Id of the referral this answers, if it is a reply.
     pub in_reply_to: Option<String>,
+    /// The path the delivery took: `direct`, `hole punched` or `relayed`
+    /// (none until delivered).
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// A document of a dossier.
@@ -243,7 +259,8 @@ pub struct ReplyRequest {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApiError {
     /// Stable machine-readable code: `not_found`, `invalid`, `refused`,
-    /// `unknown_recipient`, `unauthorized`, `internal`.
+    /// `unknown_recipient`, `not_published`, `unknown_peer`,
+    /// `unauthorized`, `unavailable`, `internal`.
     pub code: String,
     /// What happened.
     pub error: String,
@@ -376,6 +393,27 @@ pub trait NodeApi: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send {
         let _ = (id, req);
         std::future::ready(Err(not_wired("revoking a consent")))
+    }
+
+    /// The verified directory records of a practitioner's nodes
+    /// (`GET /v1/directory/{national_id}`).
+    fn find_peers(
+        &self,
+        national_id: String,
+    ) -> impl Future<Output = Result<Vec<crate::api::directory_model::DirectoryRecord>, ApiError>> + Send
+    {
+        let _ = national_id;
+        std::future::ready(Err(not_wired("directory look-ups")))
+    }
+
+    /// Removes an address-book entry by PeerId or national id
+    /// (`DELETE /v1/peers/{key}`); answers the entries removed.
+    fn remove_peer(
+        &self,
+        key: String,
+    ) -> impl Future<Output = Result<Vec<PeerInfo>, ApiError>> + Send {
+        let _ = key;
+        std::future::ready(Err(not_wired("removing an address-book entry")))
     }
 
     /// Records an exchange within the patient's care team

@@ -34,7 +34,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Query, Reque
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -314,7 +314,9 @@ fn write_replacing(home: &Path, name: &str, bytes: &[u8]) -> Result<(), ApiServe
 /// The HTTP status an [`ApiError`] code is answered with.
 pub fn http_status(code: &str) -> StatusCode {
     match code {
-        "not_found" | "unknown_recipient" => StatusCode::NOT_FOUND,
+        "not_found" | "unknown_recipient" | "not_published" | "unknown_peer" => {
+            StatusCode::NOT_FOUND
+        }
         "invalid" => StatusCode::BAD_REQUEST,
         "refused" => StatusCode::CONFLICT,
         "unauthorized" => StatusCode::UNAUTHORIZED,
@@ -449,6 +451,8 @@ fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
     let v1 = Router::new()
         .route("/status", get(status::<A>))
         .route("/peers", get(peers::<A>).post(add_peer::<A>))
+        .route("/peers/{key}", delete(remove_peer::<A>))
+        .route("/directory/{national_id}", get(find_peers::<A>))
         .route("/send", post(send::<A>))
         .route("/outbox", get(outbox::<A>))
         .route("/inbox", get(inbox::<A>))
@@ -506,6 +510,20 @@ async fn peers<A: NodeApi>(State(api): State<Arc<A>>) -> Response {
 
 async fn add_peer<A: NodeApi>(State(api): State<Arc<A>>, Body(req): Body<AddPeer>) -> Response {
     answer(api.add_peer(req).await)
+}
+
+async fn remove_peer<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(key): UrlPath<String>,
+) -> Response {
+    answer(api.remove_peer(key).await)
+}
+
+async fn find_peers<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    answer(api.find_peers(id).await)
 }
 
 async fn send<A: NodeApi>(State(api): State<Arc<A>>, Body(req): Body<SendRequest>) -> Response {
@@ -677,6 +695,8 @@ mod tests {
     fn codes_map_to_statuses() {
         assert_eq!(http_status("not_found"), StatusCode::NOT_FOUND);
         assert_eq!(http_status("unknown_recipient"), StatusCode::NOT_FOUND);
+        assert_eq!(http_status("not_published"), StatusCode::NOT_FOUND);
+        assert_eq!(http_status("unknown_peer"), StatusCode::NOT_FOUND);
         assert_eq!(http_status("invalid"), StatusCode::BAD_REQUEST);
         assert_eq!(http_status("refused"), StatusCode::CONFLICT);
         assert_eq!(http_status("unauthorized"), StatusCode::UNAUTHORIZED);

@@ -373,34 +373,56 @@ impl Engine {
         });
     }
 
-    /// Opens a session to the node the address book says serves
-    /// `national_id`, and checks that the session verified that very
-    /// practitioner. Errors are for the outbox's `last_error`.
+    /// Opens a session to a node of the practitioner `national_id`: the
+    /// one the address book knows (from `peers add`, mDNS or an earlier
+    /// session), else those the directory lists, and checks that the
+    /// session verified that very practitioner. Errors are for the
+    /// outbox's `last_error`.
     pub(super) async fn open_channel_to(
         &self,
         national_id: &str,
     ) -> Result<crate::net::SecureChannel, String> {
-        let entry = self
-            .book
-            .lock()
-            .await
-            .find_by_national_id(national_id)
-            .ok_or_else(|| format!("no known node serves {national_id}"))?;
-        let ch = match entry.peer() {
-            Some(p) => self.net.open_channel(p, entry.multiaddrs()).await,
-            None => match entry.multiaddrs().first() {
-                Some(a) => self.net.open_channel_addr(a.clone()).await,
-                None => return Err(format!("no address is known for {national_id}")),
-            },
+        let entry = self.book.lock().await.find_by_national_id(national_id);
+        let mut last_error = None;
+        if let Some(entry) = entry {
+            let reached = match entry.peer() {
+                Some(p) => self.net.open_channel(p, entry.multiaddrs()).await,
+                None => match entry.multiaddrs().first() {
+                    Some(a) => self.net.open_channel_addr(a.clone()).await,
+                    None => Err(crate::net::NetError::NoAddress {
+                        peer: national_id.to_owned(),
+                    }),
+                },
+            };
+            match reached {
+                Ok(ch) => return serves(ch, national_id),
+                Err(e) => last_error = Some(e.to_string()),
+            }
         }
-        .map_err(|e| e.to_string())?;
-        let serves = ch.peer().identity().national_id.to_string();
-        if serves != national_id {
-            return Err(format!(
-                "the node reached serves {serves}, not {national_id}"
-            ));
+        let id = confrere_protocol::NationalId::parse(national_id).map_err(|e| e.to_string())?;
+        let records = self.net.find(&id).await.map_err(|e| e.to_string())?;
+        if records.is_empty() {
+            return Err(last_error.unwrap_or_else(|| {
+                format!(
+                    "no known node serves {national_id}, and no node publishes it in the directory"
+                )
+            }));
         }
-        Ok(ch)
+        for record in &records {
+            let Ok(peer) = PeerId::from_bytes(record.peer_id()) else {
+                continue;
+            };
+            let addrs: Vec<Multiaddr> = record
+                .addresses()
+                .iter()
+                .filter_map(|a| Multiaddr::try_from(a.clone()).ok())
+                .collect();
+            match self.net.open_channel(peer, addrs).await {
+                Ok(ch) => return serves(ch, national_id),
+                Err(e) => last_error = Some(e.to_string()),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| format!("no node of {national_id} could be reached")))
     }
 
     pub(super) fn outbox_records(&self) -> Result<Vec<OutboxRecord>, ApiError> {
@@ -424,7 +446,21 @@ impl Engine {
     }
 }
 
-fn peer_info(e: &Entry) -> PeerInfo {
+/// `ch` if its session verified the practitioner `national_id`.
+fn serves(
+    ch: crate::net::SecureChannel,
+    national_id: &str,
+) -> Result<crate::net::SecureChannel, String> {
+    let serves = ch.peer().identity().national_id.to_string();
+    if serves != national_id {
+        return Err(format!(
+            "the node reached serves {serves}, not {national_id}"
+        ));
+    }
+    Ok(ch)
+}
+
+pub(super) fn peer_info(e: &Entry) -> PeerInfo {
     PeerInfo {
         peer_id: e.peer_id.clone(),
         addrs: e.addrs.clone(),
@@ -450,6 +486,19 @@ impl NodeApi for Engine {
             listen: self
                 .net
                 .listen_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            reachability: self.net.reachability().as_str().to_owned(),
+            addresses: self
+                .net
+                .dialable_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            bootstrap: self
+                .net
+                .bootstrap_addrs()
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
@@ -485,11 +534,13 @@ impl NodeApi for Engine {
             book.save().map_err(internal)?;
             entry
         };
-        // Reach it now to learn which practitioner it serves.
-        let reached = match peer {
-            Some(p) => self.net.open_channel(p, vec![addr.clone()]).await,
-            None => self.net.open_channel_addr(addr.clone()).await,
-        };
+        // Dial that very address, on a new connection, to learn which
+        // practitioner's node answers there: only then is it verified.
+        let mut target = addr.clone();
+        if let Some(p) = peer {
+            target.push(libp2p::multiaddr::Protocol::P2p(p));
+        }
+        let reached = self.net.verify_address(target).await;
         match reached {
             Ok(ch) => {
                 let verified = ch.peer().identity().clone();
@@ -503,10 +554,13 @@ impl NodeApi for Engine {
                 )
                 .await;
                 let book = self.book.lock().await;
-                Ok(book
+                let mut info = book
                     .find_by_peer(&remote)
                     .map(peer_info)
-                    .unwrap_or_else(|| peer_info(&entry)))
+                    .unwrap_or_else(|| peer_info(&entry));
+                // Verified through this very address: no error stands.
+                info.last_error = None;
+                Ok(info)
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -518,6 +572,17 @@ impl NodeApi for Engine {
                 Ok(info)
             }
         }
+    }
+
+    async fn find_peers(
+        &self,
+        national_id: String,
+    ) -> Result<Vec<crate::api::directory_model::DirectoryRecord>, ApiError> {
+        self.find_in_directory(&national_id).await
+    }
+
+    async fn remove_peer(&self, key: String) -> Result<Vec<PeerInfo>, ApiError> {
+        self.remove_from_book(&key).await
     }
 
     async fn send(&self, req: SendRequest) -> Result<Sent, ApiError> {

@@ -18,6 +18,7 @@
 //! Decisions about certificates, credentials and the dossier format are the
 //! protocol crate's; this module drives them.
 
+mod directory;
 mod documents;
 mod engine;
 mod inbox;
@@ -142,6 +143,10 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     }
     let api_port = home.config.api.port;
     net_config.mdns = opts.mdns;
+    net_config.bootstrap = bootstrap_nodes(&home.config.network.bootstrap, &opts.bootstrap);
+    net_config.public = opts.public || home.config.network.public;
+    net_config.external = home.config.network.external.clone();
+    net_config.relay = home.config.relay.limits();
     net_config.limits = crate::net::NetLimits::for_fd_limit(crate::net::limits::raise_fd_limit());
     check_ports_free(&net_config.listen)?;
     let (net, events) = Network::start(net_config)
@@ -169,6 +174,18 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     events_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), engine.flush()).await;
     Ok(())
+}
+
+/// The bootstrap nodes of `[network] bootstrap`, then those of
+/// `--bootstrap`, each once.
+fn bootstrap_nodes(config: &[Multiaddr], flags: &[Multiaddr]) -> Vec<Multiaddr> {
+    let mut all: Vec<Multiaddr> = Vec::new();
+    for addr in config.iter().chain(flags) {
+        if !all.contains(addr) {
+            all.push(addr.clone());
+        }
+    }
+    all
 }
 
 /// Checks the whole ledger up to its signed head checkpoint (links and
@@ -312,5 +329,21 @@ async fn event_loop(engine: Arc<Engine>, mut events: mpsc::Receiver<NetEvent>) {
                 tracing::debug!(peer = %crate::net::short_peer(&peer), %reason, "session refused");
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_nodes_of_config_and_flags_are_kept_once_in_order() {
+        let a: Multiaddr = "/ip4/192.0.2.1/tcp/1".parse().unwrap();
+        let b: Multiaddr = "/dns4/b.example.org/tcp/2".parse().unwrap();
+        let c: Multiaddr = "/ip6/::1/tcp/3".parse().unwrap();
+        let all = bootstrap_nodes(&[a.clone(), b.clone()], &[b.clone(), c.clone(), a.clone()]);
+        assert_eq!(all, vec![a, b, c]);
+        assert!(bootstrap_nodes(&[], &[]).is_empty());
     }
 }

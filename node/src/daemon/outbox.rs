@@ -351,6 +351,7 @@ mod tests {
             content_digest: String::new(),
             receipt: None,
             basis: None,
+            path: None,
         }
     }
 

@@ -66,6 +66,11 @@ pub struct OutboxRecord {
     /// The consent or care-team record the send cites (none for a reply).
     #[serde(default)]
     pub basis: Option<crate::consent::CitedBasis>,
+    /// The path the delivery took, as `ConnectionPath::as_str` words it
+    /// ("direct", "hole punched", "relayed"); none before a delivery, and
+    /// for records written before paths were kept.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// Status of an inbox item.

@@ -68,13 +68,26 @@ pub(super) async fn send(
             "give a colleague's national id",
         ));
     }
-    {
-        let book = engine.book.lock().await;
-        if book.find_by_national_id(to.as_str()).is_none() {
+    let known = engine
+        .book
+        .lock()
+        .await
+        .find_by_national_id(to.as_str())
+        .is_some();
+    if !known {
+        // Not met yet: the directory may list it.
+        let found = engine.net.find(&to).await.map_err(|e| {
+            ApiError::new(
+                "unreachable",
+                format!("the directory could not be asked for {to}: {e}"),
+                "check that this node reaches its bootstrap nodes (`confrere status`), then retry",
+            )
+        })?;
+        if found.is_empty() {
             return Err(ApiError::new(
                 "unknown_recipient",
-                format!("no known node serves {to}"),
-                "add the colleague's node first: `confrere peers add /ip4/ADDRESS/tcp/PORT/p2p/PEER_ID` (the colleague's `confrere status` prints it)",
+                format!("no known node serves {to}, and no node publishes it in the directory"),
+                "check the national id; check that the colleague's node runs with a bootstrap node ([network] bootstrap in config.toml) and that this node has one too (`confrere status` lists them); or add the colleague's node with `confrere peers add /ip4/ADDRESS/tcp/PORT/p2p/PEER_ID`",
             ));
         }
     }
@@ -266,6 +279,7 @@ async fn queue(
         content_digest: hex::encode(summary.content_digest),
         receipt: None,
         basis,
+        path: None,
     };
     let ledger_basis = match (&rec.basis, in_reply_to) {
         (Some(b), _) if b.kind == crate::consent::BasisKind::CareTeam => {

@@ -54,6 +54,7 @@ pub(super) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxIte
         total_bytes: r.total_bytes,
         attempts: r.attempts,
         in_reply_to: r.in_reply_to.clone(),
+        path: r.path.clone(),
     }
 }
 
@@ -180,6 +181,7 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
         .open_channel_to(&rec.to)
         .await
         .map_err(Outcome::Unreachable)?;
+    rec.path = ch.path().map(|p| p.as_str().to_owned());
     let key = engine
         .unwrap_key(&id)
         .map_err(|e| Outcome::Failed(e.error))?;

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::admission::Admission;
 use super::budget::MemoryBudget;
 use super::channel::{self, ChannelTimeouts};
-use super::handle::{NetEvent, VerifiedNotice};
+use super::handle::{NetEvent, Notices};
 use super::per_ip::PeerIps;
 use super::short_peer;
 
@@ -33,7 +33,7 @@ pub(super) struct Acceptor {
     pub(super) now: fn() -> UnixTime,
     pub(super) timeouts: ChannelTimeouts,
     pub(super) events: mpsc::Sender<NetEvent>,
-    pub(super) notices: mpsc::UnboundedSender<VerifiedNotice>,
+    pub(super) notices: Notices,
     pub(super) admission: Admission,
     pub(super) peer_ips: PeerIps,
     pub(super) budget: MemoryBudget,
@@ -78,7 +78,7 @@ impl Acceptor {
                         channel.set_budget(budget);
                         channel.hold(admitted.session);
                         admission.mark_known(peer);
-                        let _ = notices.send(VerifiedNotice::of(&channel));
+                        notices.verified(&channel);
                         NetEvent::Inbound(channel)
                     }
                     // `accept_with` has logged the refusal.

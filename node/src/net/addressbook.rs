@@ -349,6 +349,27 @@ impl AddressBook {
         found
     }
 
+    /// Removes the entry of the node with PeerId `key`, or every entry of
+    /// the practitioner with national id `key` (a practitioner may run
+    /// several nodes); returns the entries removed, none if nothing
+    /// matched. The caller saves the book.
+    pub fn remove(&mut self, key: &str) -> Vec<Entry> {
+        let key = key.trim();
+        if key.is_empty() {
+            return Vec::new();
+        }
+        let mut removed = Vec::new();
+        self.entries.retain(|e| {
+            let matches =
+                e.peer_id.as_deref() == Some(key) || e.national_id.as_deref() == Some(key);
+            if matches {
+                removed.push(e.clone());
+            }
+            !matches
+        });
+        removed
+    }
+
     /// The entry of the node most recently verified for this national id.
     pub fn find_by_national_id(&self, national_id: &str) -> Option<Entry> {
         self.entries
@@ -414,6 +435,28 @@ mod tests {
 
     fn addr(s: &str) -> Multiaddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn remove_by_peer_id_or_national_id_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut book = AddressBook::load(dir.path()).unwrap();
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let now = UnixTime::from_secs(1_700_000_000);
+        book.record_verified(&a, "810001000016", "A", &[addr("/ip4/10.0.0.1/tcp/1")], now);
+        book.record_verified(&b, "810001000016", "A", &[addr("/ip4/10.0.0.2/tcp/1")], now);
+        book.record_verified(&c, "810001000024", "C", &[addr("/ip4/10.0.0.3/tcp/1")], now);
+        book.add("/ip4/10.0.0.9/tcp/1").unwrap();
+        assert!(book.remove("810009999999").is_empty());
+        assert!(book.remove("").is_empty());
+        assert_eq!(book.entries().len(), 4);
+        let gone = book.remove(&c.to_base58());
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].national_id.as_deref(), Some("810001000024"));
+        assert_eq!(book.remove(" 810001000016 ").len(), 2);
+        assert_eq!(book.entries().len(), 1);
+        book.save().unwrap();
+        assert_eq!(AddressBook::load(dir.path()).unwrap().entries().len(), 1);
     }
 
     #[test]

@@ -16,9 +16,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::handle::{Command, NetError, NetEvent, Reply, VerifiedNotice};
+use super::directory::Directory;
+use super::gate::Verified;
+use super::handle::{Command, NetError, NetEvent, ReachState, Reply, VerifiedNotice};
+use super::reach::ConnectionPath;
 use super::swarm::{Behaviour, BehaviourEvent};
 use super::{short_peer, split_peer};
+
+mod reach;
 
 /// How long [`Network::start`](super::Network::start) waits for its
 /// listeners' first addresses.
@@ -52,11 +57,47 @@ pub(super) struct Driver {
     identified: HashSet<PeerId>,
     /// `Verified` events waiting (until a deadline) for identify.
     awaiting_identify: HashMap<PeerId, (VerifiedNotice, Instant)>,
-    dials_by_peer: HashMap<PeerId, Vec<Reply<()>>>,
+    dials_by_peer: HashMap<PeerId, Vec<Reply<ConnectionPath>>>,
     dials_by_conn: HashMap<ConnectionId, (Multiaddr, Reply<PeerId>)>,
     /// Callers waiting for the last connection to a peer to close.
     disconnects: HashMap<PeerId, Vec<Reply<()>>>,
     acceptor: JoinHandle<()>,
+    /// Peers a session verified (shared with the gate).
+    verified: Verified,
+    directory: Directory,
+    reach: Arc<Mutex<ReachState>>,
+    /// Whether the node runs as a public node.
+    public: bool,
+    /// Bootstrap nodes: PeerId and address without `/p2p/`.
+    bootstrap: HashMap<PeerId, Multiaddr>,
+    /// Told when the last connection to a bootstrap node closed.
+    greet: Arc<tokio::sync::Notify>,
+    /// Peers whose identify lists the directory protocol (server mode).
+    kad_servers: HashSet<PeerId>,
+    /// Peers in the routing table.
+    routed: HashSet<PeerId>,
+    /// Peers whose identify lists the relay protocol.
+    relays: HashSet<PeerId>,
+    /// Relay slots asked for or held: listener and relay.
+    relay_listeners: HashMap<ListenerId, PeerId>,
+    /// Open connections: peer, and whether relayed.
+    connections: HashMap<ConnectionId, (PeerId, bool)>,
+    /// Peers reached directly by hole punching.
+    punched: HashSet<PeerId>,
+    /// Dials that ended relayed, waiting for hole punching.
+    awaiting_punch: HashMap<PeerId, (Vec<Reply<ConnectionPath>>, Instant)>,
+    /// Whether AutoNAT found an address unreachable.
+    autonat_failed: bool,
+}
+
+/// What the swarm task needs to reach nodes across the internet.
+pub(super) struct ReachSetup {
+    pub(super) verified: Verified,
+    pub(super) directory: Directory,
+    pub(super) reach: Arc<Mutex<ReachState>>,
+    pub(super) public: bool,
+    pub(super) bootstrap: HashMap<PeerId, Multiaddr>,
+    pub(super) greet: Arc<tokio::sync::Notify>,
 }
 
 impl Driver {
@@ -68,6 +109,7 @@ impl Driver {
         events: mpsc::Sender<NetEvent>,
         listen_addrs: Arc<Mutex<Vec<Multiaddr>>>,
         acceptor: JoinHandle<()>,
+        setup: ReachSetup,
     ) -> Self {
         Driver {
             swarm,
@@ -84,6 +126,20 @@ impl Driver {
             dials_by_conn: HashMap::new(),
             disconnects: HashMap::new(),
             acceptor,
+            verified: setup.verified,
+            directory: setup.directory,
+            reach: setup.reach,
+            public: setup.public,
+            bootstrap: setup.bootstrap,
+            greet: setup.greet,
+            kad_servers: HashSet::new(),
+            routed: HashSet::new(),
+            relays: HashSet::new(),
+            relay_listeners: HashMap::new(),
+            connections: HashMap::new(),
+            punched: HashSet::new(),
+            awaiting_punch: HashMap::new(),
+            autonat_failed: false,
         }
     }
 
@@ -162,7 +218,12 @@ impl Driver {
                     Some(command) => self.on_command(command),
                 },
                 Some(notice) = self.notices.recv() => self.on_verified(notice),
-                _ = tick.tick() => self.flush_awaiting(),
+                _ = tick.tick() => {
+                    self.flush_awaiting();
+                    self.flush_punch_waits(None);
+                    let kad = self.swarm.behaviour_mut().kad.inner();
+                    self.directory.tick(kad);
+                }
                 permit = events.reserve(), if !self.pending.is_empty() => match permit {
                     Ok(permit) => {
                         if let Some(event) = self.pending.pop_front() {
@@ -232,6 +293,10 @@ impl Driver {
                 }
             }
             Command::AddAddress { peer, addr } => self.learn(peer, &addr),
+            Command::Find { national_id, reply } => {
+                let kad = self.swarm.behaviour_mut().kad.inner();
+                self.directory.start_lookup(kad, &national_id, reply);
+            }
             Command::Disconnect { peer, reply } => {
                 // `Err`: nothing was connected. Otherwise the connections
                 // stay established until their `ConnectionClosed`.
@@ -246,12 +311,12 @@ impl Driver {
         }
     }
 
-    fn dial(&mut self, peer: PeerId, addrs: Vec<Multiaddr>, reply: Reply<()>) {
+    fn dial(&mut self, peer: PeerId, addrs: Vec<Multiaddr>, reply: Reply<ConnectionPath>) {
         for addr in &addrs {
             self.learn(peer, addr);
         }
         if self.swarm.is_connected(&peer) {
-            let _ = reply.send(Ok(()));
+            self.answer_dial(peer, reply);
             return;
         }
         let addrs = self.peer_addrs.get(&peer).cloned().unwrap_or_default();
@@ -280,6 +345,8 @@ impl Driver {
     }
 
     fn on_verified(&mut self, notice: VerifiedNotice) {
+        self.verified.insert(notice.peer);
+        self.maybe_route(notice.peer);
         if self.identified.contains(&notice.peer) {
             self.emit_verified(notice);
         } else {
@@ -323,30 +390,45 @@ impl Driver {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
-                let mut addrs = self
-                    .listen_addrs
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if !addrs.contains(&address) {
-                    addrs.push(address);
+                {
+                    let mut addrs = self
+                        .listen_addrs
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if !addrs.contains(&address) {
+                        addrs.push(address.clone());
+                    }
                 }
+                if self.public && reach::is_announceable(&address) {
+                    self.swarm.add_external_address(address);
+                }
+                self.update_reach();
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen_addrs
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .retain(|a| a != &address);
+                self.update_reach();
             }
             SwarmEvent::ListenerClosed {
-                addresses, reason, ..
+                listener_id,
+                addresses,
+                reason,
             } => {
-                if let Err(e) = reason {
+                if let Some(relay) = self.relay_listeners.remove(&listener_id) {
+                    tracing::info!(relay = %short_peer(&relay), "the relay no longer holds a slot for this node");
+                } else if let Err(e) = reason {
                     tracing::warn!(error = %e, "a listener closed");
                 }
                 self.listen_addrs
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .retain(|a| !addresses.contains(a));
+                self.update_reach();
+            }
+            SwarmEvent::ExternalAddrConfirmed { .. } | SwarmEvent::ExternalAddrExpired { .. } => {
+                self.update_reach();
             }
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!(%error, "listener error");
@@ -360,8 +442,10 @@ impl Driver {
                 if let ConnectedPoint::Dialer { address, .. } = &endpoint {
                     self.learn(peer_id, address);
                 }
+                self.connections
+                    .insert(connection_id, (peer_id, endpoint.is_relayed()));
                 for reply in self.dials_by_peer.remove(&peer_id).unwrap_or_default() {
-                    let _ = reply.send(Ok(()));
+                    self.answer_dial(peer_id, reply);
                 }
                 if let Some((_, reply)) = self.dials_by_conn.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
@@ -369,10 +453,19 @@ impl Driver {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
             } => {
+                self.connections.remove(&connection_id);
+                if num_established > 0 {
+                    return;
+                }
                 self.identified.remove(&peer_id);
+                self.punched.remove(&peer_id);
+                if self.bootstrap.contains_key(&peer_id) {
+                    self.greet.notify_one();
+                }
                 for reply in self.disconnects.remove(&peer_id).unwrap_or_default() {
                     let _ = reply.send(Ok(()));
                 }
@@ -419,10 +512,15 @@ impl Driver {
                     self.learn(peer_id, addr);
                 }
                 self.identified.insert(peer_id);
+                self.learn_protocols(peer_id, &info.protocols);
                 if let Some((notice, _)) = self.awaiting_identify.remove(&peer_id) {
                     self.emit_verified(notice);
                 }
             }
+            BehaviourEvent::Kad(event) => self.on_kad(event),
+            BehaviourEvent::Dcutr(event) => self.on_dcutr(event),
+            BehaviourEvent::Autonat(event) => self.on_autonat(event),
+            BehaviourEvent::RelayClient(event) => self.on_relay_client(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
                 for (peer, addr) in found {

@@ -16,8 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::admission::Admission;
 use super::budget::MemoryBudget;
 use super::channel::{self, ChannelError, ChannelTimeouts, SecureChannel};
+use super::gate::Verified;
 use super::limits::NetLimits;
-use super::reach::Reachability;
+use super::reach::{ConnectionPath, Reachability};
 use super::{short_peer, split_peer, SESSION_PROTOCOL};
 
 /// Bound on dialling a peer and opening a stream to it.
@@ -151,7 +152,11 @@ pub(super) enum Command {
     Dial {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
-        reply: Reply<()>,
+        reply: Reply<ConnectionPath>,
+    },
+    Find {
+        national_id: confrere_protocol::NationalId,
+        reply: Reply<Vec<confrere_protocol::directory::VerifiedRecord>>,
     },
     DialAddr {
         addr: Multiaddr,
@@ -168,6 +173,31 @@ pub(super) enum Command {
     Shutdown {
         done: oneshot::Sender<()>,
     },
+}
+
+/// Where session tasks report a verified peer: the gate learns it at once
+/// (before the peer's next request can reach a gated behaviour), the swarm
+/// task through the channel.
+#[derive(Clone)]
+pub(super) struct Notices {
+    pub(super) tx: mpsc::UnboundedSender<VerifiedNotice>,
+    pub(super) verified: Verified,
+}
+
+impl Notices {
+    /// Reports that `channel`'s session verified its peer.
+    pub(super) fn verified(&self, channel: &SecureChannel) {
+        self.verified.insert(channel.remote_peer_id());
+        let _ = self.tx.send(VerifiedNotice::of(channel));
+    }
+}
+
+/// What the swarm task knows of this node's reachability, for handles.
+#[derive(Clone, Debug)]
+pub(super) struct ReachState {
+    pub(super) reachability: Reachability,
+    /// Dialable addresses, with `/p2p/` of this node.
+    pub(super) dialable: Vec<Multiaddr>,
 }
 
 /// A session verified a peer (sent by channel tasks to the swarm task,
@@ -195,8 +225,10 @@ impl VerifiedNotice {
 pub struct NetworkHandle {
     pub(super) local: PeerId,
     pub(super) commands: mpsc::Sender<Command>,
-    pub(super) notices: mpsc::UnboundedSender<VerifiedNotice>,
+    pub(super) notices: Notices,
     pub(super) control: libp2p_stream::Control,
+    pub(super) reach: Arc<Mutex<ReachState>>,
+    pub(super) bootstrap: Vec<Multiaddr>,
     pub(super) listen_addrs: Arc<Mutex<Vec<Multiaddr>>>,
     pub(super) session: Arc<SessionConfig>,
     pub(super) now: fn() -> UnixTime,
@@ -251,7 +283,10 @@ impl NetworkHandle {
 
     /// How this node can be reached now (AutoNAT, relay slots, `--public`).
     pub fn reachability(&self) -> Reachability {
-        Reachability::Unknown
+        self.reach
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reachability
     }
 
     /// The addresses other nodes can dial this node at, each ending in
@@ -259,12 +294,16 @@ impl NetworkHandle {
     /// (`…/p2p-circuit/p2p/PEER_ID`) once a relay holds a slot, then the
     /// concrete listen addresses (for the local network).
     pub fn dialable_addrs(&self) -> Vec<Multiaddr> {
-        Vec::new()
+        self.reach
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dialable
+            .clone()
     }
 
     /// The bootstrap nodes the network was started with.
     pub fn bootstrap_addrs(&self) -> Vec<Multiaddr> {
-        Vec::new()
+        self.bootstrap.clone()
     }
 
     /// Looks the practitioner `national_id` up in the directory: the
@@ -276,15 +315,41 @@ impl NetworkHandle {
         &self,
         national_id: &confrere_protocol::NationalId,
     ) -> Result<Vec<confrere_protocol::directory::VerifiedRecord>, NetError> {
-        let _ = national_id;
-        Ok(Vec::new())
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Find {
+                national_id: national_id.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        // The swarm task ends every lookup by its query timeout.
+        tokio::time::timeout(super::directory::QUERY_TIMEOUT * 2, rx)
+            .await
+            .map_err(|_| NetError::Timeout {
+                peer: "the directory".into(),
+                timeout: super::directory::QUERY_TIMEOUT * 2,
+            })?
+            .map_err(|_| NetError::Stopped)?
     }
 
     /// Dials exactly `addr` on a new connection (never an existing one) and
     /// opens a verified session on it: a `peers add` that succeeds proves
     /// that very address leads to the node.
     pub async fn verify_address(&self, addr: Multiaddr) -> Result<SecureChannel, NetError> {
-        self.open_channel_addr(addr).await
+        let (reply, rx) = oneshot::channel();
+        let dial = async {
+            self.commands
+                .send(Command::DialAddr {
+                    addr: addr.clone(),
+                    reply,
+                })
+                .await
+                .map_err(|_| NetError::Stopped)?;
+            rx.await.map_err(|_| NetError::Stopped)?
+        };
+        let peer = bounded(addr.to_string(), dial).await?;
+        self.session_on(peer).await
     }
 
     /// Remembers an address of a peer, for later dials.
@@ -313,8 +378,10 @@ impl NetworkHandle {
                 .map_err(|_| NetError::Stopped)?;
             rx.await.map_err(|_| NetError::Stopped)?
         };
-        bounded(short_peer(&peer), dial).await?;
-        self.session_on(peer).await
+        let path = bounded(short_peer(&peer), dial).await?;
+        let mut channel = self.session_on(peer).await?;
+        channel.set_path(path);
+        Ok(channel)
     }
 
     /// Opens a verified session to whatever node listens at `addr`. With a
@@ -353,7 +420,7 @@ impl NetworkHandle {
         let mut channel = result?;
         channel.set_budget(self.budget.clone());
         self.admission.mark_known(peer);
-        let _ = self.notices.send(VerifiedNotice::of(&channel));
+        self.notices.verified(&channel);
         Ok(channel)
     }
 

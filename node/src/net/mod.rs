@@ -34,7 +34,10 @@ pub mod addressbook;
 pub mod admission;
 pub mod budget;
 pub mod channel;
+pub mod directory;
 mod driver;
+pub mod gate;
+mod greeter;
 pub mod handle;
 pub mod limits;
 pub mod per_ip;
@@ -51,6 +54,10 @@ pub use swarm::{NetConfig, Network};
 
 /// The libp2p stream protocol on which Confrère sessions run.
 pub const SESSION_PROTOCOL: StreamProtocol = StreamProtocol::new("/confrere/session/1");
+
+/// The Kademlia protocol of the Confrère directory (not libp2p's public
+/// `/ipfs/kad/1.0.0`: the directory is a network of its own).
+pub const DIRECTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/confrere/kad/1");
 
 /// The protocol version a node announces through libp2p identify.
 pub const IDENTIFY_PROTOCOL_VERSION: &str = "/confrere/id/1";

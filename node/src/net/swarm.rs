@@ -19,12 +19,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use confrere_protocol::directory::MAX_SET_LEN;
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::UnixTime;
 use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::identity::Keypair;
+use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
+use libp2p::{autonat, dcutr, kad, relay};
 use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, Swarm, SwarmBuilder};
 use tokio::sync::mpsc;
 
@@ -32,12 +35,19 @@ use super::acceptor::Acceptor;
 use super::admission::Admission;
 use super::budget::MemoryBudget;
 use super::channel::ChannelTimeouts;
-use super::driver::Driver;
-use super::handle::{NetError, NetEvent, NetworkHandle};
+use super::directory::{Directory, DirectoryKeys};
+use super::driver::{Driver, ReachSetup};
+use super::gate::{Gated, Verified};
+use super::greeter;
+use super::handle::{NetError, NetEvent, NetworkHandle, Notices, ReachState};
 use super::limits::NetLimits;
-use super::reach::RelayLimits;
 use super::per_ip::{IpLimits, PeerIps};
-use super::{short_peer, IDENTIFY_PROTOCOL_VERSION, SESSION_PROTOCOL};
+use super::reach::Reachability;
+use super::reach::RelayLimits;
+use super::split_peer;
+use super::{short_peer, DIRECTORY_PROTOCOL, IDENTIFY_PROTOCOL_VERSION, SESSION_PROTOCOL};
+use crate::ledger::Libp2pNodeSigner;
+use tokio::sync::Notify;
 
 /// How long a connection without open session streams stays up.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -117,14 +127,23 @@ impl NetConfig {
 
 /// The libp2p protocols a node runs. The limits come first: a connection
 /// they deny is closed before the other behaviours hear of it.
+///
+/// Kademlia, the relay server and the AutoNAT server are [`Gated`]: they
+/// answer only peers a Confrère session verified.
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
     per_ip: IpLimits,
     limits: connection_limits::Behaviour,
-    identify: identify::Behaviour,
+    pub(super) identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
-    stream: libp2p_stream::Behaviour,
+    pub(super) stream: libp2p_stream::Behaviour,
+    pub(super) kad: Gated<kad::Behaviour<MemoryStore>>,
+    relay: Toggle<Gated<relay::Behaviour>>,
+    pub(super) relay_client: relay::client::Behaviour,
+    dcutr: dcutr::Behaviour,
+    autonat: autonat::v2::client::Behaviour,
+    autonat_server: Gated<autonat::v2::server::Behaviour>,
 }
 
 /// The network: see the module docs.
@@ -145,8 +164,33 @@ impl Network {
                 key: short_peer(&local),
             });
         }
+        let mut bootstrap = HashMap::new();
+        for addr in &config.bootstrap {
+            match split_peer(addr) {
+                (bare, Some(peer)) if peer != local => {
+                    bootstrap.insert(peer, bare);
+                }
+                (_, Some(_)) => {}
+                (_, None) => {
+                    return Err(NetError::Build(format!(
+                        "the bootstrap address {addr} does not end in /p2p/PEER_ID"
+                    )))
+                }
+            }
+        }
+        let directory = Directory::new(DirectoryKeys {
+            credential: config.session.credential.clone(),
+            signer: Libp2pNodeSigner::new(config.keypair.clone()),
+            trust: Arc::clone(&config.session.trust),
+            revocation: config.session.revocation,
+            now: config.now,
+        })?;
+        let verified = Verified::default();
         let peer_ips = PeerIps::default();
-        let mut swarm = build_swarm(&config, peer_ips.clone())?;
+        let mut swarm = build_swarm(&config, peer_ips.clone(), &verified)?;
+        for addr in &config.external {
+            swarm.add_external_address(addr.clone());
+        }
         let mut control = swarm.behaviour().stream.new_control();
         let incoming = control
             .accept(SESSION_PROTOCOL)
@@ -163,7 +207,20 @@ impl Network {
         }
 
         let (commands, command_rx) = mpsc::channel(64);
-        let (notices, notice_rx) = mpsc::unbounded_channel();
+        let (notice_tx, notice_rx) = mpsc::unbounded_channel();
+        let notices = Notices {
+            tx: notice_tx,
+            verified: verified.clone(),
+        };
+        let reach = Arc::new(Mutex::new(ReachState {
+            reachability: if config.public {
+                Reachability::Public
+            } else {
+                Reachability::Unknown
+            },
+            dialable: Vec::new(),
+        }));
+        let greet = Arc::new(Notify::new());
         let (events, event_rx) = mpsc::channel(64);
         let listen_addrs = Arc::new(Mutex::new(Vec::new()));
         let admission = Admission::new(config.limits);
@@ -186,6 +243,14 @@ impl Network {
             events,
             Arc::clone(&listen_addrs),
             acceptor,
+            ReachSetup {
+                verified,
+                directory,
+                reach: Arc::clone(&reach),
+                public: config.public,
+                bootstrap: bootstrap.clone(),
+                greet: Arc::clone(&greet),
+            },
         );
         if let Err(e) = driver.wait_for_listeners(listeners).await {
             driver.abandon();
@@ -204,14 +269,73 @@ impl Network {
             limits: config.limits,
             admission,
             budget,
+            reach,
+            bootstrap: config.bootstrap.clone(),
         };
+        if !bootstrap.is_empty() {
+            tokio::spawn(greeter::greet_bootstrap(
+                handle.clone(),
+                config.bootstrap.clone(),
+                greet,
+            ));
+        }
         Ok((handle, event_rx))
     }
 }
 
-fn build_swarm(config: &NetConfig, peer_ips: PeerIps) -> Result<Swarm<Behaviour>, NetError> {
+/// The Kademlia configuration of the directory: protocol
+/// [`DIRECTORY_PROTOCOL`], routing table filled only with verified peers,
+/// every record checked before it is stored, values as large as a record
+/// set, and no republication by libp2p (the node republishes its own
+/// record, see [`super::directory`]).
+fn kad_config() -> kad::Config {
+    let mut c = kad::Config::new(DIRECTORY_PROTOCOL);
+    c.set_kbucket_inserts(kad::BucketInserts::Manual)
+        .set_record_filtering(kad::StoreInserts::FilterBoth)
+        .set_max_packet_size(MAX_SET_LEN + 64 * 1024)
+        .set_publication_interval(None)
+        .set_record_ttl(Some(super::directory::RECORD_VALIDITY))
+        .set_query_timeout(super::directory::QUERY_TIMEOUT)
+        .set_periodic_bootstrap_interval(Some(Duration::from_secs(600)));
+    c
+}
+
+fn kad_store(local: libp2p::PeerId) -> MemoryStore {
+    MemoryStore::with_config(
+        local,
+        MemoryStoreConfig {
+            max_records: super::directory::MAX_HELD_KEYS,
+            max_value_bytes: MAX_SET_LEN,
+            ..MemoryStoreConfig::default()
+        },
+    )
+}
+
+/// libp2p's relay (0.22) refuses a peer's slot or circuit only once the
+/// peer holds *more* than its per-peer cap, so it is given one less: a
+/// configured cap of N allows N.
+fn relay_config(r: RelayLimits) -> relay::Config {
+    relay::Config {
+        max_reservations: r.max_reservations,
+        max_reservations_per_peer: r.max_reservations_per_peer.saturating_sub(1),
+        max_circuits: r.max_circuits,
+        max_circuits_per_peer: r.max_circuits_per_peer.saturating_sub(1),
+        max_circuit_duration: r.max_circuit_duration,
+        max_circuit_bytes: r.max_circuit_bytes,
+        ..relay::Config::default()
+    }
+}
+
+fn build_swarm(
+    config: &NetConfig,
+    peer_ips: PeerIps,
+    verified: &Verified,
+) -> Result<Swarm<Behaviour>, NetError> {
     let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
     let mdns_on = config.mdns;
+    let public = config.public;
+    let relay_limits = config.relay;
+    let verified = verified.clone();
     let l = config.limits;
     let connection_limits = ConnectionLimits::default()
         .with_max_pending_incoming(Some(l.max_pending_incoming))
@@ -227,9 +351,17 @@ fn build_swarm(config: &NetConfig, peer_ips: PeerIps) -> Result<Swarm<Behaviour>
         )
         .map_err(|e| build(&e))?
         .with_quic()
+        .with_dns()
+        .map_err(|e| build(&e))?
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| build(&e))?
         .with_behaviour(
-            |key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+            |key, relay_client| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
                 let local = key.public().to_peer_id();
+                let mut kad = kad::Behaviour::with_config(local, kad_store(local), kad_config());
+                if public {
+                    kad.set_mode(Some(kad::Mode::Server));
+                }
                 let mdns = if mdns_on {
                     Some(mdns::tokio::Behaviour::new(mdns::Config::default(), local)?)
                 } else {
@@ -245,6 +377,20 @@ fn build_swarm(config: &NetConfig, peer_ips: PeerIps) -> Result<Swarm<Behaviour>
                     ping: ping::Behaviour::new(ping::Config::new()),
                     mdns: Toggle::from(mdns),
                     stream: libp2p_stream::Behaviour::new(),
+                    kad: Gated::new(kad, verified.clone()),
+                    relay: Toggle::from(public.then(|| {
+                        Gated::new(
+                            relay::Behaviour::new(local, relay_config(relay_limits)),
+                            verified.clone(),
+                        )
+                    })),
+                    relay_client,
+                    dcutr: dcutr::Behaviour::new(local),
+                    autonat: autonat::v2::client::Behaviour::default(),
+                    autonat_server: Gated::new(
+                        autonat::v2::server::Behaviour::default(),
+                        verified.clone(),
+                    ),
                 })
             },
         )
