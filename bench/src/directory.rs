@@ -14,6 +14,9 @@
 //! the first node started to after the first round of lookups, divided by
 //! the number of nodes.
 //!
+//! With `RUST_LOG` set (e.g. `RUST_LOG=confrere_node=debug`) the nodes'
+//! logs go to stderr.
+//!
 //! On loopback every node has the same IP address, so the stage lifts the
 //! per-address caps of [`NetLimits`] (connections and handshakes from one
 //! IP) to the node's totals; every other limit is the default.
@@ -51,8 +54,14 @@ const JOIN_BASE: Duration = Duration::from_secs(30);
 const JOIN_PER_NODE: Duration = Duration::from_millis(250);
 
 /// Bound on waiting, once joined, until [`READY_SAMPLE`] lookups in a row
-/// all find their node (records are published in the background).
-const READY_LIMIT: Duration = Duration::from_secs(60);
+/// all find their node (records are published in the background)
+/// (`--quick`: a third).
+pub const READY_LIMIT: Duration = Duration::from_secs(30);
+
+/// Bound on starting new lookups in a round: past it the round ends with
+/// the lookups made (those running finish, within [`LOOKUP_LIMIT`])
+/// (`--quick`: a third).
+pub const ROUND_LIMIT: Duration = Duration::from_secs(75);
 
 /// Lookups of each readiness probe.
 const READY_SAMPLE: usize = 10;
@@ -60,8 +69,9 @@ const READY_SAMPLE: usize = 10;
 /// Bound on stopping one node.
 const STOP_LIMIT: Duration = Duration::from_secs(10);
 
-/// Bound on the whole stage once the nodes are enrolled.
-const STAGE_LIMIT: Duration = Duration::from_secs(900);
+/// Bound on the whole stage once the nodes are enrolled (each step has its
+/// own bound; this one only guards against a hang).
+const STAGE_LIMIT: Duration = Duration::from_secs(1200);
 
 /// What the stage runs.
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +80,10 @@ pub struct Plan {
     pub nodes: usize,
     /// Lookups per round.
     pub lookups: usize,
+    /// Bound on the readiness probes ([`READY_LIMIT`]).
+    pub ready_limit: Duration,
+    /// Bound on starting lookups in a round ([`ROUND_LIMIT`]).
+    pub round_limit: Duration,
 }
 
 /// One round of lookups.
@@ -77,7 +91,9 @@ pub struct Plan {
 pub struct Round {
     /// Nodes running during the round.
     pub live: usize,
-    /// Lookups made.
+    /// Lookups asked for.
+    pub planned: usize,
+    /// Lookups made (fewer than planned when the round's bound passed).
     pub lookups: usize,
     /// Lookups that returned a record naming the right node.
     pub found: usize,
@@ -91,7 +107,14 @@ pub struct Round {
     pub first_error: Option<String>,
     /// Time of each lookup, in milliseconds.
     pub times_ms: Vec<f64>,
+    /// The first [`MISSES_KEPT`] lookups that did not find their node:
+    /// (node asking, node looked up, seconds into the round), nodes by
+    /// index (the first [`BOOTSTRAPS`] are the bootstrap nodes).
+    pub misses: Vec<(usize, usize, f64)>,
 }
+
+/// Misses a round keeps the detail of.
+const MISSES_KEPT: usize = 20;
 
 impl Round {
     /// Share of lookups that found their node, in percent.
@@ -106,6 +129,7 @@ impl Round {
     fn to_json(&self) -> Value {
         json!({
             "live_nodes": self.live,
+            "lookups_planned": self.planned,
             "lookups": self.lookups,
             "found": self.found,
             "wrong_node": self.wrong,
@@ -115,6 +139,12 @@ impl Round {
             "success_pct": self.success_pct(),
             "p50_ms": median(&self.times_ms),
             "p99_ms": percentile(&self.times_ms, 99.0),
+            "p90_ms": percentile(&self.times_ms, 90.0),
+            "over_1s": self.times_ms.iter().filter(|t| **t > 1000.0).count(),
+            "max_ms": self.times_ms.iter().copied().fold(0.0, f64::max),
+            "misses": self.misses.iter().map(|(from, to, at)| json!({
+                "from": from, "to": to, "at_s": at,
+            })).collect::<Vec<_>>(),
         })
     }
 }
@@ -181,6 +211,13 @@ impl Figures {
 pub fn measure(dir: &Path, plan: Plan) -> Result<Figures, String> {
     if plan.nodes <= BOOTSTRAPS {
         return Err(format!("--nodes must be above {BOOTSTRAPS}"));
+    }
+    if std::env::var_os("RUST_LOG").is_some() {
+        // The nodes' own logs, to see why lookups fail.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
     }
     let work = dir.join("directory");
     eprintln!(
@@ -303,19 +340,20 @@ async fn run(members: &[Member], plan: Plan, enroll_secs: f64) -> Result<Figures
             "[directory] {joined} of {} nodes joined in {join_secs:.1} s (started in {start_secs:.1} s)",
             nodes.len()
         );
-        let ready_secs = wait_ready(&nodes, members, &mut rng).await;
+        let ready_secs = wait_ready(&nodes, members, &mut rng, plan.ready_limit).await;
         match ready_secs {
             Some(s) => eprintln!("[directory] lookups find their nodes {s:.1} s after joining"),
             None => eprintln!(
                 "[directory] lookups still miss nodes {} s after joining; measuring anyway",
-                READY_LIMIT.as_secs()
+                plan.ready_limit.as_secs()
             ),
         }
         eprintln!(
             "[directory] {} lookups, {IN_FLIGHT} at once, every node running",
             plan.lookups
         );
-        let before = round(&nodes, members, plan.lookups, &mut rng).await;
+        let before = round(&nodes, members, plan.lookups, &mut rng, plan.round_limit).await;
+        report_round(&before);
         let rss_running = vm_rss().unwrap_or(0);
         let stopped = churn(&mut nodes, &mut rng).await;
         eprintln!(
@@ -323,7 +361,8 @@ async fn run(members: &[Member], plan: Plan, enroll_secs: f64) -> Result<Figures
             plan.lookups,
             nodes.iter().filter(|n| n.live).count()
         );
-        let after = round(&nodes, members, plan.lookups, &mut rng).await;
+        let after = round(&nodes, members, plan.lookups, &mut rng, plan.round_limit).await;
+        report_round(&after);
         Ok(Figures {
             nodes: nodes.len(),
             bootstraps: BOOTSTRAPS,
@@ -344,6 +383,25 @@ async fn run(members: &[Member], plan: Plan, enroll_secs: f64) -> Result<Figures
     result
 }
 
+fn report_round(r: &Round) {
+    eprintln!(
+        "[directory] {} of {} lookups made: {} found, {} not found, {} another node only, {} failed; p50 {}, p99 {}",
+        r.lookups,
+        r.planned,
+        r.found,
+        r.missing,
+        r.wrong,
+        r.errors,
+        median(&r.times_ms).map_or_else(|| "—".into(), ms),
+        percentile(&r.times_ms, 99.0).map_or_else(|| "—".into(), ms),
+    );
+    for (from, to, at) in &r.misses {
+        eprintln!(
+            "[directory]   missed: node {from} looking up node {to}, {at:.1} s into the round"
+        );
+    }
+}
+
 /// Waits until every node verified every bootstrap node (or the bound);
 /// how many did, and the seconds since `started`.
 async fn wait_joined(nodes: &[Node], boot: &[PeerId], started: Instant) -> (usize, f64) {
@@ -358,11 +416,16 @@ async fn wait_joined(nodes: &[Node], boot: &[PeerId], started: Instant) -> (usiz
 }
 
 /// Probes with [`READY_SAMPLE`] lookups until all find their node; the
-/// seconds it took, or `None` past [`READY_LIMIT`].
-async fn wait_ready(nodes: &[Node], members: &[Member], rng: &mut Rng) -> Option<f64> {
+/// seconds it took, or `None` past `limit`.
+async fn wait_ready(
+    nodes: &[Node],
+    members: &[Member],
+    rng: &mut Rng,
+    limit: Duration,
+) -> Option<f64> {
     let started = Instant::now();
-    while started.elapsed() < READY_LIMIT {
-        let probe = round(nodes, members, READY_SAMPLE, rng).await;
+    while started.elapsed() < limit {
+        let probe = round(nodes, members, READY_SAMPLE, rng, limit).await;
         if probe.found == probe.lookups {
             return Some(started.elapsed().as_secs_f64());
         }
@@ -381,10 +444,18 @@ enum Looked {
 
 /// `lookups` lookups between random distinct running nodes,
 /// [`IN_FLIGHT`] at once.
-async fn round(nodes: &[Node], members: &[Member], lookups: usize, rng: &mut Rng) -> Round {
+async fn round(
+    nodes: &[Node],
+    members: &[Member],
+    lookups: usize,
+    rng: &mut Rng,
+    limit: Duration,
+) -> Round {
+    let started = Instant::now();
     let live: Vec<usize> = (0..nodes.len()).filter(|i| nodes[*i].live).collect();
     let mut r = Round {
         live: live.len(),
+        planned: lookups,
         ..Round::default()
     };
     if live.len() < 2 {
@@ -400,22 +471,28 @@ async fn round(nodes: &[Node], members: &[Member], lookups: usize, rng: &mut Rng
     });
     let mut running = JoinSet::new();
     loop {
-        while running.len() < IN_FLIGHT {
+        while running.len() < IN_FLIGHT && started.elapsed() < limit {
             let Some((from, to)) = pairs.next() else {
                 break;
             };
-            running.spawn(lookup(
+            let at = started.elapsed().as_secs_f64();
+            let looking = lookup(
                 nodes[from].handle.clone(),
                 members[to].national_id.clone(),
                 members[to].peer,
-            ));
+            );
+            running.spawn(async move { (looking.await, (from, to, at)) });
         }
         let Some(done) = running.join_next().await else {
             break;
         };
         r.lookups += 1;
-        let (looked, elapsed) = done.unwrap_or_else(|e| (Looked::Error(e.to_string()), 0.0));
+        let ((looked, elapsed), pair) =
+            done.unwrap_or_else(|e| ((Looked::Error(e.to_string()), 0.0), (0, 0, 0.0)));
         r.times_ms.push(elapsed);
+        if !matches!(looked, Looked::Found) && r.misses.len() < MISSES_KEPT {
+            r.misses.push(pair);
+        }
         match looked {
             Looked::Found => r.found += 1,
             Looked::Wrong => r.wrong += 1,
@@ -459,10 +536,15 @@ async fn churn(nodes: &mut [Node], rng: &mut Rng) -> usize {
         others.swap(i, rng.below(i + 1));
     }
     let quarter = others.len() / 4;
+    let mut stopping = JoinSet::new();
     for &i in &others[..quarter] {
-        let _ = tokio::time::timeout(STOP_LIMIT, nodes[i].handle.shutdown()).await;
         nodes[i].live = false;
+        let handle = nodes[i].handle.clone();
+        stopping.spawn(async move {
+            let _ = tokio::time::timeout(STOP_LIMIT, handle.shutdown()).await;
+        });
     }
+    while stopping.join_next().await.is_some() {}
     quarter
 }
 
@@ -594,9 +676,17 @@ fn round_row(figure: &str, r: &Round, context: &str, target: &str) -> Row {
         );
     };
     let mut shown = format!(
-        "found {} of {} ({:.1} %), p50 {}, p99 {}",
+        "found {} of {}{} ({:.1} %), p50 {}, p99 {}",
         r.found,
         r.lookups,
+        if r.lookups < r.planned {
+            format!(
+                " (of {} planned: the round's bound on time passed)",
+                r.planned
+            )
+        } else {
+            String::new()
+        },
         r.success_pct(),
         ms(p50),
         ms(p99)
@@ -651,6 +741,7 @@ mod tests {
     fn a_round_reports_its_failures() {
         let r = Round {
             live: 10,
+            planned: 4,
             lookups: 4,
             found: 2,
             wrong: 0,
@@ -658,6 +749,7 @@ mod tests {
             errors: 1,
             first_error: Some("the network has stopped".into()),
             times_ms: vec![10.0, 20.0, 30.0, 40.0],
+            misses: vec![(1, 2, 0.5)],
         };
         assert_eq!(r.success_pct(), 50.0);
         let row = round_row("lookups", &r, "10 nodes", "target");

@@ -476,6 +476,8 @@ fn measure_all(procs: &Procs, confrere_bin: PathBuf, dir: &Path, s: &Settings) -
             directory::Plan {
                 nodes: s.nodes,
                 lookups: s.lookups,
+                ready_limit: directory::READY_LIMIT / if s.quick { 3 } else { 1 },
+                round_limit: directory::ROUND_LIMIT / if s.quick { 3 } else { 1 },
             },
         ));
     }
