@@ -150,7 +150,7 @@ struct Args {
     /// Stages to leave out (comma-separated).
     #[arg(long, value_name = "STAGE", value_delimiter = ',', value_enum)]
     skip: Vec<Stage>,
-    /// The only stages to run (comma-separated); the others' rows say skipped.
+    /// The only stages to run (comma-separated); the table shows only their rows.
     #[arg(
         long,
         value_name = "STAGE",
