@@ -103,7 +103,18 @@ async fn nodes_joined_through_a_bootstrap_find_each_other_and_an_impostor_is_ign
     let public = start(&pki.public, true, &[]).await;
     assert_eq!(public.reachability(), Reachability::Public);
     let boot = vec![full_addr(&public)];
-    let cardio = start(&pki.cardio, false, &boot).await;
+    // A bootstrap node may be named by DNS (a practice's dynamic-DNS name).
+    let port = public.listen_addrs()[0]
+        .iter()
+        .find_map(|p| match p {
+            Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .expect("tcp port");
+    let by_name: Multiaddr = format!("/dns4/localhost/tcp/{port}/p2p/{}", public.local_peer_id())
+        .parse()
+        .expect("multiaddr");
+    let cardio = start(&pki.cardio, false, &[by_name]).await;
     let impostor = start(&pki.impostor, false, &boot).await;
     let gp = start(&pki.gp, false, &boot).await;
     assert_eq!(gp.bootstrap_addrs(), boot);

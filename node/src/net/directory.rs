@@ -59,6 +59,10 @@ pub const MAX_HELD_KEYS: usize = 16_384;
 /// changes makes one record.
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// A directory node that connects again gets this node's record again
+/// if the last put is older than this.
+const REPUBLISH_AFTER_RECONNECT: Duration = Duration::from_secs(30);
+
 /// Wait before publishing again after a failed put.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(20);
 
@@ -92,6 +96,8 @@ pub(super) struct Directory {
     warned_expired: bool,
     /// The last put reached no directory node.
     put_failed: bool,
+    /// When a put last reached a directory node.
+    last_published: Option<Instant>,
 }
 
 impl Directory {
@@ -108,6 +114,7 @@ impl Directory {
             lookups: HashMap::new(),
             warned_expired: false,
             put_failed: false,
+            last_published: None,
         })
     }
 
@@ -135,6 +142,18 @@ impl Directory {
         if self.put_failed && self.publishing.is_none() && !self.published_addrs.is_empty() {
             self.publish_at = Some(Instant::now() + SETTLE);
             self.put_failed = false;
+        }
+    }
+
+    /// A directory node connected again (it may have restarted, its
+    /// records lost): publish soon, unless a put reached a directory node
+    /// within [`REPUBLISH_AFTER_RECONNECT`].
+    pub(super) fn server_back(&mut self) {
+        let recent = self
+            .last_published
+            .is_some_and(|t| t.elapsed() < REPUBLISH_AFTER_RECONNECT);
+        if !recent && self.publishing.is_none() && !self.published_addrs.is_empty() {
+            self.publish_at = Some(Instant::now() + SETTLE);
         }
     }
 
@@ -229,6 +248,7 @@ impl Directory {
             );
             self.publish_at = Some(Instant::now() + REPUBLISH_INTERVAL);
             self.put_failed = false;
+            self.last_published = Some(Instant::now());
         } else {
             tracing::debug!("no directory node took this node's record yet; trying again");
             self.publish_at = Some(Instant::now() + RETRY_AFTER_FAILURE);

@@ -437,6 +437,7 @@ impl Driver {
                 peer_id,
                 connection_id,
                 endpoint,
+                num_established,
                 ..
             } => {
                 if let ConnectedPoint::Dialer { address, .. } = &endpoint {
@@ -444,6 +445,9 @@ impl Driver {
                 }
                 self.connections
                     .insert(connection_id, (peer_id, endpoint.is_relayed()));
+                if num_established.get() == 1 && self.kad_servers.contains(&peer_id) {
+                    self.directory.server_back();
+                }
                 for reply in self.dials_by_peer.remove(&peer_id).unwrap_or_default() {
                     self.answer_dial(peer_id, reply);
                 }
