@@ -20,6 +20,7 @@
 //! | small referral | `--referrals` sends of a letter and a 1 MiB PDF with `send --wait` |
 //! | ledger | durable appends with one appender (and, beside it, eight at once); `verify_store` of a `--ledger-entries` ledger |
 //! | revocation fan-out | a consent shared with `--fanout` nodes, revoked, until every erasure receipt is in |
+//! | directory | `--nodes` in-process nodes joined through 3 bootstrap nodes, `--lookups` lookups of random national ids before and after a quarter of them stop; memory per node |
 //!
 //! Progress goes to stderr, the table to stdout. The exit status is 0 when
 //! every figure was measured or knowingly not (a target missed is a
@@ -30,7 +31,9 @@
 mod api;
 mod bulk;
 mod ceiling;
+mod directory;
 mod figures;
+mod fleet;
 mod ledger;
 mod nodes;
 mod procs;
@@ -73,6 +76,8 @@ pub enum Stage {
     Scp,
     /// The big send's memory.
     Big,
+    /// The directory at scale: lookups among `--nodes` nodes, churn.
+    Directory,
 }
 
 /// Measures Confrère on this machine and prints one table: bulk throughput
@@ -91,7 +96,9 @@ Examples:
   scripts/bench.sh                      the full table (release build)
   confrere-bench --quick                tiny sizes, one run (what CI checks)
   confrere-bench --runs 5 --json        five runs, one JSON document
-  confrere-bench --skip bulk,big        everything but the large sends"
+  confrere-bench --skip bulk,big        everything but the large sends
+  confrere-bench --only directory --nodes 500
+                                        the directory alone, with 500 nodes"
 )]
 struct Args {
     /// Runs per figure; each figure is their median [default: 3; --quick: 1].
@@ -118,6 +125,12 @@ struct Args {
     /// Small referrals timed per run [default: 20; --quick: 3].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     referrals: Option<u32>,
+    /// Nodes of the directory stage, 3 of them bootstrap nodes [default: 200; --quick: 12].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(4..=5000))]
+    nodes: Option<u32>,
+    /// Lookups per round of the directory stage [default: 1000; --quick: 40].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    lookups: Option<u32>,
     /// Tiny sizes and one run, for CI: the harness works, the figures mean little.
     #[arg(long)]
     quick: bool,
@@ -137,6 +150,15 @@ struct Args {
     /// Stages to leave out (comma-separated).
     #[arg(long, value_name = "STAGE", value_delimiter = ',', value_enum)]
     skip: Vec<Stage>,
+    /// The only stages to run (comma-separated); the table shows only their rows.
+    #[arg(
+        long,
+        value_name = "STAGE",
+        value_delimiter = ',',
+        value_enum,
+        conflicts_with = "skip"
+    )]
+    only: Vec<Stage>,
 }
 
 /// The settings of a run, `--quick` and the defaults applied.
@@ -158,6 +180,10 @@ pub struct Settings {
     pub dials: usize,
     /// Small referrals per run.
     pub referrals: usize,
+    /// Nodes of the directory stage.
+    pub nodes: usize,
+    /// Lookups per round of the directory stage.
+    pub lookups: usize,
     /// Tiny sizes.
     pub quick: bool,
     /// May install openssh-server.
@@ -171,6 +197,15 @@ pub struct Settings {
 impl Settings {
     fn from_args(a: &Args) -> Settings {
         let q = a.quick;
+        let skip: Vec<Stage> = if a.only.is_empty() {
+            a.skip.clone()
+        } else {
+            Stage::value_variants()
+                .iter()
+                .filter(|s| !a.only.contains(s))
+                .copied()
+                .collect()
+        };
         let pick =
             |v: Option<u64>, full: u64, quick: u64| v.unwrap_or(if q { quick } else { full });
         let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
@@ -183,10 +218,12 @@ impl Settings {
             ledger_appends: pick(a.ledger_appends, 5_000, 200),
             dials: to_usize(pick(a.dials.map(u64::from), 200, 20)),
             referrals: to_usize(pick(a.referrals.map(u64::from), 20, 3)),
+            nodes: to_usize(pick(a.nodes.map(u64::from), 200, 12)),
+            lookups: to_usize(pick(a.lookups.map(u64::from), 1000, 40)),
             quick: q,
             no_install: a.no_install,
-            scp: !a.skip.contains(&Stage::Scp),
-            skip: a.skip.clone(),
+            scp: !skip.contains(&Stage::Scp),
+            skip,
         }
     }
 
@@ -385,7 +422,7 @@ fn caption(s: &Settings) -> Caption {
         None => "unknown",
     };
     let text = format!(
-        "Confrère {} benchmark{}: medians of {} run(s); bulk {}, big {}, {}-node fan-out, {}-entry ledger; {cpus} CPU(s), {model}, AES instructions: {aes}",
+        "Confrère {} benchmark{}: medians of {} run(s); bulk {}, big {}, {}-node fan-out, {}-entry ledger, {}-node directory; {cpus} CPU(s), {model}, AES instructions: {aes}",
         env!("CARGO_PKG_VERSION"),
         if s.quick { " (--quick: tiny sizes)" } else { "" },
         s.runs,
@@ -393,6 +430,7 @@ fn caption(s: &Settings) -> Caption {
         size(s.big_size),
         s.fanout,
         count(s.ledger_entries as f64),
+        s.nodes,
     );
     Caption {
         text,
@@ -407,6 +445,8 @@ fn caption(s: &Settings) -> Caption {
             "ledger_appends": s.ledger_appends,
             "dials": s.dials,
             "referrals": s.referrals,
+            "directory_nodes": s.nodes,
+            "directory_lookups": s.lookups,
             "cpus": cpus,
             "cpu_model": model,
             "cpu_aes": ceiling::cpu_has_aes(),
@@ -426,7 +466,21 @@ fn measure_all(procs: &Procs, confrere_bin: PathBuf, dir: &Path, s: &Settings) -
         },
         bulk: None,
         big: None,
+        directory: None,
     };
+    // First, while this process holds nothing else: its memory per node
+    // is the growth of this process's resident set.
+    if s.runs(Stage::Directory) {
+        r.directory = Some(directory::measure(
+            dir,
+            directory::Plan {
+                nodes: s.nodes,
+                lookups: s.lookups,
+                ready_limit: directory::READY_LIMIT / if s.quick { 3 } else { 1 },
+                round_limit: directory::ROUND_LIMIT / if s.quick { 3 } else { 1 },
+            },
+        ));
+    }
     if s.runs(Stage::Crypto) {
         r.ceiling = Some(ceiling_stage(s));
     }
@@ -517,10 +571,19 @@ fn main() -> ExitCode {
     let results = measure_all(&procs, confrere_bin, &dir, &s);
     procs.stop_all();
     procs.keep_dirs();
-    let rows = report::rows(&s, &results);
+    let mut rows = report::rows(&s, &results);
+    if !args.only.is_empty() {
+        // The rows of the stages left out say nothing worth printing.
+        rows.retain(
+            |r| !matches!(&r.outcome, Outcome::NotMeasured(why) if why.starts_with("skipped")),
+        );
+    }
     let caption = caption(&s);
     if args.json {
-        let doc = table::json_document(&caption, &rows);
+        let mut doc = table::json_document(&caption, &rows);
+        if let Some(Ok(d)) = &results.directory {
+            doc["directory"] = d.to_json();
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())

@@ -22,6 +22,8 @@ pub struct Results {
     pub bulk: Option<Result<BulkFigures, String>>,
     /// The big send's memory.
     pub big: Option<Result<BigFigures, String>>,
+    /// The directory at scale.
+    pub directory: Option<Result<crate::directory::Figures, String>>,
 }
 
 /// Durable append rates per run: (one appender, several at once).
@@ -69,6 +71,7 @@ pub fn rows(s: &Settings, r: &Results) -> Vec<Row> {
     rows.push(small_row(s, r));
     rows.extend(ledger_rows(s, r));
     rows.push(fanout_row(s, r));
+    rows.extend(crate::directory::rows(r.directory.as_ref()));
     rows
 }
 

@@ -16,7 +16,7 @@ use confrere_tests::{confrere_bin, run_with_limit, workspace_bin};
 const LIMIT: Duration = Duration::from_secs(240);
 
 /// The rows every table has (the start of each figure's name).
-const ROWS: [&str; 11] = [
+const ROWS: [&str; 14] = [
     "bulk throughput",
     "crypto ceiling",
     "memory, sender, 4.0 MiB send",
@@ -28,6 +28,9 @@ const ROWS: [&str; 11] = [
     "ledger durable appends",
     "ledger verify",
     "revocation fan-out",
+    "directory lookup, every node running",
+    "directory lookup after a quarter of the nodes stopped",
+    "memory per directory node",
 ];
 
 fn bench(dir: &Path) -> Command {
@@ -108,6 +111,7 @@ fn quick_run_prints_every_row() {
         "[fan-out]",
         "[bulk]",
         "[memory]",
+        "[directory]",
     ] {
         assert!(out.stderr.contains(stage), "no {stage} on stderr\n{out}");
     }
@@ -126,7 +130,7 @@ fn json_has_every_row_even_when_skipped() {
         "--quick",
         "--json",
         "--skip",
-        "crypto,ledger,session,referral,fanout,bulk,big",
+        "crypto,ledger,session,referral,fanout,bulk,big,directory",
     ]);
     let out = run_with_limit(&mut cmd, LIMIT);
     assert_eq!(out.code, Some(0), "{out}");
@@ -153,7 +157,7 @@ fn an_interrupted_run_leaves_no_process_behind() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("bench");
     let mut child = bench(&dir)
-        .args(["--quick", "--skip", "crypto,ledger,session"])
+        .args(["--quick", "--skip", "crypto,ledger,session,directory"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

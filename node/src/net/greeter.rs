@@ -1,4 +1,5 @@
-//! Joining the directory: a session with each bootstrap node.
+//! Joining the directory: a session with each bootstrap node, and with
+//! each node whose request the gate holds (see [`super::gate`]).
 //!
 //! A node proves its credential to each bootstrap node (and they to it) on
 //! a Confrère session, so that each lets the other into its routing table
@@ -10,8 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use libp2p::Multiaddr;
-use tokio::sync::Notify;
+use std::collections::HashMap;
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use super::handle::NetworkHandle;
 
@@ -25,6 +28,63 @@ const RETRY: Duration = Duration::from_secs(5);
 /// again (a restarting node needs a moment to listen).
 const AFTER_CLOSE: Duration = Duration::from_secs(1);
 
+/// A peer whose session failed is not tried again before this.
+const RETRY_ASKED: Duration = Duration::from_secs(60);
+
+/// Sessions opened at once for the gate.
+const ASKED_AT_ONCE: usize = 8;
+
+/// Peers remembered as recently tried.
+const MAX_TRIED: usize = 4096;
+
+/// Opens a session to each peer the gate asks for (each at most once per
+/// [`RETRY_ASKED`], [`ASKED_AT_ONCE`] at a time), until the network stops.
+/// A session verifies both ends: the held requests then pass on both.
+pub(super) async fn verify_asked(
+    handle: NetworkHandle,
+    mut asked: mpsc::UnboundedReceiver<PeerId>,
+) {
+    let weak = handle.commands.downgrade();
+    let mut template = handle;
+    template.commands = mpsc::channel(1).0;
+    let slots = std::sync::Arc::new(Semaphore::new(ASKED_AT_ONCE));
+    let mut tried: HashMap<PeerId, tokio::time::Instant> = HashMap::new();
+    while let Some(peer) = asked.recv().await {
+        let now = tokio::time::Instant::now();
+        if tried
+            .get(&peer)
+            .is_some_and(|t| now.duration_since(*t) < RETRY_ASKED)
+        {
+            continue;
+        }
+        // All slots busy: this request is dropped; the peer's next one
+        // asks again.
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            continue;
+        };
+        if tried.len() >= MAX_TRIED {
+            tried.retain(|_, t| now.duration_since(*t) < RETRY_ASKED);
+        }
+        tried.insert(peer, now);
+        let Some(commands) = weak.upgrade() else {
+            return;
+        };
+        let mut h = template.clone();
+        h.commands = commands;
+        tokio::spawn(async move {
+            match h.open_channel(peer, Vec::new()).await {
+                Ok(ch) => {
+                    let _ = ch.close().await;
+                }
+                Err(e) => {
+                    tracing::debug!(peer = %super::short_peer(&peer), error = %e, "a node asking the directory could not be verified")
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
 /// Greets the bootstrap nodes until the network stops. Holds `handle`
 /// only while greeting, weakly otherwise, so that it never keeps a
 /// network alive that every user dropped.
@@ -36,7 +96,7 @@ pub(super) async fn greet_bootstrap(
     let weak = handle.commands.downgrade();
     let mut template = handle;
     // Drop the strong sender the template holds.
-    template.commands = tokio::sync::mpsc::channel(1).0;
+    template.commands = mpsc::channel(1).0;
     loop {
         let mut all_ok = true;
         for addr in &bootstrap {

@@ -187,7 +187,8 @@ impl Network {
         })?;
         let verified = Verified::default();
         let peer_ips = PeerIps::default();
-        let mut swarm = build_swarm(&config, peer_ips.clone(), &verified)?;
+        let (ask, asked) = mpsc::unbounded_channel();
+        let mut swarm = build_swarm(&config, peer_ips.clone(), &verified, &ask)?;
         for addr in &config.external {
             swarm.add_external_address(addr.clone());
         }
@@ -279,6 +280,7 @@ impl Network {
                 greet,
             ));
         }
+        tokio::spawn(greeter::verify_asked(handle.clone(), asked));
         Ok((handle, event_rx))
     }
 }
@@ -330,12 +332,14 @@ fn build_swarm(
     config: &NetConfig,
     peer_ips: PeerIps,
     verified: &Verified,
+    ask: &mpsc::UnboundedSender<libp2p::PeerId>,
 ) -> Result<Swarm<Behaviour>, NetError> {
     let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
     let mdns_on = config.mdns;
     let public = config.public;
     let relay_limits = config.relay;
     let verified = verified.clone();
+    let ask = ask.clone();
     let l = config.limits;
     let connection_limits = ConnectionLimits::default()
         .with_max_pending_incoming(Some(l.max_pending_incoming))
@@ -377,11 +381,12 @@ fn build_swarm(
                     ping: ping::Behaviour::new(ping::Config::new()),
                     mdns: Toggle::from(mdns),
                     stream: libp2p_stream::Behaviour::new(),
-                    kad: Gated::new(kad, verified.clone()),
+                    kad: Gated::new(kad, verified.clone(), Some(ask.clone())),
                     relay: Toggle::from(public.then(|| {
                         Gated::new(
                             relay::Behaviour::new(local, relay_config(relay_limits)),
                             verified.clone(),
+                            Some(ask.clone()),
                         )
                     })),
                     relay_client,
@@ -390,6 +395,7 @@ fn build_swarm(
                     autonat_server: Gated::new(
                         autonat::v2::server::Behaviour::default(),
                         verified.clone(),
+                        Some(ask.clone()),
                     ),
                 })
             },
