@@ -32,6 +32,7 @@ mod api;
 mod bulk;
 mod ceiling;
 mod directory;
+mod directory_rows;
 mod figures;
 mod fleet;
 mod ledger;

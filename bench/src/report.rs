@@ -71,7 +71,7 @@ pub fn rows(s: &Settings, r: &Results) -> Vec<Row> {
     rows.push(small_row(s, r));
     rows.extend(ledger_rows(s, r));
     rows.push(fanout_row(s, r));
-    rows.extend(crate::directory::rows(r.directory.as_ref()));
+    rows.extend(crate::directory_rows::rows(r.directory.as_ref()));
     rows
 }
 
