@@ -152,7 +152,17 @@ async fn nodes_joined_through_a_bootstrap_find_each_other_and_an_impostor_is_ign
         .await
         .expect("lookup");
     assert!(none.is_empty());
-    for h in [gp, cardio, impostor, public] {
+
+    // With the directory gone (the bootstrap node stopped), a lookup
+    // answers what an earlier one found and verified.
+    public.shutdown().await;
+    let cached = gp
+        .find(&NationalId::parse(CARDIO_ID).expect("id"))
+        .await
+        .expect("lookup");
+    assert_eq!(cached.len(), 1);
+    assert_eq!(cached[0].peer_id(), cardio.local_peer_id().to_bytes());
+    for h in [gp, cardio, impostor] {
         h.shutdown().await;
     }
 }

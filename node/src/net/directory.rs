@@ -19,7 +19,9 @@
 //! 3. **Look up.** [`Directory::start_lookup`] starts a Kademlia query;
 //!    every set a node returns is verified again here. The lookup ends with
 //!    the first answer that holds a verified record, when the query ends,
-//!    or at [`QUERY_TIMEOUT`].
+//!    or at [`QUERY_TIMEOUT`]. What it found is remembered: a lookup that
+//!    reaches no directory node (the uplink is down) answers the records an
+//!    earlier one found, as long as they have not expired.
 //!
 //! Peers get into the routing table only once a Confrère session verified
 //! them (see [`super::gate`]); requests of others are never answered.
@@ -54,6 +56,9 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Keys (national ids) a node holds records for.
 pub const MAX_HELD_KEYS: usize = 16_384;
+
+/// Keys whose lookup results a node remembers.
+const MAX_FOUND_KEYS: usize = 1024;
 
 /// Wait after an address change before publishing, so that a burst of
 /// changes makes one record.
@@ -98,6 +103,10 @@ pub(super) struct Directory {
     put_failed: bool,
     /// When a put last reached a directory node.
     last_published: Option<Instant>,
+    /// The verified records lookups found, per key: what a lookup answers
+    /// when no directory node can be asked (the uplink is down), until the
+    /// records expire.
+    found: HashMap<Vec<u8>, Vec<VerifiedRecord>>,
 }
 
 impl Directory {
@@ -115,6 +124,7 @@ impl Directory {
             warned_expired: false,
             put_failed: false,
             last_published: None,
+            found: HashMap::new(),
         })
     }
 
@@ -356,12 +366,30 @@ impl Directory {
         true
     }
 
-    /// Lookup `id` ended (query over, or failed): answers what was found.
+    /// Lookup `id` ended (query over, or failed): answers what was found,
+    /// else what an earlier lookup of the key found and has not expired.
     pub(super) fn finish(&mut self, id: QueryId) {
-        if let Some(lookup) = self.lookups.remove(&id) {
-            for reply in lookup.replies {
-                let _ = reply.send(Ok(lookup.found.clone()));
+        let Some(lookup) = self.lookups.remove(&id) else {
+            return;
+        };
+        let now = (self.keys.now)();
+        let answer = if lookup.found.is_empty() {
+            let mut cached = self.found.get(&lookup.key).cloned().unwrap_or_default();
+            cached.retain(|r| !r.is_expired(now));
+            cached
+        } else {
+            if !self.found.contains_key(&lookup.key) && self.found.len() >= MAX_FOUND_KEYS {
+                self.found
+                    .retain(|_, records| records.iter().any(|r| !r.is_expired(now)));
+                if self.found.len() >= MAX_FOUND_KEYS {
+                    self.found.clear();
+                }
             }
+            self.found.insert(lookup.key.clone(), lookup.found.clone());
+            lookup.found
+        };
+        for reply in lookup.replies {
+            let _ = reply.send(Ok(answer.clone()));
         }
     }
 
