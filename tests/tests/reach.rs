@@ -183,6 +183,7 @@ fn dossier_waits_out_a_cut_uplink(cut: &str) {
     let (doc, sha) = document(&tmp.path().join("docs"), "bilan.pdf", 128 * 1024, 13);
     // a found b a moment ago: the send is accepted even though a cannot
     // ask the directory now, and the dossier waits for the link.
+    let send_at = Instant::now();
     let out = SendCommand {
         to: B_WHO.national_id,
         patient: PATIENT,
@@ -201,8 +202,16 @@ fn dossier_waits_out_a_cut_uplink(cut: &str) {
 
     // It waits in the outbox (queued, or a try under way) for as long as
     // the link is down, and nothing arrives.
+    eprintln!(
+        "the send took {:.1} s with {cut}'s uplink cut",
+        send_at.elapsed().as_secs_f64()
+    );
+    // The link stays down for CUT, and at least until the dossier was seen
+    // waiting a few times (a send that took the whole cut).
     let mut seen = Vec::new();
-    while cut_at.elapsed() < CUT {
+    let mut checks = 0;
+    while cut_at.elapsed() < CUT || checks < 3 {
+        checks += 1;
         let item = outbox_item(a, &id).unwrap();
         let state = item["state"].as_str().unwrap_or_default().to_owned();
         assert!(
