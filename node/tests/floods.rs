@@ -418,11 +418,14 @@ async fn a_flood_of_stalled_handshakes_leaves_room_for_a_known_colleague() {
         .await;
 
         // A colleague new to the node, on the flooded address, is told
-        // that the node is busy (not that its credential was refused).
+        // that the node is busy (not that its credential was refused), or
+        // gets through: its first directory or AutoNAT request makes the
+        // node verify it on a session of its own, after which it is a
+        // known colleague with the slots kept for those.
         let mut busy = false;
         for _ in 0..10 {
             match deliver(&dentist, &gp).await {
-                Err(NetError::Channel(ChannelError::Busy)) => {
+                Err(NetError::Channel(ChannelError::Busy)) | Ok(()) => {
                     busy = true;
                     break;
                 }
@@ -432,7 +435,10 @@ async fn a_flood_of_stalled_handshakes_leaves_room_for_a_known_colleague() {
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
-        assert!(busy, "the new colleague was never told the node is busy");
+        assert!(
+            busy,
+            "the new colleague was neither told the node is busy nor let through"
+        );
         assert!(
             ChannelError::Busy.to_string().contains("busy") && ChannelError::Busy.is_transient()
         );

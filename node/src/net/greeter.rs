@@ -31,6 +31,10 @@ const AFTER_CLOSE: Duration = Duration::from_secs(1);
 /// A peer whose session failed is not tried again before this.
 const RETRY_ASKED: Duration = Duration::from_secs(60);
 
+/// Wait before opening a session for the gate, in case one under way
+/// verifies the peer first.
+const ASK_SETTLE: Duration = Duration::from_secs(1);
+
 /// Sessions opened at once for the gate.
 const ASKED_AT_ONCE: usize = 8;
 
@@ -72,6 +76,12 @@ pub(super) async fn verify_asked(
         let mut h = template.clone();
         h.commands = commands;
         tokio::spawn(async move {
+            // A session under way (the peer's own, or one this node opens)
+            // often verifies the peer within moments: no second one then.
+            tokio::time::sleep(ASK_SETTLE).await;
+            if h.notices.verified.contains(&peer) {
+                return;
+            }
             match h.open_channel(peer, Vec::new()).await {
                 Ok(ch) => {
                     let _ = ch.close().await;

@@ -411,7 +411,7 @@ impl NetworkHandle {
         // A busy node (or its full queue of new streams) turns a stream
         // away at once: a colleague tries a few more times, after a pause.
         for pause in BUSY_RETRY_PAUSES {
-            if !matches!(result, Err(NetError::Channel(ChannelError::Busy))) {
+            if !result.as_ref().is_err_and(is_transient) {
                 break;
             }
             tokio::time::sleep(pause).await;
@@ -435,7 +435,7 @@ impl NetworkHandle {
                     peer: short_peer(&peer),
                     reason: match e {
                         libp2p_stream::OpenStreamError::UnsupportedProtocol(p) => {
-                            format!("it does not speak {p}")
+                            format!("{UNSUPPORTED} {p}")
                         }
                         e => e.to_string(),
                     },
@@ -475,6 +475,22 @@ impl NetworkHandle {
         }
     }
 }
+
+/// Whether a session that failed with `e` is worth trying again at once:
+/// the node was busy, or the stream failed to open because the connection
+/// it was opened on closed meanwhile (a relayed connection dropped once
+/// hole punching made a direct one). A peer that does not speak the
+/// protocol is not.
+fn is_transient(e: &NetError) -> bool {
+    match e {
+        NetError::Channel(ChannelError::Busy) => true,
+        NetError::OpenStream { reason, .. } => !reason.starts_with(UNSUPPORTED),
+        _ => false,
+    }
+}
+
+/// How [`NetError::OpenStream`] begins for a peer without the protocol.
+const UNSUPPORTED: &str = "it does not speak";
 
 async fn bounded<T>(
     target: String,

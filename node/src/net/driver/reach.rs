@@ -271,13 +271,17 @@ impl Driver {
         } else {
             Reachability::Unknown
         };
-        // Public and relayed addresses first, then the others (loopback
-        // last: it only helps nodes on this machine).
+        // Public and relayed addresses first, then the local network ones.
+
         let mut ordered: Vec<Multiaddr> = Vec::new();
         ordered.extend(external);
         ordered.extend(relayed);
         ordered.extend(direct.iter().filter(|a| !is_loopback(a)).cloned());
-        ordered.extend(direct.iter().filter(|a| is_loopback(a)).cloned());
+        // Loopback addresses only help nodes on this machine: told only
+        // when there is nothing else (a node listening on 127.0.0.1 only).
+        if ordered.is_empty() {
+            ordered.extend(direct.iter().filter(|a| is_loopback(a)).cloned());
+        }
         let mut dialable: Vec<Multiaddr> = Vec::new();
         for a in ordered {
             let (bare, _) = split_peer(&a);
