@@ -63,9 +63,24 @@ pub fn request(
     .into_bytes();
     // One write: the server may answer (and close) once it has the head.
     message.extend_from_slice(body);
-    stream.write_all(&message).map_err(broken)?;
-    stream.flush().map_err(broken)?;
-    let raw = read_answer(&mut stream).map_err(broken)?;
+    let written = stream.write_all(&message).and_then(|()| stream.flush());
+    // A daemon that answered (a refusal) before reading the whole request
+    // closes the socket: the write breaks, but its answer is there to read.
+    let raw = match written {
+        Ok(()) => read_answer(&mut stream).map_err(broken)?,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            match read_answer(&mut stream) {
+                Ok(raw) if !raw.is_empty() => raw,
+                _ => return Err(broken(e)),
+            }
+        }
+        Err(e) => return Err(broken(e)),
+    };
     parse(&raw).map_err(|why| Failure::Broken(format!("the daemon's answer is not HTTP: {why}")))
 }
 
