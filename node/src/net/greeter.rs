@@ -28,6 +28,26 @@ const RETRY: Duration = Duration::from_secs(5);
 /// again (a restarting node needs a moment to listen).
 const AFTER_CLOSE: Duration = Duration::from_secs(1);
 
+/// A handle that holds the network only weakly: a template whose command
+/// sender is a dead one, and the weak sender to upgrade for each use.
+fn weakly(handle: NetworkHandle) -> (NetworkHandle, mpsc::WeakSender<super::handle::Command>) {
+    let weak = handle.commands.downgrade();
+    let mut template = handle;
+    template.commands = mpsc::channel(1).0;
+    (template, weak)
+}
+
+/// `template` with a live command sender, or `None` once the network is
+/// gone.
+fn upgraded(
+    template: &NetworkHandle,
+    weak: &mpsc::WeakSender<super::handle::Command>,
+) -> Option<NetworkHandle> {
+    let mut h = template.clone();
+    h.commands = weak.upgrade()?;
+    Some(h)
+}
+
 /// A peer whose session failed is not tried again before this.
 const RETRY_ASKED: Duration = Duration::from_secs(60);
 
@@ -48,9 +68,7 @@ pub(super) async fn verify_asked(
     handle: NetworkHandle,
     mut asked: mpsc::UnboundedReceiver<PeerId>,
 ) {
-    let weak = handle.commands.downgrade();
-    let mut template = handle;
-    template.commands = mpsc::channel(1).0;
+    let (template, weak) = weakly(handle);
     let slots = std::sync::Arc::new(Semaphore::new(ASKED_AT_ONCE));
     let mut tried: HashMap<PeerId, tokio::time::Instant> = HashMap::new();
     while let Some(peer) = asked.recv().await {
@@ -70,11 +88,9 @@ pub(super) async fn verify_asked(
             tried.retain(|_, t| now.duration_since(*t) < RETRY_ASKED);
         }
         tried.insert(peer, now);
-        let Some(commands) = weak.upgrade() else {
+        let Some(h) = upgraded(&template, &weak) else {
             return;
         };
-        let mut h = template.clone();
-        h.commands = commands;
         tokio::spawn(async move {
             // A session under way (the peer's own, or one this node opens)
             // often verifies the peer within moments: no second one then.
@@ -103,18 +119,13 @@ pub(super) async fn greet_bootstrap(
     bootstrap: Vec<Multiaddr>,
     wake: Arc<Notify>,
 ) {
-    let weak = handle.commands.downgrade();
-    let mut template = handle;
-    // Drop the strong sender the template holds.
-    template.commands = mpsc::channel(1).0;
+    let (template, weak) = weakly(handle);
     loop {
         let mut all_ok = true;
         for addr in &bootstrap {
-            let Some(commands) = weak.upgrade() else {
+            let Some(h) = upgraded(&template, &weak) else {
                 return;
             };
-            let mut h = template.clone();
-            h.commands = commands;
             match h.open_channel_addr(addr.clone()).await {
                 Ok(ch) => {
                     let _ = ch.close().await;

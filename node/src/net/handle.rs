@@ -337,18 +337,7 @@ impl NetworkHandle {
     /// opens a verified session on it: a `peers add` that succeeds proves
     /// that very address leads to the node.
     pub async fn verify_address(&self, addr: Multiaddr) -> Result<SecureChannel, NetError> {
-        let (reply, rx) = oneshot::channel();
-        let dial = async {
-            self.commands
-                .send(Command::DialAddr {
-                    addr: addr.clone(),
-                    reply,
-                })
-                .await
-                .map_err(|_| NetError::Stopped)?;
-            rx.await.map_err(|_| NetError::Stopped)?
-        };
-        let peer = bounded(addr.to_string(), dial).await?;
+        let peer = self.dial_addr(addr.clone(), addr.to_string()).await?;
         self.session_on(peer).await
     }
 
@@ -393,16 +382,22 @@ impl NetworkHandle {
         if let Some(peer) = peer {
             return self.open_channel(peer, vec![bare]).await;
         }
+        let peer = self.dial_addr(bare, addr.to_string()).await?;
+        self.session_on(peer).await
+    }
+
+    /// Dials `addr` on a new connection (bounded by [`DIAL_TIMEOUT`],
+    /// errors naming `target`) and returns the PeerId libp2p authenticated.
+    async fn dial_addr(&self, addr: Multiaddr, target: String) -> Result<PeerId, NetError> {
         let (reply, rx) = oneshot::channel();
         let dial = async {
             self.commands
-                .send(Command::DialAddr { addr: bare, reply })
+                .send(Command::DialAddr { addr, reply })
                 .await
                 .map_err(|_| NetError::Stopped)?;
             rx.await.map_err(|_| NetError::Stopped)?
         };
-        let peer = bounded(addr.to_string(), dial).await?;
-        self.session_on(peer).await
+        bounded(target, dial).await
     }
 
     /// Opens the stream to a connected peer and runs the handshake.
