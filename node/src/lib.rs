@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod consent;
 pub mod daemon;
+pub mod fault;
 pub mod files;
 pub mod home;
 pub mod ledger;

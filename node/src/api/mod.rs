@@ -4,8 +4,10 @@
 
 pub mod consent_model;
 pub mod directory_model;
+pub mod errors;
 pub mod journal_model;
 pub mod model;
 pub mod purge_model;
 pub mod server;
+pub mod service;
 pub mod socket;

@@ -17,7 +17,7 @@
 //!   find the TCP port through it; the command line does not use it.
 //!
 //! Every answer is JSON: the model type of the route, or an [`ApiError`]
-//! whose `code` sets the HTTP status (see [`http_status`]). Request bodies
+//! whose `code` sets the HTTP status (see [`super::errors::http_status`]). Request bodies
 //! are bounded ([`MAX_BODY`]: documents travel as paths, never as bodies)
 //! and never logged, since they carry patient data.
 
@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::errors::http_status;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Query, Request, State};
@@ -309,20 +310,6 @@ fn write_replacing(home: &Path, name: &str, bytes: &[u8]) -> Result<(), ApiServe
     tmp.persist(&target).map_err(|e| werr(e.error))?;
     let _ = crate::files::sync_dir(home);
     Ok(())
-}
-
-/// The HTTP status an [`ApiError`] code is answered with.
-pub fn http_status(code: &str) -> StatusCode {
-    match code {
-        "not_found" | "unknown_recipient" | "not_published" | "unknown_peer" => {
-            StatusCode::NOT_FOUND
-        }
-        "invalid" => StatusCode::BAD_REQUEST,
-        "refused" => StatusCode::CONFLICT,
-        "unauthorized" => StatusCode::UNAUTHORIZED,
-        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
 }
 
 /// An error answer: an [`ApiError`] body with an HTTP status.
@@ -689,19 +676,5 @@ mod tests {
         assert!(!t.matches(b"abc"));
         assert!(!t.matches(b""));
         assert!(!t.matches(b"abcde"));
-    }
-
-    #[test]
-    fn codes_map_to_statuses() {
-        assert_eq!(http_status("not_found"), StatusCode::NOT_FOUND);
-        assert_eq!(http_status("unknown_recipient"), StatusCode::NOT_FOUND);
-        assert_eq!(http_status("not_published"), StatusCode::NOT_FOUND);
-        assert_eq!(http_status("unknown_peer"), StatusCode::NOT_FOUND);
-        assert_eq!(http_status("invalid"), StatusCode::BAD_REQUEST);
-        assert_eq!(http_status("refused"), StatusCode::CONFLICT);
-        assert_eq!(http_status("unauthorized"), StatusCode::UNAUTHORIZED);
-        assert_eq!(http_status("unavailable"), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(http_status("internal"), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(http_status("whatever"), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

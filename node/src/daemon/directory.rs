@@ -21,7 +21,7 @@ const NOT_PUBLISHED_HINT: &str = "check that the colleague's node is running (`c
 impl Engine {
     /// The verified directory records of the practitioner `national_id`'s
     /// nodes; `not_published` when there is none.
-    pub(super) async fn find_in_directory(
+    pub(crate) async fn find_in_directory(
         &self,
         national_id: &str,
     ) -> Result<Vec<DirectoryRecord>, ApiError> {
@@ -56,7 +56,7 @@ impl Engine {
 
     /// Removes the address-book entries of PeerId or national id `key`
     /// and saves the book; `unknown_peer` when none matches.
-    pub(super) async fn remove_from_book(&self, key: &str) -> Result<Vec<PeerInfo>, ApiError> {
+    pub(crate) async fn remove_from_book(&self, key: &str) -> Result<Vec<PeerInfo>, ApiError> {
         let mut book = self.book.lock().await;
         let removed = book.remove(key);
         if removed.is_empty() {
@@ -79,7 +79,7 @@ impl Engine {
                 "check the home's permissions and free space, then retry",
             )
         })?;
-        Ok(removed.iter().map(super::engine::peer_info).collect())
+        Ok(removed.iter().map(crate::api::service::peer_info).collect())
     }
 }
 

@@ -1,4 +1,6 @@
-//! The daemon's shared state and the local API's implementation.
+//! The daemon's shared state, and the operations every part of it needs
+//! (the ledger, the address book, sessions to colleagues, the store key).
+//! The local API's implementation is `api::service`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,38 +8,37 @@ use std::sync::Arc;
 
 use confrere_protocol::dossier::keywrap::{self, StoreKey};
 use confrere_protocol::dossier::{DossierId, DossierKey};
-use confrere_protocol::{PractitionerIdentity, UnixTime};
+use confrere_protocol::PractitionerIdentity;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{Mutex, Notify};
 
-use super::inbox;
-use super::records::{InboxRecord, OutboxRecord, OutboxState};
-use super::sending;
+use super::common::{internal, now, store_err};
+use super::records::{InboxRecord, OutboxRecord};
 use super::DaemonError;
-use crate::api::model::*;
+use crate::api::model::ApiError;
 use crate::consent::BasisKind;
 use crate::home::Home;
-use crate::net::{AddressBook, Entry, NetworkHandle};
+use crate::net::{AddressBook, NetworkHandle};
 use crate::store::{Store, StoreError, Tree};
 use confrere_protocol::consent::RecordId;
 
 /// The daemon's state, shared by its tasks.
 pub struct Engine {
-    pub(super) identity: PractitionerIdentity,
-    pub(super) home: Home,
-    pub(super) store: Store,
-    pub(super) net: NetworkHandle,
-    pub(super) book: Mutex<AddressBook>,
-    pub(super) wake: Notify,
-    pub(super) stopping: AtomicBool,
+    pub(crate) identity: PractitionerIdentity,
+    pub(crate) home: Home,
+    pub(crate) store: Store,
+    pub(crate) net: NetworkHandle,
+    pub(crate) book: Mutex<AddressBook>,
+    pub(crate) wake: Notify,
+    pub(crate) stopping: AtomicBool,
     /// Sealed bytes sent so far by transfers under way, by dossier id.
-    pub(super) progress: std::sync::Mutex<HashMap<String, u64>>,
-    pub(super) ledger: crate::ledger::Ledger,
+    pub(crate) progress: std::sync::Mutex<HashMap<String, u64>>,
+    pub(crate) ledger: crate::ledger::Ledger,
     /// The outbox's index of due items and its checked record changes.
     pub(super) outbox: super::outbox::Outbox,
     /// Outbox items found settled at start, whose sealed copy the start-up
     /// sweep removes if a crash left it.
-    pub(super) settled_at_start: std::sync::Mutex<Vec<[u8; 16]>>,
+    pub(crate) settled_at_start: std::sync::Mutex<Vec<[u8; 16]>>,
     store_key: StoreKey,
 }
 
@@ -52,36 +53,6 @@ impl std::fmt::Debug for Engine {
 /// Colleagues of the address book greeted when the daemon starts (see
 /// [`Engine::greet_colleagues`]).
 pub(super) const GREETED: usize = 64;
-
-/// The current time.
-pub(super) fn now() -> UnixTime {
-    crate::net::system_now()
-}
-
-/// RFC 3339 of Unix seconds.
-pub(super) fn rfc3339(secs: i64) -> String {
-    UnixTime::from_secs(secs).to_rfc3339()
-}
-
-/// An API error from a store error.
-pub(super) fn store_err(e: StoreError) -> ApiError {
-    let hint = e.hint().to_owned();
-    let code = if matches!(e, StoreError::NoSpace) {
-        "unavailable"
-    } else {
-        "internal"
-    };
-    ApiError::new(code, e.to_string(), hint)
-}
-
-/// An internal error (a task that could not run).
-pub(super) fn internal(what: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        "internal",
-        what.to_string(),
-        "see the daemon's log; if it persists, restart the daemon",
-    )
-}
 
 impl Engine {
     /// Builds the engine over an opened home, store, network and address book.
@@ -145,12 +116,12 @@ impl Engine {
         self.wake.notify_waiters();
     }
 
-    pub(super) fn is_stopping(&self) -> bool {
+    pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
 
     /// Appends an entry to the ledger; durable when it returns.
-    pub(super) async fn record(
+    pub(crate) async fn record(
         &self,
         kind: confrere_protocol::ledger::EntryKind,
     ) -> Result<(), ApiError> {
@@ -165,7 +136,7 @@ impl Engine {
     /// in the ledger. If either fails, the record is removed so that it
     /// allows nothing and a new grant makes no duplicate; the error says
     /// whether that worked.
-    async fn record_basis(
+    pub(crate) async fn record_basis(
         &self,
         kind: BasisKind,
         id: &RecordId,
@@ -217,11 +188,11 @@ impl Engine {
         self.store.flush_async_safe().await
     }
 
-    pub(super) fn wrap_key(&self, id: &DossierId, key: &DossierKey) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn wrap_key(&self, id: &DossierId, key: &DossierKey) -> Result<Vec<u8>, ApiError> {
         keywrap::wrap(&self.store_key, id, key).map_err(internal)
     }
 
-    pub(super) fn unwrap_key(&self, id: &DossierId) -> Result<DossierKey, ApiError> {
+    pub(crate) fn unwrap_key(&self, id: &DossierId) -> Result<DossierKey, ApiError> {
         let wrapped = self
             .store
             .get_wrapped_key(id.as_bytes())
@@ -287,7 +258,7 @@ impl Engine {
     }
 
     /// Records a peer a session verified.
-    pub(super) async fn peer_verified(
+    pub(crate) async fn peer_verified(
         &self,
         peer: PeerId,
         national_id: &str,
@@ -306,7 +277,7 @@ impl Engine {
 
     /// The practitioner `national_id` was seen again: the outbox items
     /// that could not reach it become due now.
-    pub(super) fn colleague_seen(&self, national_id: &str) {
+    pub(crate) fn colleague_seen(&self, national_id: &str) {
         let due = self.outbox.peer_seen(national_id, now().as_secs());
         if due > 0 {
             tracing::info!(
@@ -323,7 +294,7 @@ impl Engine {
     /// dossiers for this node, and backs off because this node was away,
     /// sees it again and sends them at once. At most [`GREETED`] of them,
     /// the most recently seen first.
-    pub(super) fn greet_colleagues(self: &Arc<Self>) {
+    pub(crate) fn greet_colleagues(self: &Arc<Self>) {
         let engine = self.clone();
         tokio::spawn(async move {
             let mut colleagues: Vec<(Option<String>, PeerId, Vec<Multiaddr>)> = {
@@ -348,7 +319,7 @@ impl Engine {
     }
 
     /// Records a node mDNS found, and probes it to learn who it serves.
-    pub(super) async fn peer_discovered(self: &Arc<Self>, peer: PeerId, addrs: Vec<Multiaddr>) {
+    pub(crate) async fn peer_discovered(self: &Arc<Self>, peer: PeerId, addrs: Vec<Multiaddr>) {
         {
             let book = self.book.lock().await;
             let known = book.find_by_peer(&peer).and_then(|e| e.national_id.clone());
@@ -378,7 +349,7 @@ impl Engine {
     /// session), else those the directory lists, and checks that the
     /// session verified that very practitioner. Errors are for the
     /// outbox's `last_error`.
-    pub(super) async fn open_channel_to(
+    pub(crate) async fn open_channel_to(
         &self,
         national_id: &str,
     ) -> Result<crate::net::SecureChannel, String> {
@@ -425,7 +396,7 @@ impl Engine {
         Err(last_error.unwrap_or_else(|| format!("no node of {national_id} could be reached")))
     }
 
-    pub(super) fn outbox_records(&self) -> Result<Vec<OutboxRecord>, ApiError> {
+    pub(crate) fn outbox_records(&self) -> Result<Vec<OutboxRecord>, ApiError> {
         Ok(self
             .store
             .scan::<OutboxRecord>(Tree::Outbox)
@@ -435,7 +406,7 @@ impl Engine {
             .collect())
     }
 
-    pub(super) fn inbox_records(&self) -> Result<Vec<InboxRecord>, ApiError> {
+    pub(crate) fn inbox_records(&self) -> Result<Vec<InboxRecord>, ApiError> {
         Ok(self
             .store
             .scan::<InboxRecord>(Tree::Inbox)
@@ -458,267 +429,4 @@ fn serves(
         ));
     }
     Ok(ch)
-}
-
-pub(super) fn peer_info(e: &Entry) -> PeerInfo {
-    PeerInfo {
-        peer_id: e.peer_id.clone(),
-        addrs: e.addrs.clone(),
-        national_id: e.national_id.clone(),
-        name: e.name.clone(),
-        last_seen: e.last_seen.clone(),
-        last_error: e.last_error.clone(),
-    }
-}
-
-impl NodeApi for Engine {
-    async fn status(&self) -> Result<Status, ApiError> {
-        let inbox = self.inbox_records()?.len();
-        let outbox = self
-            .outbox_records()?
-            .iter()
-            .filter(|r| r.state != OutboxState::Delivered)
-            .count();
-        Ok(Status {
-            national_id: self.identity.national_id.to_string(),
-            name: self.identity.display_name(),
-            peer_id: self.net.local_peer_id().to_base58(),
-            listen: self
-                .net
-                .listen_addrs()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            reachability: self.net.reachability().as_str().to_owned(),
-            addresses: self
-                .net
-                .dialable_addrs()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            bootstrap: self
-                .net
-                .bootstrap_addrs()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            inbox,
-            outbox,
-            unfinished_inbound: super::unfinished::summary(&self.store).map_err(store_err)?,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        })
-    }
-
-    async fn peers(&self) -> Result<Vec<PeerInfo>, ApiError> {
-        let book = self.book.lock().await;
-        Ok(book.entries().iter().map(peer_info).collect())
-    }
-
-    async fn add_peer(&self, req: AddPeer) -> Result<PeerInfo, ApiError> {
-        let (addr, peer) = crate::net::addressbook::parse_addr(&req.multiaddr).map_err(|e| {
-            ApiError::new(
-                "invalid",
-                e.to_string(),
-                "give the address the colleague's `confrere status` prints",
-            )
-        })?;
-        let entry = {
-            let mut book = self.book.lock().await;
-            let entry = book.add(&req.multiaddr).map_err(|e| {
-                ApiError::new(
-                    "invalid",
-                    e.to_string(),
-                    "give the address the colleague's `confrere status` prints",
-                )
-            })?;
-            book.save().map_err(internal)?;
-            entry
-        };
-        // Dial that very address, on a new connection, to learn which
-        // practitioner's node answers there: only then is it verified.
-        let mut target = addr.clone();
-        if let Some(p) = peer {
-            target.push(libp2p::multiaddr::Protocol::P2p(p));
-        }
-        let reached = self.net.verify_address(target).await;
-        match reached {
-            Ok(ch) => {
-                let verified = ch.peer().identity().clone();
-                let remote = ch.remote_peer_id();
-                let _ = ch.close().await;
-                self.peer_verified(
-                    remote,
-                    verified.national_id.as_str(),
-                    &verified.display_name(),
-                    &[addr],
-                )
-                .await;
-                let book = self.book.lock().await;
-                let mut info = book
-                    .find_by_peer(&remote)
-                    .map(peer_info)
-                    .unwrap_or_else(|| peer_info(&entry));
-                // Verified through this very address: no error stands.
-                info.last_error = None;
-                Ok(info)
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                let mut book = self.book.lock().await;
-                book.record_error(&req.multiaddr, &msg);
-                let _ = book.save();
-                let mut info = peer_info(&entry);
-                info.last_error = Some(msg);
-                Ok(info)
-            }
-        }
-    }
-
-    async fn find_peers(
-        &self,
-        national_id: String,
-    ) -> Result<Vec<crate::api::directory_model::DirectoryRecord>, ApiError> {
-        self.find_in_directory(&national_id).await
-    }
-
-    async fn remove_peer(&self, key: String) -> Result<Vec<PeerInfo>, ApiError> {
-        self.remove_from_book(&key).await
-    }
-
-    async fn send(&self, req: SendRequest) -> Result<Sent, ApiError> {
-        sending::send(self, req, None).await
-    }
-
-    async fn outbox(&self) -> Result<Vec<OutboxItem>, ApiError> {
-        let mut recs = self.outbox_records()?;
-        recs.sort_by_key(|r| std::cmp::Reverse(r.created_at));
-        let progress = self.progress.lock().map(|p| p.clone()).unwrap_or_default();
-        Ok(recs
-            .into_iter()
-            .map(|r| sending::outbox_item(&r, progress.get(&r.id).copied()))
-            .collect())
-    }
-
-    async fn inbox(&self) -> Result<Vec<InboxItem>, ApiError> {
-        inbox::list(self)
-    }
-
-    async fn inbox_show(&self, id: String) -> Result<InboxItem, ApiError> {
-        inbox::show(self, &id).await
-    }
-
-    async fn inbox_open(&self, id: String, req: OpenRequest) -> Result<Opened, ApiError> {
-        inbox::open(self, &id, req).await
-    }
-
-    async fn inbox_accept(&self, id: String) -> Result<InboxItem, ApiError> {
-        inbox::set_status(self, &id, super::InboxStatus::Accepted, None).await
-    }
-
-    async fn inbox_decline(&self, id: String, req: DeclineRequest) -> Result<InboxItem, ApiError> {
-        inbox::set_status(self, &id, super::InboxStatus::Declined, Some(req.reason)).await
-    }
-
-    async fn inbox_reply(&self, id: String, req: ReplyRequest) -> Result<Sent, ApiError> {
-        inbox::reply(self, &id, req).await
-    }
-
-    async fn ledger(&self, since: Option<u64>) -> Result<Vec<crate::ledger::EntryView>, ApiError> {
-        self.ledger
-            .views_async(since)
-            .await
-            .map_err(|e| e.api_error())
-    }
-
-    async fn ledger_verify(
-        &self,
-        every_signature: bool,
-    ) -> Result<crate::ledger::VerifyReport, ApiError> {
-        let signatures = crate::ledger::VerifyQuery {
-            signatures: Some(every_signature),
-            quick: None,
-        }
-        .signatures();
-        self.ledger
-            .verify_report_async(signatures)
-            .await
-            .map_err(|e| e.api_error())
-    }
-
-    async fn purge(
-        &self,
-        req: crate::api::purge_model::PurgeRequest,
-    ) -> Result<crate::api::purge_model::PurgeReport, ApiError> {
-        super::purge::purge(self, req).await
-    }
-
-    async fn journal(
-        &self,
-        patient_ins: String,
-    ) -> Result<Vec<crate::api::journal_model::JournalLine>, ApiError> {
-        super::journal::journal(self, &patient_ins).await
-    }
-
-    async fn consent_grant(&self, req: GrantConsentRequest) -> Result<ConsentInfo, ApiError> {
-        let now = now();
-        let consent = crate::consent::grant_request(&self.store, &req, now)?;
-        let entry = confrere_protocol::ledger::EntryKind::ConsentGranted {
-            consent_id: consent.id.0,
-            patient_ins: consent.patient_ins.clone(),
-            recipients: consent.recipients.iter().map(ToString::to_string).collect(),
-            purpose: consent.purpose.clone(),
-            expires: consent.expires.map(|d| d.to_string()),
-        };
-        self.record_basis(BasisKind::Consent, &consent.id, entry)
-            .await?;
-        Ok(ConsentInfo::new(&consent, now))
-    }
-
-    async fn consent_list(
-        &self,
-        patient_ins: Option<String>,
-    ) -> Result<Vec<ConsentInfo>, ApiError> {
-        let now = now();
-        let consents = crate::consent::list_request(&self.store, patient_ins.as_deref())?;
-        Ok(consents.iter().map(|c| ConsentInfo::new(c, now)).collect())
-    }
-
-    async fn consent_show(&self, id: String) -> Result<ConsentInfo, ApiError> {
-        let consent = crate::consent::get(&self.store, &id)?;
-        let mut info = ConsentInfo::new(&consent, now());
-        info.recipient_states = super::revocation::recipient_states(self, &info.id);
-        Ok(info)
-    }
-
-    async fn consent_revoke(
-        &self,
-        id: String,
-        req: RevokeConsentRequest,
-    ) -> Result<ConsentInfo, ApiError> {
-        let now = now();
-        let consent = crate::consent::revoke(&self.store, &id, req.reason.as_deref(), now)?;
-        self.flush().await.map_err(store_err)?;
-        self.record(confrere_protocol::ledger::EntryKind::ConsentRevoked {
-            consent_id: consent.id.0,
-            reason: req.reason.clone().unwrap_or_default(),
-        })
-        .await?;
-        super::revocation::fan_out(self, consent.id.0, req.reason.as_deref().unwrap_or("")).await?;
-        let mut info = ConsentInfo::new(&consent, now);
-        info.recipient_states = super::revocation::recipient_states(self, &info.id);
-        Ok(info)
-    }
-
-    async fn care_team_record(&self, req: CareTeamRequest) -> Result<CareTeamInfo, ApiError> {
-        let record = crate::consent::care_team_request(&self.store, &req, now())?;
-        let entry = confrere_protocol::ledger::EntryKind::CareTeamRecorded {
-            record_id: record.id.0,
-            patient_ins: record.patient_ins.clone(),
-            recipients: record.recipients.iter().map(ToString::to_string).collect(),
-            informed_on: record.informed_on.to_string(),
-        };
-        self.record_basis(BasisKind::CareTeam, &record.id, entry)
-            .await?;
-        Ok(CareTeamInfo::new(&record))
-    }
 }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use confrere_protocol::dossier::names::{sanitize_document_name, unique_name};
 use confrere_protocol::dossier::{ContentEvent, ContentOpener, DossierId};
 
-use super::engine::{internal, rfc3339, store_err, Engine};
+use super::common::{internal, rfc3339, store_err};
+use super::engine::Engine;
 use super::records::{InboxRecord, InboxStatus};
 use super::sending;
 use crate::api::model::*;
@@ -26,7 +27,7 @@ fn parse_id(id: &str) -> Result<DossierId, ApiError> {
     DossierId::parse_hex(id.trim()).map_err(|_| not_found(id))
 }
 
-pub(super) fn item(r: &InboxRecord, with_letter: bool) -> InboxItem {
+pub(crate) fn item(r: &InboxRecord, with_letter: bool) -> InboxItem {
     InboxItem {
         id: r.id.clone(),
         from: r.from.clone(),
@@ -58,7 +59,7 @@ pub(super) fn item(r: &InboxRecord, with_letter: bool) -> InboxItem {
 }
 
 /// Urgent first, then newest.
-pub(super) fn list(engine: &Engine) -> Result<Vec<InboxItem>, ApiError> {
+pub(crate) fn list(engine: &Engine) -> Result<Vec<InboxItem>, ApiError> {
     let mut recs = engine.inbox_records()?;
     recs.sort_by(|a, b| {
         b.urgent
@@ -79,7 +80,7 @@ fn get(engine: &Engine, id: &str) -> Result<(DossierId, InboxRecord), ApiError> 
     Ok((did, rec))
 }
 
-pub(super) async fn show(engine: &Engine, id: &str) -> Result<InboxItem, ApiError> {
+pub(crate) async fn show(engine: &Engine, id: &str) -> Result<InboxItem, ApiError> {
     let (did, rec) = get(engine, id)?;
     // Reading the referral (its patient, reason and letter) is an opening;
     // an erased one holds none of them any more.
@@ -100,7 +101,7 @@ async fn record_opened(engine: &Engine, did: DossierId, rec: &InboxRecord) -> Re
         .await
 }
 
-pub(super) async fn set_status(
+pub(crate) async fn set_status(
     engine: &Engine,
     id: &str,
     status: InboxStatus,
@@ -140,7 +141,7 @@ fn refused_move(from: InboxStatus, to: InboxStatus, why: &str) -> ApiError {
     )
 }
 
-pub(super) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Result<Sent, ApiError> {
+pub(crate) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Result<Sent, ApiError> {
     let (did, rec) = get(engine, id)?;
     rec.status
         .can_become(InboxStatus::Answered)
@@ -169,7 +170,7 @@ pub(super) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Resul
 
 /// Writes the documents into `out_dir`, under sanitised, de-duplicated
 /// names; nothing is written outside it and nothing existing is overwritten.
-pub(super) async fn open(engine: &Engine, id: &str, req: OpenRequest) -> Result<Opened, ApiError> {
+pub(crate) async fn open(engine: &Engine, id: &str, req: OpenRequest) -> Result<Opened, ApiError> {
     let (did, mut rec) = get(engine, id)?;
     if rec.status == InboxStatus::Revoked {
         return Err(ApiError::new(

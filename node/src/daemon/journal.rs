@@ -5,7 +5,8 @@
 use confrere_protocol::dossier::Ins;
 use confrere_protocol::ledger::{EntryKind, LedgerEntry};
 
-use super::engine::{internal, Engine};
+use super::common::internal;
+use super::engine::Engine;
 use crate::api::journal_model::JournalLine;
 use crate::api::model::ApiError;
 
@@ -93,7 +94,7 @@ fn line(engine: &Engine, e: &LedgerEntry, names: &dyn Fn(&str) -> Option<String>
 }
 
 /// The journal of a patient, oldest first.
-pub(super) async fn journal(
+pub(crate) async fn journal(
     engine: &Engine,
     patient_ins: &str,
 ) -> Result<Vec<JournalLine>, ApiError> {

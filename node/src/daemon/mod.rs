@@ -18,20 +18,21 @@
 //! Decisions about certificates, credentials and the dossier format are the
 //! protocol crate's; this module drives them.
 
+pub(crate) mod common;
 mod directory;
 mod documents;
 mod engine;
-mod inbox;
-mod journal;
+pub(crate) mod inbox;
+pub(crate) mod journal;
 mod outbox;
-mod purge;
+pub(crate) mod purge;
 mod receiving;
 mod records;
-mod revocation;
+pub(crate) mod revocation;
 mod sealing;
-mod sending;
+pub(crate) mod sending;
 mod sink;
-mod unfinished;
+pub(crate) mod unfinished;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use confrere_protocol::dossier::{DossierId, Ins};
 use confrere_protocol::ledger::EntryKind;
 
-use super::engine::{internal, now, rfc3339, store_err, Engine};
+use super::common::{internal, now, rfc3339, store_err};
+use super::engine::Engine;
 use super::records::{InboxRecord, InboxStatus};
 use crate::api::model::ApiError;
 use crate::api::purge_model::{PurgeReport, PurgeRequest, PurgedDossier};
@@ -16,7 +17,7 @@ use crate::store::Tree;
 
 const SECS_PER_YEAR: i64 = 365 * 24 * 3600 + 6 * 3600;
 
-pub(super) async fn purge(engine: &Engine, req: PurgeRequest) -> Result<PurgeReport, ApiError> {
+pub(crate) async fn purge(engine: &Engine, req: PurgeRequest) -> Result<PurgeReport, ApiError> {
     // Read again, so that a change applies without a restart; a file that
     // has become invalid refuses the purge, never falls back to a default.
     let years = crate::config::Config::load(&engine.home.dir)

@@ -14,7 +14,8 @@ use confrere_protocol::dossier::{DossierId, DossierKey, SEALED_CHUNK_LEN};
 use confrere_protocol::receipt::{sign_receipt, DeliveryReceipt, NodeSigner, ReceiptError};
 use confrere_protocol::transfer::{ChunkView, RefuseReason, TransferMessage};
 
-use super::engine::{now, Engine};
+use super::common::now;
+use super::engine::Engine;
 use super::records::{DocumentRecord, InboxRecord, InboxStatus};
 use super::sink::{ChunkSink, SinkError};
 use super::unfinished;

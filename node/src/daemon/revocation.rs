@@ -23,7 +23,8 @@ use confrere_protocol::revocation::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::engine::{internal, now, rfc3339, store_err, Engine};
+use super::common::{internal, now, rfc3339, store_err};
+use super::engine::Engine;
 use super::records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState};
 use crate::api::consent_model::RecipientState;
 use crate::api::model::ApiError;
@@ -86,7 +87,7 @@ fn consent_hex(id: &[u8; 16]) -> String {
 }
 
 /// Dossiers shared under a consent, with their erasure state.
-pub(super) fn recipient_states(engine: &Engine, consent_id: &str) -> Vec<RecipientState> {
+pub(crate) fn recipient_states(engine: &Engine, consent_id: &str) -> Vec<RecipientState> {
     let (Ok(outbox), Ok(consent)) = (
         engine.outbox_records(),
         confrere_protocol::consent::RecordId::parse_hex(consent_id),
@@ -117,7 +118,7 @@ pub(super) fn recipient_states(engine: &Engine, consent_id: &str) -> Vec<Recipie
 
 /// After a consent is revoked: fail what is still queued under it and queue
 /// a notice for every dossier shared under it.
-pub(super) async fn fan_out(
+pub(crate) async fn fan_out(
     engine: &Engine,
     consent_id: [u8; 16],
     reason: &str,
@@ -168,7 +169,7 @@ pub(super) async fn fan_out(
 }
 
 /// Delivers the notices that are due; called by the outbox worker.
-pub(super) async fn deliver_due(engine: &Arc<Engine>) {
+pub(crate) async fn deliver_due(engine: &Arc<Engine>) {
     let due: Vec<RevocationTask> = match tasks(engine) {
         Ok(t) => t
             .into_iter()
@@ -248,7 +249,7 @@ async fn deliver(engine: &Engine, task: &RevocationTask) -> Result<(String, bool
 }
 
 /// Recipient's side: a notice arrived on an inbound session.
-pub(super) async fn on_notice(
+pub(crate) async fn on_notice(
     engine: &Engine,
     ch: &mut SecureChannel,
     notice: RevocationNotice,
@@ -334,7 +335,7 @@ pub(super) async fn on_notice(
 }
 
 /// Whether a revocation stops a delivery under way.
-pub(super) fn outbox_still_allowed(rec: &OutboxRecord, engine: &Engine) -> bool {
+pub(crate) fn outbox_still_allowed(rec: &OutboxRecord, engine: &Engine) -> bool {
     match &rec.basis {
         Some(b) => crate::consent::still_allows(&engine.store, b, now()).is_ok(),
         None => true,

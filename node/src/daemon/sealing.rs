@@ -17,8 +17,9 @@ use confrere_protocol::dossier::{
 };
 use confrere_protocol::NationalId;
 
+use super::common::{internal, now, store_err};
 use super::documents::{scan, READ_BLOCK};
-use super::engine::{internal, now, store_err, Engine};
+use super::engine::Engine;
 use super::outbox::short;
 use super::records::{OutboxRecord, OutboxState};
 use crate::api::model::{ApiError, SendRequest, Sent};
@@ -51,7 +52,7 @@ fn not_queued(e: StoreError) -> ApiError {
 }
 
 /// Checks a send request, seals the dossier into the store and queues it.
-pub(super) async fn send(
+pub(crate) async fn send(
     engine: &Engine,
     req: SendRequest,
     in_reply_to: Option<DossierId>,
@@ -382,7 +383,7 @@ fn log_swept(swept: &[[u8; 16]], when: &str) {
 /// At start, before the node takes work: destroys the dossier files no
 /// record accounts for, and the sealed copies of outbox items already
 /// delivered or failed that a crash left behind.
-pub(super) async fn sweep_at_start(engine: &Engine) {
+pub(crate) async fn sweep_at_start(engine: &Engine) {
     let settled = std::mem::take(
         &mut *engine
             .settled_at_start

@@ -11,7 +11,8 @@ use confrere_protocol::transfer::{
     encode_chunk, Offer, RefuseReason, TransferMessage, CHUNK_HEADER_LEN,
 };
 
-use super::engine::{now, rfc3339, Engine};
+use super::common::{now, rfc3339};
+use super::engine::Engine;
 use super::outbox::short;
 use super::records::{OutboxRecord, OutboxState};
 use crate::api::model::OutboxItem;
@@ -19,7 +20,7 @@ use crate::net::SecureChannel;
 use crate::store::Store;
 
 /// Sealing lives in `sealing`; callers send through here.
-pub(super) use super::sealing::send;
+pub(crate) use super::sealing::send;
 
 /// Longest wait between two delivery attempts.
 const MAX_BACKOFF_SECS: i64 = 60;
@@ -34,7 +35,7 @@ const READ_AHEAD: usize = 8;
 const MAX_CONCURRENT: usize = 4;
 
 /// The outbox item as the API shows it.
-pub(super) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxItem {
+pub(crate) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxItem {
     let acked = r
         .acked_chunks
         .saturating_mul(confrere_protocol::dossier::SEALED_CHUNK_LEN as u64)
@@ -60,7 +61,7 @@ pub(super) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxIte
 
 /// Delivers queued dossiers, with backoff, until the daemon stops. Only
 /// the items the outbox's index says are due are read from the store.
-pub(super) async fn outbox_worker(engine: Arc<Engine>) {
+pub(crate) async fn outbox_worker(engine: Arc<Engine>) {
     let revoking: Arc<std::sync::atomic::AtomicBool> = Arc::default();
     while !engine.is_stopping() {
         for rec in engine.outbox.claim_due(now().as_secs(), MAX_CONCURRENT) {
@@ -328,7 +329,7 @@ async fn finish_recorded(
 }
 
 /// What a refusal reason means to the user.
-pub(super) fn reason_text(reason: RefuseReason) -> &'static str {
+pub(crate) fn reason_text(reason: RefuseReason) -> &'static str {
     match reason {
         RefuseReason::NotForMe => "the dossier is addressed to another practitioner",
         RefuseReason::NoSpace => "its disk is full (the transfer resumes later)",

@@ -21,7 +21,8 @@ use confrere_protocol::transfer::quota::{
 use confrere_protocol::transfer::RefuseReason;
 use confrere_protocol::UnixTime;
 
-use super::engine::{now, rfc3339, Engine};
+use super::common::{now, rfc3339};
+use super::engine::Engine;
 use super::records::{InboxRecord, TransferRecord};
 use crate::api::model::UnfinishedInbound;
 use crate::store::{Store, StoreError, Tree};
@@ -32,12 +33,12 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The limits on unfinished inbound transfers in force: `[transfers]` of
 /// the home's configuration (the protocol's defaults where unset).
-pub(super) fn limits(engine: &Engine) -> UnfinishedLimits {
+pub(crate) fn limits(engine: &Engine) -> UnfinishedLimits {
     engine.home.config.transfers.limits()
 }
 
 /// What the node holds under dossier id `id`, from its records.
-pub(super) fn held(store: &Store, id: &DossierId) -> Result<Held, StoreError> {
+pub(crate) fn held(store: &Store, id: &DossierId) -> Result<Held, StoreError> {
     if store.contains(Tree::Outbox, id.as_bytes())? {
         return Ok(Held::Outbox);
     }
@@ -242,7 +243,7 @@ pub(super) fn sweep_expired(
 /// Sweeps expired unfinished transfers at start and every
 /// [`SWEEP_INTERVAL`]; each erasure is logged (dossier id, sender, size:
 /// no patient data, which an unfinished transfer may not even have shown).
-pub(super) async fn sweep_worker(engine: Arc<Engine>) {
+pub(crate) async fn sweep_worker(engine: Arc<Engine>) {
     loop {
         let store = engine.store.clone();
         let limits = limits(&engine);
@@ -273,7 +274,7 @@ pub(super) async fn sweep_worker(engine: Arc<Engine>) {
 }
 
 /// The unfinished inbound transfers at a glance.
-pub(super) fn summary(store: &Store) -> Result<UnfinishedInbound, StoreError> {
+pub(crate) fn summary(store: &Store) -> Result<UnfinishedInbound, StoreError> {
     let mut s = UnfinishedInbound::default();
     let mut oldest: Option<i64> = None;
     for (_, t) in store.scan::<TransferRecord>(Tree::Transfers)? {
