@@ -4,7 +4,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use memchr::memmem;
 
 /// Names of the entries of a directory, sorted (empty if it does not exist).
 pub fn dir_entries(dir: &Path) -> Vec<String> {
@@ -55,7 +56,7 @@ pub fn mode(path: &Path) -> u32 {
 
 /// Whether `needle` occurs in `haystack` (an empty needle never does).
 pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memmem::find(haystack, needle).is_some()
 }
 
 /// A directory for what the tests of one run share (a TEST PKI, cards),
@@ -90,31 +91,28 @@ pub fn scratch_run_dir(base: &Path) -> PathBuf {
     panic!("cannot make a run directory under {}", base.display())
 }
 
-/// The SHA-256 of a file, lowercase hex, computed by `sha256sum` (or
-/// `openssl dgst`) so that large files are hashed fast and streamed.
+/// The SHA-256 of a file, lowercase hex, read in blocks of 1 MiB.
 ///
 /// # Panics
 ///
-/// If neither tool can hash the file.
+/// If the file cannot be read.
 pub fn sha256_file(path: &Path) -> String {
-    let tools: [(&str, &[&str]); 2] = [
-        ("sha256sum", &["-b"]),
-        ("openssl", &["dgst", "-sha256", "-r"]),
-    ];
-    for (tool, args) in tools {
-        let Ok(out) = Command::new(tool).args(args).arg(path).output() else {
-            continue;
-        };
-        if !out.status.success() {
-            continue;
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file =
+        fs::File::open(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut hasher = Sha256::new();
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut block)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        if n == 0 {
+            break;
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let hex = text.split_whitespace().next().unwrap_or_default();
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return hex.to_ascii_lowercase();
-        }
+        hasher.update(&block[..n]);
     }
-    panic!("cannot hash {} (is sha256sum installed?)", path.display())
+    format!("{:x}", hasher.finalize())
 }
 
 /// Writes `len` pseudo-random bytes (SplitMix64 from `seed`) to `path`,
@@ -158,6 +156,11 @@ pub fn write_pseudo_random(path: &Path, len: u64, seed: u64) {
 pub fn find_in_files(dir: &Path, needles: &[(&str, &[u8])]) -> Vec<String> {
     use std::io::Read;
     let longest = needles.iter().map(|(_, n)| n.len()).max().unwrap_or(0);
+    // An empty needle is never found.
+    let finders: Vec<Option<memmem::Finder<'_>>> = needles
+        .iter()
+        .map(|(_, n)| (!n.is_empty()).then(|| memmem::Finder::new(n)))
+        .collect();
     let mut found = Vec::new();
     for path in files_below(dir) {
         let mut file = match fs::File::open(&path) {
@@ -177,9 +180,9 @@ pub fn find_in_files(dir: &Path, needles: &[(&str, &[u8])]) -> Vec<String> {
                 break;
             }
             window.extend_from_slice(&block[..n]);
-            for (i, (_, needle)) in needles.iter().enumerate() {
-                if !seen[i] && find_bytes(&window, needle) {
-                    seen[i] = true;
+            for (seen, finder) in seen.iter_mut().zip(&finders) {
+                if let Some(finder) = finder {
+                    *seen = *seen || finder.find(&window).is_some();
                 }
             }
             // Keep the tail: a needle may straddle two blocks.
@@ -195,28 +198,54 @@ pub fn find_in_files(dir: &Path, needles: &[(&str, &[u8])]) -> Vec<String> {
     found
 }
 
-/// Whether `needle` occurs in `haystack` (an empty needle never does);
-/// faster than [`contains_bytes`] on large inputs.
-pub fn find_bytes(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return false;
-    };
-    if haystack.len() < needle.len() {
-        return false;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        let abc = dir.path().join("abc");
+        fs::write(&empty, b"").unwrap();
+        fs::write(&abc, b"abc").unwrap();
+        assert_eq!(
+            sha256_file(&empty),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_file(&abc),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
-    let last_start = haystack.len() - needle.len();
-    let mut from = 0;
-    while from <= last_start {
-        match haystack[from..=last_start].iter().position(|&b| b == first) {
-            Some(i) => {
-                let at = from + i;
-                if &haystack[at + 1..at + needle.len()] == rest {
-                    return true;
-                }
-                from = at + 1;
-            }
-            None => return false,
-        }
+
+    #[test]
+    fn contains_bytes_never_finds_an_empty_needle() {
+        assert!(contains_bytes(b"a secret here", b"secret"));
+        assert!(!contains_bytes(b"a secret here", b"secrets"));
+        assert!(!contains_bytes(b"a secret here", b""));
+        assert!(!contains_bytes(b"", b"x"));
     }
-    false
+
+    #[test]
+    fn find_in_files_finds_a_needle_across_two_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = vec![b'.'; (1 << 20) + 100];
+        // "NEEDLE" starts 3 bytes before the end of the first 1 MiB block.
+        bytes[(1 << 20) - 3..(1 << 20) + 3].copy_from_slice(b"NEEDLE");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("sub/big"), &bytes).unwrap();
+        fs::write(dir.path().join("small"), b"nothing").unwrap();
+        let found = find_in_files(
+            dir.path(),
+            &[
+                ("needle", b"NEEDLE"),
+                ("absent", b"HAYSTACK"),
+                ("empty", b""),
+            ],
+        );
+        let big = dir.path().join("sub/big");
+        assert_eq!(found, [format!("{}: needle", big.display())]);
+    }
 }

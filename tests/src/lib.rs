@@ -30,8 +30,8 @@ pub use dossiers::{inbox, outbox, outbox_item, PatientArgs, SendCommand};
 #[cfg(unix)]
 pub use files::mode;
 pub use files::{
-    contains_bytes, dir_entries, files_below, find_bytes, find_in_files, scratch_run_dir,
-    sha256_file, write_pseudo_random,
+    contains_bytes, dir_entries, files_below, find_in_files, scratch_run_dir, sha256_file,
+    write_pseudo_random,
 };
 pub use fixtures::{
     ans_certs_dir, enroll, have_openssl, openssl_fixtures_dir, workspace_root, Card, Practitioner,
