@@ -151,7 +151,7 @@ pub(crate) fn spki_public_key(spki: &[u8]) -> Result<&[u8], ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testpki::der;
+    use crate::der;
 
     #[test]
     fn reads_short_and_long_lengths() {

@@ -18,6 +18,8 @@
 //! - on disk: [`init_test_ca`], [`issue_test`], [`revoke_test`], [`refresh_crl_test`],
 //!   working on the directory layout named in [`files`].
 
+#![warn(missing_docs)]
+
 mod ca;
 mod cert;
 pub mod der;
