@@ -4,13 +4,16 @@
 use std::fmt;
 
 use time::{Duration, OffsetDateTime, UtcOffset};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::ext::pkix::KeyUsages;
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
-use super::cert::{self, key_usage_bit, oid, CertSpec, CrlSpec, RevokedEntry};
-use super::der;
+use super::cert::{self, oid, CertSpec, CrlSpec, RevokedEntry};
 use super::error::TestPkiError;
 use super::keys::{self, RsaSigner, SubjectKey, CA_KEY_BITS};
-use super::parse;
 use super::pem;
 use super::profile;
 
@@ -61,7 +64,7 @@ pub struct IssueRequest {
     /// default) writes none, like the card's authentication certificate.
     pub ext_key_usage: Option<Vec<String>>,
     /// Certificate policy OIDs; `None` (the default) writes
-    /// [`super::cert::TEST_POLICY_OID`], an empty list no extension.
+    /// [`super::TEST_POLICY_OID`], an empty list no extension.
     pub policies: Option<Vec<String>>,
 }
 
@@ -191,12 +194,12 @@ pub struct TestCa {
     root_key: RsaSigner,
     intermediate_der: Vec<u8>,
     intermediate_key: RsaSigner,
-    /// The intermediate's subject Name encoding (issuer of what it signs).
-    intermediate_name: Vec<u8>,
+    /// The intermediate's subject (issuer of what it signs).
+    intermediate_name: Name,
     /// The intermediate's key identifier (AKI of what it signs).
     intermediate_key_id: Vec<u8>,
-    /// The root's subject Name encoding (issuer of its CRL).
-    root_name: Vec<u8>,
+    /// The root's subject (issuer of its CRL).
+    root_name: Name,
     /// The root's key identifier.
     root_key_id: Vec<u8>,
 }
@@ -230,30 +233,30 @@ impl TestCa {
         let (root_key, intermediate_key) = RsaSigner::generate_two(bits)?;
 
         let root_name = cert::ca_name(cert::ROOT_CN)?;
-        let root_id = keys::key_identifier(root_key.public_key());
+        let root_id = root_key.key_identifier();
         let root_der = cert::sign_certificate(
-            &CertSpec {
+            CertSpec {
                 serial: &cert::random_serial()?,
                 issuer: &root_name,
-                subject: &root_name,
+                subject: root_name.clone(),
                 not_before: start,
                 not_after: shifted(start, years(ROOT_YEARS))?,
-                spki: &root_key.spki()?,
+                spki: root_key.spki().clone(),
                 extensions: ca_extensions(None, &root_id, &root_id)?,
             },
             &root_key,
         )?;
 
         let intermediate_name = cert::ca_name(cert::INTERMEDIATE_CN)?;
-        let intermediate_id = keys::key_identifier(intermediate_key.public_key());
+        let intermediate_id = intermediate_key.key_identifier();
         let intermediate_der = cert::sign_certificate(
-            &CertSpec {
+            CertSpec {
                 serial: &cert::random_serial()?,
                 issuer: &root_name,
-                subject: &intermediate_name,
+                subject: intermediate_name.clone(),
                 not_before: start,
                 not_after: shifted(start, years(INTERMEDIATE_YEARS))?,
-                spki: &intermediate_key.spki()?,
+                spki: intermediate_key.spki().clone(),
                 extensions: ca_extensions(Some(0), &intermediate_id, &root_id)?,
             },
             &root_key,
@@ -284,38 +287,35 @@ impl TestCa {
             RsaSigner::from_pkcs8(root_key_pkcs8).map_err(|e| bad(format!("root key: {e}")))?;
         let intermediate_key = RsaSigner::from_pkcs8(intermediate_key_pkcs8)
             .map_err(|e| bad(format!("intermediate key: {e}")))?;
-        let root =
-            parse::certificate(&root_der).map_err(|e| bad(format!("root certificate: {e}")))?;
-        let intermediate = parse::certificate(&intermediate_der)
+        let root = Certificate::from_der(&root_der)
+            .map_err(|e| bad(format!("root certificate: {e}")))?
+            .tbs_certificate;
+        let intermediate = Certificate::from_der(&intermediate_der)
             .map_err(|e| bad(format!("intermediate certificate: {e}")))?;
-        let same_key = |spki: &[u8], signer: &RsaSigner| {
-            parse::spki_public_key(spki).ok() == Some(signer.public_key())
+        let same_key = |cert: &x509_cert::TbsCertificate, signer: &RsaSigner| {
+            cert.subject_public_key_info.subject_public_key == signer.spki().subject_public_key
         };
-        if !same_key(root.spki, &root_key) {
+        if !same_key(&root, &root_key) {
             return Err(bad(
                 "the root key does not belong to the root certificate".to_owned()
             ));
         }
-        if !same_key(intermediate.spki, &intermediate_key) {
+        if !same_key(&intermediate.tbs_certificate, &intermediate_key) {
             return Err(bad(
                 "the intermediate key does not belong to the intermediate certificate".to_owned(),
             ));
         }
-        if intermediate.issuer != root.subject
-            || !keys::verify_rsa_sha256(
-                root_key.public_key(),
-                intermediate.tbs,
-                intermediate.signature,
-            )
+        if intermediate.tbs_certificate.issuer != root.subject
+            || !signed_by(&intermediate, &root_key)
         {
             return Err(bad(
                 "the intermediate certificate is not signed by the root".to_owned(),
             ));
         }
-        let intermediate_name = intermediate.subject.to_vec();
-        let intermediate_key_id = keys::key_identifier(intermediate_key.public_key());
-        let root_name = root.subject.to_vec();
-        let root_key_id = keys::key_identifier(root_key.public_key());
+        let intermediate_name = intermediate.tbs_certificate.subject;
+        let intermediate_key_id = intermediate_key.key_identifier();
+        let root_name = root.subject;
+        let root_key_id = root_key.key_identifier();
         Ok(Self {
             root_der,
             root_key,
@@ -388,8 +388,8 @@ impl TestCa {
         let key = SubjectKey::generate(req.ecdsa)?;
         let subject = cert::practitioner_name(title, &req.given, &req.national_id, &req.surname)?;
         let usage = match req.key_usage {
-            TestKeyUsage::DigitalSignature => key_usage_bit::DIGITAL_SIGNATURE,
-            TestKeyUsage::NonRepudiation => key_usage_bit::NON_REPUDIATION,
+            TestKeyUsage::DigitalSignature => KeyUsages::DigitalSignature,
+            TestKeyUsage::NonRepudiation => KeyUsages::NonRepudiation,
         };
         let mut extensions = vec![
             cert::extension(
@@ -400,48 +400,51 @@ impl TestCa {
             cert::extension(
                 oid::SUBJECT_KEY_ID,
                 false,
-                &der::octet_string(&keys::key_identifier(&key.public_key)),
+                &cert::subject_key_id(&keys::key_identifier(&key.spki))?,
             )?,
             cert::extension(
                 oid::AUTHORITY_KEY_ID,
                 false,
                 &cert::authority_key_id(&self.intermediate_key_id)?,
             )?,
-            cert::extension(oid::KEY_USAGE, true, &der::named_bits(&[usage]))?,
-            cert::extension(
-                oid::PROFESSION_CODE,
-                false,
-                &der::integer_u64(u64::from(req.profession_code)),
-            )?,
+            cert::extension(oid::KEY_USAGE, true, &cert::key_usage(usage))?,
+            // The IGC-Santé profession code: a bare INTEGER.
+            cert::extension(oid::PROFESSION_CODE, false, &req.profession_code)?,
         ];
-        let policies: Vec<&str> = match &req.policies {
-            None => vec![cert::TEST_POLICY_OID],
-            Some(list) => list.iter().map(String::as_str).collect(),
+        let policies = match &req.policies {
+            None => vec![cert::parse_oid(cert::TEST_POLICY_OID)?],
+            Some(list) => list
+                .iter()
+                .map(|p| cert::parse_oid(p))
+                .collect::<Result<Vec<_>, _>>()?,
         };
         if !policies.is_empty() {
             extensions.push(cert::extension(
                 oid::CERTIFICATE_POLICIES,
                 false,
-                &cert::certificate_policies(&policies)?,
+                &cert::certificate_policies(&policies),
             )?);
         }
         if let Some(purposes) = &req.ext_key_usage {
-            let purposes: Vec<&str> = purposes.iter().map(String::as_str).collect();
+            let purposes = purposes
+                .iter()
+                .map(|p| cert::parse_oid(p))
+                .collect::<Result<Vec<_>, _>>()?;
             extensions.push(cert::extension(
                 oid::EXT_KEY_USAGE,
                 false,
-                &cert::ext_key_usage(&purposes)?,
+                &cert::ext_key_usage(&purposes),
             )?);
         }
         let serial = cert::random_serial()?;
         let cert_der = cert::sign_certificate(
-            &CertSpec {
+            CertSpec {
                 serial: &serial,
                 issuer: &self.intermediate_name,
-                subject: &subject,
+                subject,
                 not_before,
                 not_after,
-                spki: &key.spki,
+                spki: key.spki,
                 extensions,
             },
             &self.intermediate_key,
@@ -502,33 +505,51 @@ impl TestCa {
     /// signature) and returns its serial number (big-endian magnitude).
     pub fn issued_serial(&self, cert_der: &[u8]) -> Result<Vec<u8>, TestPkiError> {
         let refuse = |reason| TestPkiError::NotIssuedByThisCa { reason };
-        let cert = parse::certificate(cert_der)
+        let cert = Certificate::from_der(cert_der)
             .map_err(|_| refuse("it is not a well-formed certificate"))?;
-        if cert.issuer != self.intermediate_name {
+        if cert.tbs_certificate.issuer != self.intermediate_name {
             return Err(refuse("its issuer is not this CA's intermediate"));
         }
-        if cert.signature_algorithm != keys::sha256_with_rsa()? {
+        if cert.signature_algorithm != self.intermediate_key.algorithm()? {
             return Err(refuse("it is not signed with sha256WithRSAEncryption"));
         }
-        if !keys::verify_rsa_sha256(self.intermediate_key.public_key(), cert.tbs, cert.signature) {
+        if !signed_by(&cert, &self.intermediate_key) {
             return Err(refuse(
                 "its signature does not verify with this CA's intermediate key",
             ));
         }
-        if cert.serial[0] & 0x80 != 0 {
-            return Err(refuse("its serial number is negative"));
+        // The INTEGER's content octets, two's complement.
+        let serial = cert.tbs_certificate.serial_number.as_bytes();
+        match serial.first() {
+            None => Err(refuse("its serial number is empty")),
+            Some(first) if first & 0x80 != 0 => Err(refuse("its serial number is negative")),
+            Some(_) => {
+                let skip = serial.iter().take_while(|b| **b == 0).count();
+                Ok(serial[skip..].to_vec())
+            }
         }
-        let skip = cert.serial.iter().take_while(|b| **b == 0).count();
-        Ok(cert.serial[skip..].to_vec())
+    }
+}
+
+/// Whether `cert`'s signature over its TBSCertificate verifies with `key`.
+fn signed_by(cert: &Certificate, key: &RsaSigner) -> bool {
+    // Re-encoding gives back the signed bytes of a DER certificate; a certificate that was
+    // not DER fails here, as it should.
+    let Ok(tbs) = cert.tbs_certificate.to_der() else {
+        return false;
+    };
+    match cert.signature.as_bytes() {
+        Some(signature) => key.verifies(&tbs, signature),
+        None => false,
     }
 }
 
 /// Extensions of a CA certificate, in the order of the IGC-Santé TEST CAs.
 fn ca_extensions(
-    path_len: Option<u64>,
+    path_len: Option<u8>,
     subject_id: &[u8],
     authority_id: &[u8],
-) -> Result<Vec<Vec<u8>>, TestPkiError> {
+) -> Result<Vec<Extension>, TestPkiError> {
     Ok(vec![
         cert::extension(
             oid::BASIC_CONSTRAINTS,
@@ -538,14 +559,18 @@ fn ca_extensions(
         cert::extension(
             oid::KEY_USAGE,
             true,
-            &der::named_bits(&[key_usage_bit::KEY_CERT_SIGN, key_usage_bit::CRL_SIGN]),
+            &cert::key_usage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
         )?,
         cert::extension(
             oid::CERTIFICATE_POLICIES,
             false,
-            &cert::certificate_policies(&[oid::ANY_POLICY])?,
+            &cert::certificate_policies(&[oid::ANY_POLICY]),
         )?,
-        cert::extension(oid::SUBJECT_KEY_ID, false, &der::octet_string(subject_id))?,
+        cert::extension(
+            oid::SUBJECT_KEY_ID,
+            false,
+            &cert::subject_key_id(subject_id)?,
+        )?,
         cert::extension(
             oid::AUTHORITY_KEY_ID,
             false,
