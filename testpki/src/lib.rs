@@ -26,6 +26,7 @@ mod error;
 mod keys;
 mod pem;
 mod profile;
+mod request;
 mod store;
 
 use std::fs;
@@ -35,11 +36,12 @@ use time::{Duration, OffsetDateTime};
 use x509_cert::der::Decode;
 use zeroize::Zeroizing;
 
-pub use ca::{IssueRequest, IssuedCert, TestCa, TestKeyUsage, DEFAULT_VALIDITY_DAYS};
+pub use ca::TestCa;
 pub use cert::{RevokedEntry, INTERMEDIATE_CN, ROOT_CN, TEST_POLICY_OID};
 pub use error::TestPkiError;
 pub use keys::{CA_KEY_BITS, PRACTITIONER_RSA_BITS};
 pub use profile::{profession_label, validate_national_id, NationalIdKind, PROFESSIONS};
+pub use request::{IssueRequest, IssuedCert, TestKeyUsage, DEFAULT_VALIDITY_DAYS};
 
 use ca::whole_seconds;
 use store::{Access, CaState, Replace, Rollback};

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::ca::hex_upper;
 use super::cert::RevokedEntry;
 use super::error::TestPkiError;
+use super::request::hex_upper;
 
 /// Who may read a file written by the generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
