@@ -1,5 +1,5 @@
 //! The in-memory TEST CA: a root and an intermediate that issue practitioner certificates
-//! and sign CRLs. No file I/O here (see the parent module for the directory layout).
+//! and sign CRLs. No file I/O here (see the crate root for the directory layout).
 
 use std::fmt;
 

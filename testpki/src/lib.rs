@@ -17,6 +17,10 @@
 //!   [`IssueRequest::with_validity`]);
 //! - on disk: [`init_test_ca`], [`issue_test`], [`revoke_test`], [`refresh_crl_test`],
 //!   working on the directory layout named in [`files`].
+//!
+//! Certificates, CRLs, names and extensions are the typed structures of the RustCrypto
+//! `x509-cert` crate, encoded and parsed back by its `der` crate: nothing here writes or
+//! reads DER by hand.
 
 #![warn(missing_docs)]
 
