@@ -1,5 +1,5 @@
 //! The practitioners of the directory stage, made in this process: one
-//! TEST CA in memory ([`confrere_node::testpki`]), one card per node
+//! TEST CA in memory ([`confrere_testpki`]), one card per node
 //! (RSA-2048, as on IGC-Santé cards) and a home enrolled with it
 //! ([`confrere_node::home::init`], what `confrere init` does: a node
 //! credential signed by the card key, binding the node's own Noise key and
@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use confrere_node::home::{self, Home, InitRequest};
 use confrere_node::net::system_now;
-use confrere_node::testpki::{IssueRequest, TestCa};
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::{NationalId, RevocationCheck};
+use confrere_testpki::{IssueRequest, TestCa};
 use libp2p::identity::Keypair;
 use libp2p::PeerId;
 use time::{Duration as TimeDuration, OffsetDateTime};

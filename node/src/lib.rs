@@ -14,4 +14,3 @@ pub mod home;
 pub mod ledger;
 pub mod net;
 pub mod store;
-pub mod testpki;

@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use confrere_node::net::{system_now, NetConfig, Network, NetworkHandle, Reachability};
-use confrere_node::testpki::IssueRequest;
 use confrere_protocol::{NationalId, RevocationCheck};
+use confrere_testpki::IssueRequest;
 use libp2p::futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;

@@ -18,9 +18,9 @@ use confrere_node::net::channel::{self, ChannelError, SecureChannel};
 use confrere_node::net::{
     system_now, NetConfig, NetError, NetEvent, NetLimits, Network, NetworkHandle, SESSION_PROTOCOL,
 };
-use confrere_node::testpki::{IssueRequest, TestCa};
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::RevocationCheck;
+use confrere_testpki::{IssueRequest, TestCa};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, StreamExt};
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;

@@ -17,9 +17,9 @@ use confrere_node::net::channel::{self, ChannelError, ChannelTimeouts, SecureCha
 use confrere_node::net::{
     system_now, AddressBook, NetConfig, NetError, NetEvent, Network, NetworkHandle,
 };
-use confrere_node::testpki::IssueRequest;
 use confrere_protocol::session::{SessionError, MAX_PLAINTEXT_LEN};
 use confrere_protocol::{CredentialError, RevocationCheck, UnixTime};
+use confrere_testpki::IssueRequest;
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;

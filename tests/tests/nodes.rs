@@ -911,10 +911,7 @@ fn a_node_accepts_only_the_certificate_policies_its_config_lists() {
 
     // The policy the test PKI writes: accepted.
     gp.kill();
-    set_policies(&format!(
-        "[\"{}\"]",
-        confrere_node::testpki::TEST_POLICY_OID
-    ));
+    set_policies(&format!("[\"{}\"]", confrere_testpki::TEST_POLICY_OID));
     gp.restart();
     connect(&gp, &cardio, &CARDIOLOGIST);
 }

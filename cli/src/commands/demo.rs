@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use confrere_node::api::consent_model::{GrantConsentRequest, RevokeConsentRequest};
 use confrere_node::api::model::{AddPeer, OpenRequest, Patient, ReplyRequest, SendRequest};
 use confrere_node::home::{init, InitRequest};
-use confrere_node::testpki::{self, IssueRequest};
 use confrere_protocol::{RevocationCheck, UnixTime};
+use confrere_testpki::{self as testpki, IssueRequest};
 
 use crate::client::Client;
 use crate::error::{CliError, EXIT_OK};

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use confrere_node::testpki::{self, IssueRequest, TestPkiError};
 use confrere_protocol::UnixTime;
+use confrere_testpki::{self as testpki, IssueRequest, TestPkiError};
 
 use crate::cli::{IssueTestArgs, PkiCommand};
 use crate::error::{CliError, EXIT_OK};

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use confrere_node::home::{self, Home, InitRequest};
 use confrere_node::net::system_now;
-use confrere_node::testpki::{IssueRequest, TestCa};
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::RevocationCheck;
+use confrere_testpki::{IssueRequest, TestCa};
 use libp2p::identity::Keypair;
 use libp2p::PeerId;
 use time::{Duration as TimeDuration, OffsetDateTime};

@@ -1,168 +1,26 @@
 //! The in-memory TEST CA: a root and an intermediate that issue practitioner certificates
-//! and sign CRLs. No file I/O here (see the parent module for the directory layout).
+//! and sign CRLs. No file I/O here (see the crate root for the directory layout).
 
 use std::fmt;
 
 use time::{Duration, OffsetDateTime, UtcOffset};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::ext::pkix::KeyUsages;
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
-use super::cert::{self, key_usage_bit, oid, CertSpec, CrlSpec, RevokedEntry};
-use super::der;
+use super::cert::{self, oid, CertSpec, CrlSpec, RevokedEntry};
 use super::error::TestPkiError;
 use super::keys::{self, RsaSigner, SubjectKey, CA_KEY_BITS};
-use super::parse;
 use super::pem;
-use super::profile;
-
-/// Default validity of a practitioner certificate: three years, like IGC-Santé software
-/// certificates.
-pub const DEFAULT_VALIDITY_DAYS: u32 = 3 * 365;
+use super::request::{IssueRequest, IssuedCert, TestKeyUsage};
 
 /// Validity of the TEST root CA, in years from its start.
 const ROOT_YEARS: i64 = 20;
 /// Validity of the TEST intermediate CA, in years from its start.
 const INTERMEDIATE_YEARS: i64 = 10;
-
-/// The single KeyUsage bit of a practitioner certificate.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TestKeyUsage {
-    /// `digitalSignature`, as on the card's authentication certificate (what a node
-    /// credential is signed with).
-    #[default]
-    DigitalSignature,
-    /// `nonRepudiation` only, as on the card's signature certificate.
-    NonRepudiation,
-}
-
-/// What a practitioner certificate should say.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssueRequest {
-    /// National id exactly as it goes in the CN: `8` + RPPS (Luhn) or `0` + ADELI.
-    pub national_id: String,
-    /// Given name (GN).
-    pub given: String,
-    /// Surname (SN).
-    pub surname: String,
-    /// TRE_G15 profession code (see [`super::PROFESSIONS`]).
-    pub profession_code: u32,
-    /// Make an ECDSA P-256 key instead of RSA-2048.
-    pub ecdsa: bool,
-    /// Validity in days from issue, used unless `not_after` is set.
-    pub validity_days: u32,
-    /// The KeyUsage bit.
-    pub key_usage: TestKeyUsage,
-    /// Start of validity; default: one hour before `now` (room for clock skew).
-    /// Set it (with `not_after`) to make a not-yet-valid or expired certificate.
-    pub not_before: Option<OffsetDateTime>,
-    /// End of validity; default: `now` + `validity_days`.
-    pub not_after: Option<OffsetDateTime>,
-    /// Key purposes (OIDs) of an extendedKeyUsage extension; `None` (the
-    /// default) writes none, like the card's authentication certificate.
-    pub ext_key_usage: Option<Vec<String>>,
-    /// Certificate policy OIDs; `None` (the default) writes
-    /// [`super::cert::TEST_POLICY_OID`], an empty list no extension.
-    pub policies: Option<Vec<String>>,
-}
-
-impl Default for IssueRequest {
-    fn default() -> Self {
-        Self {
-            national_id: String::new(),
-            given: String::new(),
-            surname: String::new(),
-            profession_code: 10,
-            ecdsa: false,
-            validity_days: DEFAULT_VALIDITY_DAYS,
-            key_usage: TestKeyUsage::default(),
-            not_before: None,
-            not_after: None,
-            ext_key_usage: None,
-            policies: None,
-        }
-    }
-}
-
-impl IssueRequest {
-    /// A request with the defaults: RSA-2048, digitalSignature, three years from now.
-    pub fn new(
-        national_id: impl Into<String>,
-        given: impl Into<String>,
-        surname: impl Into<String>,
-        profession_code: u32,
-    ) -> Self {
-        Self {
-            national_id: national_id.into(),
-            given: given.into(),
-            surname: surname.into(),
-            profession_code,
-            ..Self::default()
-        }
-    }
-
-    /// The same request with an explicit validity period (for expired or future certificates).
-    pub fn with_validity(mut self, not_before: OffsetDateTime, not_after: OffsetDateTime) -> Self {
-        self.not_before = Some(not_before);
-        self.not_after = Some(not_after);
-        self
-    }
-
-    /// Checks the identity fields without issuing anything; returns the `title` label.
-    pub fn validate(&self) -> Result<&'static str, TestPkiError> {
-        profile::validate_national_id(&self.national_id)?;
-        profile::validate_name("given name", &self.given)?;
-        profile::validate_name("surname", &self.surname)?;
-        profile::require_profession(self.profession_code)
-    }
-}
-
-/// A certificate just issued, with its private key.
-pub struct IssuedCert {
-    /// The certificate, DER.
-    pub cert_der: Vec<u8>,
-    /// The private key, PKCS#8 DER (wiped from memory when dropped).
-    pub key_pkcs8_der: Zeroizing<Vec<u8>>,
-    /// The serial number, big-endian magnitude.
-    pub serial: Vec<u8>,
-    /// Start of validity as written in the certificate.
-    pub not_before: OffsetDateTime,
-    /// End of validity as written in the certificate.
-    pub not_after: OffsetDateTime,
-}
-
-impl IssuedCert {
-    /// The certificate as PEM.
-    pub fn cert_pem(&self) -> String {
-        pem::encode(pem::CERTIFICATE, &self.cert_der).to_string()
-    }
-
-    /// The private key as PKCS#8 PEM (`PRIVATE KEY`), wiped from memory when dropped.
-    pub fn key_pem(&self) -> Zeroizing<String> {
-        pem::encode(pem::PRIVATE_KEY, &self.key_pkcs8_der)
-    }
-
-    /// The serial number in upper-case hex, as `openssl x509 -serial` shows it.
-    pub fn serial_hex(&self) -> String {
-        hex_upper(&self.serial)
-    }
-}
-
-impl fmt::Debug for IssuedCert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedCert")
-            .field("serial", &self.serial_hex())
-            .field("not_before", &self.not_before)
-            .field("not_after", &self.not_after)
-            .field("cert_der_len", &self.cert_der.len())
-            .field("key_pkcs8_der", &"<redacted>")
-            .finish()
-    }
-}
-
-/// Upper-case hex of `bytes`.
-pub(crate) fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
 
 /// Drops fractions of a second (X.509 times have none) and moves to UTC.
 pub(crate) fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
@@ -191,12 +49,12 @@ pub struct TestCa {
     root_key: RsaSigner,
     intermediate_der: Vec<u8>,
     intermediate_key: RsaSigner,
-    /// The intermediate's subject Name encoding (issuer of what it signs).
-    intermediate_name: Vec<u8>,
+    /// The intermediate's subject (issuer of what it signs).
+    intermediate_name: Name,
     /// The intermediate's key identifier (AKI of what it signs).
     intermediate_key_id: Vec<u8>,
-    /// The root's subject Name encoding (issuer of its CRL).
-    root_name: Vec<u8>,
+    /// The root's subject (issuer of its CRL).
+    root_name: Name,
     /// The root's key identifier.
     root_key_id: Vec<u8>,
 }
@@ -230,30 +88,30 @@ impl TestCa {
         let (root_key, intermediate_key) = RsaSigner::generate_two(bits)?;
 
         let root_name = cert::ca_name(cert::ROOT_CN)?;
-        let root_id = keys::key_identifier(root_key.public_key());
+        let root_id = root_key.key_identifier();
         let root_der = cert::sign_certificate(
-            &CertSpec {
+            CertSpec {
                 serial: &cert::random_serial()?,
                 issuer: &root_name,
-                subject: &root_name,
+                subject: root_name.clone(),
                 not_before: start,
                 not_after: shifted(start, years(ROOT_YEARS))?,
-                spki: &root_key.spki()?,
+                spki: root_key.spki().clone(),
                 extensions: ca_extensions(None, &root_id, &root_id)?,
             },
             &root_key,
         )?;
 
         let intermediate_name = cert::ca_name(cert::INTERMEDIATE_CN)?;
-        let intermediate_id = keys::key_identifier(intermediate_key.public_key());
+        let intermediate_id = intermediate_key.key_identifier();
         let intermediate_der = cert::sign_certificate(
-            &CertSpec {
+            CertSpec {
                 serial: &cert::random_serial()?,
                 issuer: &root_name,
-                subject: &intermediate_name,
+                subject: intermediate_name.clone(),
                 not_before: start,
                 not_after: shifted(start, years(INTERMEDIATE_YEARS))?,
-                spki: &intermediate_key.spki()?,
+                spki: intermediate_key.spki().clone(),
                 extensions: ca_extensions(Some(0), &intermediate_id, &root_id)?,
             },
             &root_key,
@@ -284,38 +142,35 @@ impl TestCa {
             RsaSigner::from_pkcs8(root_key_pkcs8).map_err(|e| bad(format!("root key: {e}")))?;
         let intermediate_key = RsaSigner::from_pkcs8(intermediate_key_pkcs8)
             .map_err(|e| bad(format!("intermediate key: {e}")))?;
-        let root =
-            parse::certificate(&root_der).map_err(|e| bad(format!("root certificate: {e}")))?;
-        let intermediate = parse::certificate(&intermediate_der)
+        let root = Certificate::from_der(&root_der)
+            .map_err(|e| bad(format!("root certificate: {e}")))?
+            .tbs_certificate;
+        let intermediate = Certificate::from_der(&intermediate_der)
             .map_err(|e| bad(format!("intermediate certificate: {e}")))?;
-        let same_key = |spki: &[u8], signer: &RsaSigner| {
-            parse::spki_public_key(spki).ok() == Some(signer.public_key())
+        let same_key = |cert: &x509_cert::TbsCertificate, signer: &RsaSigner| {
+            cert.subject_public_key_info.subject_public_key == signer.spki().subject_public_key
         };
-        if !same_key(root.spki, &root_key) {
+        if !same_key(&root, &root_key) {
             return Err(bad(
                 "the root key does not belong to the root certificate".to_owned()
             ));
         }
-        if !same_key(intermediate.spki, &intermediate_key) {
+        if !same_key(&intermediate.tbs_certificate, &intermediate_key) {
             return Err(bad(
                 "the intermediate key does not belong to the intermediate certificate".to_owned(),
             ));
         }
-        if intermediate.issuer != root.subject
-            || !keys::verify_rsa_sha256(
-                root_key.public_key(),
-                intermediate.tbs,
-                intermediate.signature,
-            )
+        if intermediate.tbs_certificate.issuer != root.subject
+            || !signed_by(&intermediate, &root_key)
         {
             return Err(bad(
                 "the intermediate certificate is not signed by the root".to_owned(),
             ));
         }
-        let intermediate_name = intermediate.subject.to_vec();
-        let intermediate_key_id = keys::key_identifier(intermediate_key.public_key());
-        let root_name = root.subject.to_vec();
-        let root_key_id = keys::key_identifier(root_key.public_key());
+        let intermediate_name = intermediate.tbs_certificate.subject;
+        let intermediate_key_id = intermediate_key.key_identifier();
+        let root_name = root.subject;
+        let root_key_id = root_key.key_identifier();
         Ok(Self {
             root_der,
             root_key,
@@ -388,8 +243,8 @@ impl TestCa {
         let key = SubjectKey::generate(req.ecdsa)?;
         let subject = cert::practitioner_name(title, &req.given, &req.national_id, &req.surname)?;
         let usage = match req.key_usage {
-            TestKeyUsage::DigitalSignature => key_usage_bit::DIGITAL_SIGNATURE,
-            TestKeyUsage::NonRepudiation => key_usage_bit::NON_REPUDIATION,
+            TestKeyUsage::DigitalSignature => KeyUsages::DigitalSignature,
+            TestKeyUsage::NonRepudiation => KeyUsages::NonRepudiation,
         };
         let mut extensions = vec![
             cert::extension(
@@ -400,48 +255,51 @@ impl TestCa {
             cert::extension(
                 oid::SUBJECT_KEY_ID,
                 false,
-                &der::octet_string(&keys::key_identifier(&key.public_key)),
+                &cert::subject_key_id(&keys::key_identifier(&key.spki))?,
             )?,
             cert::extension(
                 oid::AUTHORITY_KEY_ID,
                 false,
                 &cert::authority_key_id(&self.intermediate_key_id)?,
             )?,
-            cert::extension(oid::KEY_USAGE, true, &der::named_bits(&[usage]))?,
-            cert::extension(
-                oid::PROFESSION_CODE,
-                false,
-                &der::integer_u64(u64::from(req.profession_code)),
-            )?,
+            cert::extension(oid::KEY_USAGE, true, &cert::key_usage(usage))?,
+            // The IGC-Santé profession code: a bare INTEGER.
+            cert::extension(oid::PROFESSION_CODE, false, &req.profession_code)?,
         ];
-        let policies: Vec<&str> = match &req.policies {
-            None => vec![cert::TEST_POLICY_OID],
-            Some(list) => list.iter().map(String::as_str).collect(),
+        let policies = match &req.policies {
+            None => vec![cert::parse_oid(cert::TEST_POLICY_OID)?],
+            Some(list) => list
+                .iter()
+                .map(|p| cert::parse_oid(p))
+                .collect::<Result<Vec<_>, _>>()?,
         };
         if !policies.is_empty() {
             extensions.push(cert::extension(
                 oid::CERTIFICATE_POLICIES,
                 false,
-                &cert::certificate_policies(&policies)?,
+                &cert::certificate_policies(&policies),
             )?);
         }
         if let Some(purposes) = &req.ext_key_usage {
-            let purposes: Vec<&str> = purposes.iter().map(String::as_str).collect();
+            let purposes = purposes
+                .iter()
+                .map(|p| cert::parse_oid(p))
+                .collect::<Result<Vec<_>, _>>()?;
             extensions.push(cert::extension(
                 oid::EXT_KEY_USAGE,
                 false,
-                &cert::ext_key_usage(&purposes)?,
+                &cert::ext_key_usage(&purposes),
             )?);
         }
         let serial = cert::random_serial()?;
         let cert_der = cert::sign_certificate(
-            &CertSpec {
+            CertSpec {
                 serial: &serial,
                 issuer: &self.intermediate_name,
-                subject: &subject,
+                subject,
                 not_before,
                 not_after,
-                spki: &key.spki,
+                spki: key.spki,
                 extensions,
             },
             &self.intermediate_key,
@@ -502,33 +360,51 @@ impl TestCa {
     /// signature) and returns its serial number (big-endian magnitude).
     pub fn issued_serial(&self, cert_der: &[u8]) -> Result<Vec<u8>, TestPkiError> {
         let refuse = |reason| TestPkiError::NotIssuedByThisCa { reason };
-        let cert = parse::certificate(cert_der)
+        let cert = Certificate::from_der(cert_der)
             .map_err(|_| refuse("it is not a well-formed certificate"))?;
-        if cert.issuer != self.intermediate_name {
+        if cert.tbs_certificate.issuer != self.intermediate_name {
             return Err(refuse("its issuer is not this CA's intermediate"));
         }
-        if cert.signature_algorithm != keys::sha256_with_rsa()? {
+        if cert.signature_algorithm != self.intermediate_key.algorithm()? {
             return Err(refuse("it is not signed with sha256WithRSAEncryption"));
         }
-        if !keys::verify_rsa_sha256(self.intermediate_key.public_key(), cert.tbs, cert.signature) {
+        if !signed_by(&cert, &self.intermediate_key) {
             return Err(refuse(
                 "its signature does not verify with this CA's intermediate key",
             ));
         }
-        if cert.serial[0] & 0x80 != 0 {
-            return Err(refuse("its serial number is negative"));
+        // The INTEGER's content octets, two's complement.
+        let serial = cert.tbs_certificate.serial_number.as_bytes();
+        match serial.first() {
+            None => Err(refuse("its serial number is empty")),
+            Some(first) if first & 0x80 != 0 => Err(refuse("its serial number is negative")),
+            Some(_) => {
+                let skip = serial.iter().take_while(|b| **b == 0).count();
+                Ok(serial[skip..].to_vec())
+            }
         }
-        let skip = cert.serial.iter().take_while(|b| **b == 0).count();
-        Ok(cert.serial[skip..].to_vec())
+    }
+}
+
+/// Whether `cert`'s signature over its TBSCertificate verifies with `key`.
+fn signed_by(cert: &Certificate, key: &RsaSigner) -> bool {
+    // Re-encoding gives back the signed bytes of a DER certificate; a certificate that was
+    // not DER fails here, as it should.
+    let Ok(tbs) = cert.tbs_certificate.to_der() else {
+        return false;
+    };
+    match cert.signature.as_bytes() {
+        Some(signature) => key.verifies(&tbs, signature),
+        None => false,
     }
 }
 
 /// Extensions of a CA certificate, in the order of the IGC-Santé TEST CAs.
 fn ca_extensions(
-    path_len: Option<u64>,
+    path_len: Option<u8>,
     subject_id: &[u8],
     authority_id: &[u8],
-) -> Result<Vec<Vec<u8>>, TestPkiError> {
+) -> Result<Vec<Extension>, TestPkiError> {
     Ok(vec![
         cert::extension(
             oid::BASIC_CONSTRAINTS,
@@ -538,14 +414,18 @@ fn ca_extensions(
         cert::extension(
             oid::KEY_USAGE,
             true,
-            &der::named_bits(&[key_usage_bit::KEY_CERT_SIGN, key_usage_bit::CRL_SIGN]),
+            &cert::key_usage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
         )?,
         cert::extension(
             oid::CERTIFICATE_POLICIES,
             false,
-            &cert::certificate_policies(&[oid::ANY_POLICY])?,
+            &cert::certificate_policies(&[oid::ANY_POLICY]),
         )?,
-        cert::extension(oid::SUBJECT_KEY_ID, false, &der::octet_string(subject_id))?,
+        cert::extension(
+            oid::SUBJECT_KEY_ID,
+            false,
+            &cert::subject_key_id(subject_id)?,
+        )?,
         cert::extension(
             oid::AUTHORITY_KEY_ID,
             false,

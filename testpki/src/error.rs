@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::der::DerError;
+use x509_cert::der;
 
 /// Why a test PKI operation failed.
 #[non_exhaustive]
@@ -109,9 +109,17 @@ pub enum TestPkiError {
         /// How the check failed.
         reason: &'static str,
     },
+    /// An object identifier given for a policy or a key purpose is not one.
+    #[error("{oid:?} is not an object identifier ({reason}): give dotted decimal arcs, such as 1.3.6.1.5.5.7.3.2")]
+    InvalidOid {
+        /// The identifier as given.
+        oid: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A value could not be DER-encoded.
     #[error("cannot encode the certificate: {0}")]
-    Der(#[from] DerError),
+    Der(#[from] der::Error),
 }
 
 impl TestPkiError {

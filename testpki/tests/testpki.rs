@@ -6,9 +6,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use confrere_node::testpki::{
-    self, files, init_test_ca, issue_test, refresh_crl_test, revoke_test, IssueRequest, TestCa,
-    TestKeyUsage, TestPkiError,
+use confrere_testpki::{
+    self as testpki, files, init_test_ca, issue_test, refresh_crl_test, revoke_test, IssueRequest,
+    TestCa, TestKeyUsage, TestPkiError,
 };
 use time::{Duration, OffsetDateTime};
 

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::ca::hex_upper;
 use super::cert::RevokedEntry;
 use super::error::TestPkiError;
+use super::request::hex_upper;
 
 /// Who may read a file written by the generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,12 +117,23 @@ pub(crate) fn prepare_dir(dir: &Path, must_be_empty: bool) -> Result<bool, TestP
             Ok(false)
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            crate::files::create_private_dir(dir, true)
-                .map_err(|e| TestPkiError::io("create directory", dir, e))?;
+            create_private_dir(dir).map_err(|e| TestPkiError::io("create directory", dir, e))?;
             Ok(true)
         }
         Err(e) => Err(TestPkiError::io("inspect", dir, e)),
     }
+}
+
+/// Creates `dir` and its missing parents, mode 0700 (a CA directory holds private keys).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// Removes what an operation created unless it is committed, so a failure leaves no
