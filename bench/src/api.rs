@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 /// A connection to one daemon's API.
-pub struct Api {
+pub(crate) struct Api {
     base: String,
     authorization: String,
     agent: ureq::Agent,
@@ -17,7 +17,7 @@ pub struct Api {
 impl Api {
     /// Reads `HOME/api.json` and `HOME/api.token`; `pid` is the daemon the
     /// files must belong to (a stale `api.json` names another).
-    pub fn connect(home: &Path, pid: u32) -> Result<Api, String> {
+    pub(crate) fn connect(home: &Path, pid: u32) -> Result<Api, String> {
         let endpoint =
             std::fs::read(home.join("api.json")).map_err(|e| format!("no api.json yet: {e}"))?;
         let endpoint: Value =
@@ -43,7 +43,7 @@ impl Api {
     }
 
     /// `GET /v1/ROUTE`, the answer as JSON.
-    pub fn get(&self, route: &str) -> Result<Value, String> {
+    pub(crate) fn get(&self, route: &str) -> Result<Value, String> {
         let answer = self
             .agent
             .get(&format!("{}/{route}", self.base))

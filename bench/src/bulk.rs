@@ -47,7 +47,7 @@ struct Sent {
 
 /// CPU seconds (user and system) of both daemons during one send.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Cpu {
+pub(crate) struct Cpu {
     /// The sender's.
     pub sender: Option<f64>,
     /// The receiver's.
@@ -56,7 +56,7 @@ pub struct Cpu {
 
 /// Peak memory of both daemons during one send, in bytes.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Peaks {
+pub(crate) struct Peaks {
     /// The sender's.
     pub sender: Option<u64>,
     /// The receiver's.
@@ -64,7 +64,7 @@ pub struct Peaks {
 }
 
 /// What the bulk stage measured.
-pub struct BulkFigures {
+pub(crate) struct BulkFigures {
     /// Confrère, MiB/s per run.
     pub confrere: Result<Vec<f64>, String>,
     /// scp with its default cipher, MiB/s per run.
@@ -82,7 +82,7 @@ pub struct BulkFigures {
 }
 
 /// What the big send measured.
-pub struct BigFigures {
+pub(crate) struct BigFigures {
     /// Peak memory during the send.
     pub peaks: Peaks,
     /// Its throughput, MiB/s.
@@ -121,7 +121,7 @@ fn check_space(dir: &Path, need: u64) -> Result<(), String> {
 
 /// Writes `len` random bytes to `path`: a fast generator (SplitMix64)
 /// seeded from the system's randomness, so nothing compresses.
-pub fn write_random(path: &Path, len: u64) -> Result<(), String> {
+pub(crate) fn write_random(path: &Path, len: u64) -> Result<(), String> {
     let mut seed = [0u8; 8];
     SystemRandom::new()
         .fill(&mut seed)
@@ -289,7 +289,7 @@ impl Pair {
 }
 
 /// The bulk stage: `runs` × (scp default, scp GCM, Confrère).
-pub fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
+pub(crate) fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
     let len = ctx.s.size;
     let runs = ctx.s.runs as u64;
     check_space(&ctx.dir, len * (2 * runs + 2) + (64 << 20))?;
@@ -367,7 +367,7 @@ pub fn measure_bulk(ctx: &Ctx) -> Result<BulkFigures, String> {
 }
 
 /// The big send: one `--big-size` dossier on fresh daemons.
-pub fn measure_big(ctx: &Ctx) -> Result<BigFigures, String> {
+pub(crate) fn measure_big(ctx: &Ctx) -> Result<BigFigures, String> {
     let len = ctx.s.big_size;
     check_space(&ctx.dir, len * 3 + (64 << 20))?;
     let file = ctx.dir.join("big.bin");

@@ -9,10 +9,10 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use crate::figures::mib_per_s;
 
 /// The chunk size sealed.
-pub const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// Seals 64 KiB chunks on this thread for about `duration`; MiB/s.
-pub fn seal_throughput(duration: Duration) -> Result<f64, String> {
+pub(crate) fn seal_throughput(duration: Duration) -> Result<f64, String> {
     let key = UnboundKey::new(&AES_256_GCM, &[0x42; 32])
         .map(LessSafeKey::new)
         .map_err(|_| "ring refused an AES-256-GCM key".to_owned())?;
@@ -46,7 +46,7 @@ fn seal_one(key: &LessSafeKey, counter: &mut u64, buf: &mut [u8]) -> Result<(), 
 }
 
 /// Whether the CPU announces AES instructions (`aes` in `/proc/cpuinfo`).
-pub fn cpu_has_aes() -> Option<bool> {
+pub(crate) fn cpu_has_aes() -> Option<bool> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     let flags = info
         .lines()
@@ -55,7 +55,7 @@ pub fn cpu_has_aes() -> Option<bool> {
 }
 
 /// The CPU's model name, from `/proc/cpuinfo`.
-pub fn cpu_model() -> Option<String> {
+pub(crate) fn cpu_model() -> Option<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     info.lines()
         .find(|l| l.starts_with("model name"))

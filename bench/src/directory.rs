@@ -38,10 +38,10 @@ use crate::figures::{median, ms, percentile};
 use crate::fleet::{self, Member};
 
 /// Bootstrap nodes every other node joins through.
-pub const BOOTSTRAPS: usize = 3;
+pub(crate) const BOOTSTRAPS: usize = 3;
 
 /// Lookups running at once.
-pub const IN_FLIGHT: usize = 4;
+pub(crate) const IN_FLIGHT: usize = 4;
 
 /// Bound on one lookup.
 const LOOKUP_LIMIT: Duration = Duration::from_secs(30);
@@ -56,12 +56,12 @@ const JOIN_PER_NODE: Duration = Duration::from_millis(250);
 /// Bound on waiting, once joined, until [`READY_SAMPLE`] lookups in a row
 /// all find their node (records are published in the background)
 /// (`--quick`: a third).
-pub const READY_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const READY_LIMIT: Duration = Duration::from_secs(30);
 
 /// Bound on starting new lookups in a round: past it the round ends with
 /// the lookups made (those running finish, within [`LOOKUP_LIMIT`])
 /// (`--quick`: a third).
-pub const ROUND_LIMIT: Duration = Duration::from_secs(75);
+pub(crate) const ROUND_LIMIT: Duration = Duration::from_secs(75);
 
 /// Lookups of each readiness probe.
 const READY_SAMPLE: usize = 10;
@@ -75,7 +75,7 @@ const STAGE_LIMIT: Duration = Duration::from_secs(1200);
 
 /// What the stage runs.
 #[derive(Clone, Copy, Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Nodes in all, bootstrap nodes included.
     pub nodes: usize,
     /// Lookups per round.
@@ -88,7 +88,7 @@ pub struct Plan {
 
 /// One round of lookups.
 #[derive(Clone, Debug, Default)]
-pub struct Round {
+pub(crate) struct Round {
     /// Nodes running during the round.
     pub live: usize,
     /// Lookups asked for.
@@ -118,7 +118,7 @@ const MISSES_KEPT: usize = 20;
 
 impl Round {
     /// Share of lookups that found their node, in percent.
-    pub fn success_pct(&self) -> f64 {
+    pub(crate) fn success_pct(&self) -> f64 {
         if self.lookups == 0 {
             0.0
         } else {
@@ -151,7 +151,7 @@ impl Round {
 
 /// What the stage measured.
 #[derive(Clone, Debug)]
-pub struct Figures {
+pub(crate) struct Figures {
     /// Nodes started.
     pub nodes: usize,
     /// Of which bootstrap nodes.
@@ -181,12 +181,12 @@ pub struct Figures {
 
 impl Figures {
     /// Resident memory per node, bytes.
-    pub fn rss_per_node(&self) -> f64 {
+    pub(crate) fn rss_per_node(&self) -> f64 {
         self.rss_running.saturating_sub(self.rss_before) as f64 / self.nodes.max(1) as f64
     }
 
     /// The figures as one JSON object (the `directory` part of `--json`).
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "nodes": self.nodes,
             "bootstraps": self.bootstraps,
@@ -208,7 +208,7 @@ impl Figures {
 
 /// Enrolls the nodes under `dir/directory`, runs the stage and removes
 /// the homes.
-pub fn measure(dir: &Path, plan: Plan) -> Result<Figures, String> {
+pub(crate) fn measure(dir: &Path, plan: Plan) -> Result<Figures, String> {
     if plan.nodes <= BOOTSTRAPS {
         return Err(format!("--nodes must be above {BOOTSTRAPS}"));
     }
@@ -561,7 +561,7 @@ async fn stop_all(nodes: &mut [Node]) {
 }
 
 /// This process's resident set (`VmRSS`), in bytes.
-pub fn vm_rss() -> Option<u64> {
+pub(crate) fn vm_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -5,7 +5,7 @@ use crate::directory::{Figures, Round};
 use crate::figures::{median, ms, percentile, Measured, Outcome, Row, MIB};
 
 /// The stage's rows: lookups before and after the churn, memory per node.
-pub fn rows(result: Option<&Result<Figures, String>>) -> Vec<Row> {
+pub(crate) fn rows(result: Option<&Result<Figures, String>>) -> Vec<Row> {
     const BEFORE: &str = "directory lookup, every node running";
     const AFTER: &str = "directory lookup after a quarter of the nodes stopped";
     const MEMORY: &str = "memory per directory node";

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 /// One row of the table.
 #[derive(Clone, Debug)]
-pub struct Row {
+pub(crate) struct Row {
     /// What is measured ("bulk throughput").
     pub figure: String,
     /// The measurement, or why there is none.
@@ -23,7 +23,7 @@ pub struct Row {
 
 /// A measured value.
 #[derive(Clone, Debug)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// The number, in `unit`.
     pub value: f64,
     /// Its unit ("MiB/s", "ms", "MiB", "entries/s").
@@ -36,7 +36,7 @@ pub struct Measured {
 
 /// The outcome of a figure.
 #[derive(Clone, Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Measured.
     Measured(Measured),
     /// Not measured, and why (a tool is missing, the stage was skipped).
@@ -47,7 +47,7 @@ pub enum Outcome {
 
 /// The peer figure of a row.
 #[derive(Clone, Debug)]
-pub struct Peer {
+pub(crate) struct Peer {
     /// How the table shows it.
     pub shown: String,
     /// The number, in the row's unit, where it has one.
@@ -56,7 +56,7 @@ pub struct Peer {
 
 impl Peer {
     /// A peer figure shown as `shown`, with a value in the row's unit.
-    pub fn value(shown: impl Into<String>, value: f64) -> Peer {
+    pub(crate) fn value(shown: impl Into<String>, value: f64) -> Peer {
         Peer {
             shown: shown.into(),
             value: Some(value),
@@ -64,7 +64,7 @@ impl Peer {
     }
 
     /// A peer figure that is text only.
-    pub fn text(shown: impl Into<String>) -> Peer {
+    pub(crate) fn text(shown: impl Into<String>) -> Peer {
         Peer {
             shown: shown.into(),
             value: None,
@@ -74,7 +74,7 @@ impl Peer {
 
 impl Row {
     /// A measured row; `met` says whether its target is met.
-    pub fn measured(
+    pub(crate) fn measured(
         figure: impl Into<String>,
         m: Measured,
         peer: Option<Peer>,
@@ -91,7 +91,11 @@ impl Row {
     }
 
     /// A row without a measurement.
-    pub fn without(figure: impl Into<String>, outcome: Outcome, target: impl Into<String>) -> Row {
+    pub(crate) fn without(
+        figure: impl Into<String>,
+        outcome: Outcome,
+        target: impl Into<String>,
+    ) -> Row {
         Row {
             figure: figure.into(),
             outcome,
@@ -102,7 +106,7 @@ impl Row {
     }
 
     /// The row as one JSON object.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let (status, value, unit, runs) = match &self.outcome {
             Outcome::Measured(m) => ("measured", json!(m.value), json!(m.unit), json!(m.runs)),
             Outcome::NotMeasured(_) => ("not measured", Value::Null, Value::Null, json!([])),
@@ -123,7 +127,7 @@ impl Row {
     }
 
     /// The result column: `met`, `MISSED`, or `—`.
-    pub fn result(&self) -> &'static str {
+    pub(crate) fn result(&self) -> &'static str {
         match (&self.outcome, self.met) {
             (Outcome::Failed(_), _) => "FAILED",
             (_, Some(true)) => "met",
@@ -133,7 +137,7 @@ impl Row {
     }
 
     /// The value column.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match &self.outcome {
             Outcome::Measured(m) => m.shown.clone(),
             Outcome::NotMeasured(why) => format!("not measured: {why}"),
@@ -144,7 +148,7 @@ impl Row {
 
 /// The median (the mean of the middle two for an even count); `None` for no
 /// samples.
-pub fn median(samples: &[f64]) -> Option<f64> {
+pub(crate) fn median(samples: &[f64]) -> Option<f64> {
     let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
     if s.is_empty() {
         return None;
@@ -159,7 +163,7 @@ pub fn median(samples: &[f64]) -> Option<f64> {
 }
 
 /// The `p`-th percentile (0–100), nearest rank; `None` for no samples.
-pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+pub(crate) fn percentile(samples: &[f64], p: f64) -> Option<f64> {
     let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
     if s.is_empty() {
         return None;
@@ -173,15 +177,15 @@ pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
 }
 
 /// Mebibytes.
-pub const MIB: f64 = 1024.0 * 1024.0;
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
 /// Bytes per second over `elapsed`, in MiB/s.
-pub fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
+pub(crate) fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / MIB / elapsed.as_secs_f64().max(1e-9)
 }
 
 /// A byte count for people: `4.0 MiB`, `1.0 GiB`.
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= MIB * 1024.0 {
         format!("{:.1} GiB", b / MIB / 1024.0)
@@ -195,7 +199,7 @@ pub fn size(bytes: u64) -> String {
 }
 
 /// A rate with thousands separators: `12,345`.
-pub fn count(n: f64) -> String {
+pub(crate) fn count(n: f64) -> String {
     // Display only: rates are far below 2^53.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let n = n.max(0.0).round() as u64;
@@ -210,7 +214,7 @@ pub fn count(n: f64) -> String {
 }
 
 /// Milliseconds, with a precision that suits their size.
-pub fn ms(v: f64) -> String {
+pub(crate) fn ms(v: f64) -> String {
     if v < 10.0 {
         format!("{v:.2} ms")
     } else if v < 100.0 {
@@ -222,7 +226,7 @@ pub fn ms(v: f64) -> String {
 
 /// Parses a size: a number of bytes with an optional unit (`B`, `KiB`,
 /// `MiB`, `GiB`, also `K`, `M`, `G`, `KB`... all taken as powers of 1024).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

@@ -24,10 +24,10 @@ const CA_KEY_BITS: usize = 2048;
 
 /// Most practitioners the stage can make: distinct national ids
 /// ([`national_id`]) run out beyond.
-pub const MAX_MEMBERS: usize = 1_000_000;
+pub(crate) const MAX_MEMBERS: usize = 1_000_000;
 
 /// One enrolled node: what its network is started with.
-pub struct Member {
+pub(crate) struct Member {
     /// The practitioner's national id.
     pub national_id: NationalId,
     /// The node's PeerId (the one its credential binds).
@@ -41,7 +41,7 @@ pub struct Member {
 /// The `n`-th national id of the directory stage: `8` + an RPPS number
 /// `1003` + six digits + its Luhn check digit (apart from the ids of the
 /// other stages, `8` `1000300…`).
-pub fn national_id(n: usize) -> String {
+pub(crate) fn national_id(n: usize) -> String {
     let body = format!("1003{:06}", n % MAX_MEMBERS);
     let check = (0..10u8)
         .map(|d| format!("{body}{d}"))
@@ -64,7 +64,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 
 /// Makes a TEST CA and `n` practitioners' homes under `dir`; returns them
 /// in order (member `i` has [`national_id`]`(i)`).
-pub fn enroll_all(dir: &Path, n: usize) -> Result<Vec<Member>, String> {
+pub(crate) fn enroll_all(dir: &Path, n: usize) -> Result<Vec<Member>, String> {
     if n > MAX_MEMBERS {
         return Err(format!("at most {MAX_MEMBERS} nodes"));
     }

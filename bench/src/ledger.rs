@@ -60,14 +60,14 @@ fn to_secs(seq: u64) -> UnixTime {
 
 /// The ledger's durable appends: one appender, `count` appends to a fresh
 /// ledger in a store in `home` (made if missing); appends per second.
-pub struct Appends {
+pub(crate) struct Appends {
     ledger: Ledger,
     next: u64,
 }
 
 impl Appends {
     /// Opens a ledger in a store under `home`.
-    pub fn open(home: &Path) -> Result<Appends, String> {
+    pub(crate) fn open(home: &Path) -> Result<Appends, String> {
         std::fs::create_dir_all(home)
             .map_err(|e| format!("cannot make {}: {e}", home.display()))?;
         let store = Store::open(home, StoreKeySource::KeyFile)
@@ -78,7 +78,7 @@ impl Appends {
     }
 
     /// Appends `count` entries, one after the other; appends per second.
-    pub fn rate(&mut self, count: u64) -> Result<f64, String> {
+    pub(crate) fn rate(&mut self, count: u64) -> Result<f64, String> {
         let started = Instant::now();
         for _ in 0..count {
             let k = kind(self.next)?;
@@ -93,7 +93,7 @@ impl Appends {
     /// Appends `count` entries from `threads` threads at once (as a node
     /// serving several sessions does: one flush covers the appends that
     /// wait for it); appends per second.
-    pub fn rate_concurrent(&mut self, count: u64, threads: u64) -> Result<f64, String> {
+    pub(crate) fn rate_concurrent(&mut self, count: u64, threads: u64) -> Result<f64, String> {
         let per = count.div_ceil(threads.max(1));
         let first = self.next;
         let ledger = &self.ledger;
@@ -123,10 +123,10 @@ impl Appends {
 }
 
 /// Concurrent appenders of the peer figure.
-pub const CONCURRENT_APPENDERS: u64 = 8;
+pub(crate) const CONCURRENT_APPENDERS: u64 = 8;
 
 /// A ledger of many entries in a store, for verification.
-pub struct BigLedger {
+pub(crate) struct BigLedger {
     home: std::path::PathBuf,
     peer_id: Vec<u8>,
     entries: u64,
@@ -136,7 +136,7 @@ impl BigLedger {
     /// Writes a ledger of `entries` entries (the genesis entry included)
     /// into a store in `home`, as the daemon writes them, with its signed
     /// head checkpoint. The signatures are made on every core.
-    pub fn build(home: &Path, entries: u64) -> Result<BigLedger, String> {
+    pub(crate) fn build(home: &Path, entries: u64) -> Result<BigLedger, String> {
         let k = node_key()?;
         let chain = chain(&k, entries.max(1) - 1)?;
         std::fs::create_dir_all(home)
@@ -177,12 +177,12 @@ impl BigLedger {
     }
 
     /// How many entries it holds.
-    pub fn entries(&self) -> u64 {
+    pub(crate) fn entries(&self) -> u64 {
         self.entries
     }
 
     /// Opens the store afresh and verifies the ledger; entries per second.
-    pub fn verify_rate(&self, mode: SignatureCheck) -> Result<f64, String> {
+    pub(crate) fn verify_rate(&self, mode: SignatureCheck) -> Result<f64, String> {
         let store = Store::open(&self.home, StoreKeySource::KeyFile)
             .map_err(|e| format!("cannot open the store: {e}"))?;
         let started = Instant::now();

@@ -15,13 +15,13 @@ use crate::api::Api;
 use crate::procs::{Kind, Output, ProcId, Procs};
 
 /// Bound on a set-up command (`pki`, `init`, `peers add`, `consent`...).
-pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const COMMAND_LIMIT: Duration = Duration::from_secs(120);
 
 /// How long a daemon may take to answer after it starts.
 const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// The patient of every dossier the harness sends (a TEST INS).
-pub const PATIENT_INS: &str = "285057512345623";
+pub(crate) const PATIENT_INS: &str = "285057512345623";
 
 /// The `confrere` binary.
 #[derive(Clone, Debug)]
@@ -71,7 +71,7 @@ impl Confrere {
 
 /// The `n`-th national id of the harness's practitioners: `8` + an RPPS
 /// number whose last digit is its Luhn check digit.
-pub fn national_id(n: u32) -> String {
+pub(crate) fn national_id(n: u32) -> String {
     let body = format!("1000300{:03}", n % 1000);
     let check = (0..10u8)
         .map(|d| format!("{body}{d}"))
@@ -159,7 +159,7 @@ impl Pki {
 
 /// A TCP port on 127.0.0.1 that is free now, below the system's ephemeral
 /// range so that no outgoing connection takes it meanwhile.
-pub fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     const LOW: u32 = 20_000;
@@ -178,7 +178,7 @@ pub fn free_port() -> Result<u16, String> {
 }
 
 /// A running `confrere run` daemon.
-pub struct Daemon {
+pub(crate) struct Daemon {
     /// Its home.
     pub home: PathBuf,
     /// The practitioner it serves.
@@ -195,7 +195,7 @@ pub struct Daemon {
 impl Daemon {
     /// Starts the daemon of an enrolled home, its output going to `log`,
     /// and waits until it answers `status`.
-    pub fn start(
+    pub(crate) fn start(
         confrere: &Confrere,
         label: &str,
         home: &Path,
@@ -264,17 +264,17 @@ impl Daemon {
     }
 
     /// `/ip4/127.0.0.1/tcp/PORT/p2p/PEER_ID`.
-    pub fn multiaddr(&self) -> String {
+    pub(crate) fn multiaddr(&self) -> String {
         format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.port, self.peer_id)
     }
 
     /// The process id.
-    pub fn pid(&self, procs: &Procs) -> Option<u32> {
+    pub(crate) fn pid(&self, procs: &Procs) -> Option<u32> {
         procs.pid(self.proc)
     }
 
     /// `confrere ARGS --home HOME` (arguments to add).
-    pub fn cmd(&self, confrere: &Confrere, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, confrere: &Confrere, args: &[&str]) -> Command {
         let mut cmd = confrere.cmd();
         cmd.args(args).arg("--home").arg(&self.home);
         cmd
@@ -282,7 +282,7 @@ impl Daemon {
 
     /// `confrere peers add MULTIADDR` for `other`: this node reaches it and
     /// verifies whom it serves.
-    pub fn add_peer(&self, confrere: &Confrere, other: &Daemon) -> Result<(), String> {
+    pub(crate) fn add_peer(&self, confrere: &Confrere, other: &Daemon) -> Result<(), String> {
         confrere.run(
             "peers add",
             &mut self.cmd(confrere, &["peers", "add", &other.multiaddr()]),
@@ -293,7 +293,7 @@ impl Daemon {
 
     /// `confrere consent grant` for the harness's patient and `to`; returns
     /// the consent id.
-    pub fn grant_consent(&self, confrere: &Confrere, to: &[&str]) -> Result<String, String> {
+    pub(crate) fn grant_consent(&self, confrere: &Confrere, to: &[&str]) -> Result<String, String> {
         let mut cmd = self.cmd(
             confrere,
             &[
@@ -317,7 +317,7 @@ impl Daemon {
 
     /// The arguments of `confrere send` to `to` under `consent`, up to the
     /// documents; `wait` adds `--wait SECS`.
-    pub fn send_cmd(
+    pub(crate) fn send_cmd(
         &self,
         confrere: &Confrere,
         to: &str,
@@ -354,21 +354,21 @@ impl Daemon {
     }
 
     /// Whether dossier `id` is in this node's `inbox --json`.
-    pub fn inbox_has(&self, confrere: &Confrere, id: &str) -> Result<bool, String> {
+    pub(crate) fn inbox_has(&self, confrere: &Confrere, id: &str) -> Result<bool, String> {
         let v = confrere.json("inbox", &mut self.cmd(confrere, &["inbox"]))?;
         Ok(v.as_array()
             .is_some_and(|items| items.iter().any(|i| i["id"] == id)))
     }
 
     /// Stops the daemon (SIGTERM, then SIGKILL after a grace period).
-    pub fn stop(self, procs: &Procs) {
+    pub(crate) fn stop(self, procs: &Procs) {
         procs.stop(self.proc);
     }
 }
 
 /// Enrolls a fresh home `DIR/LABEL` with `card` and starts its daemon,
 /// logging to `LOGS/LABEL.log`.
-pub fn practice(
+pub(crate) fn practice(
     confrere: &Confrere,
     pki: &Pki,
     card: &Card,
@@ -389,14 +389,14 @@ pub fn practice(
 
 /// Resets a process's peak resident set size (`VmHWM`) by writing `5` to
 /// `/proc/PID/clear_refs`. False if the kernel refused.
-pub fn reset_peak_rss(pid: u32) -> bool {
+pub(crate) fn reset_peak_rss(pid: u32) -> bool {
     fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
 /// A process's peak resident set size (`VmHWM`), in bytes.
 /// CPU time (user and system, all threads) process `pid` has used, in
 /// seconds, from `/proc/PID/stat` (in units of 1/100 s, Linux's USER_HZ).
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name, in parentheses, may hold spaces.
     let rest = stat.get(stat.rfind(')')? + 2..)?;
@@ -406,7 +406,7 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / 100.0)
 }
 
-pub fn peak_rss(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -24,7 +24,7 @@ use crate::Ctx;
 const WAIT_LIMIT: Duration = Duration::from_secs(300);
 
 /// What the fleet measured (`None`: not asked for).
-pub struct FleetFigures {
+pub(crate) struct FleetFigures {
     /// Small referral, per run: (p50, p99) in ms.
     pub small: Option<Result<Vec<(f64, f64)>, String>>,
     /// Revocation fan-out, per run: seconds until every receipt was in.
@@ -32,7 +32,7 @@ pub struct FleetFigures {
 }
 
 /// Starts the fleet, measures what is asked for, stops it.
-pub fn measure(ctx: &Ctx, small: bool, fanout: bool) -> FleetFigures {
+pub(crate) fn measure(ctx: &Ctx, small: bool, fanout: bool) -> FleetFigures {
     let fleet = match start_fleet(ctx) {
         Ok(f) => f,
         Err(e) => {

@@ -7,7 +7,7 @@ use crate::referrals::FleetFigures;
 use crate::Settings;
 
 /// What the stages measured; `None`: the stage was skipped.
-pub struct Results {
+pub(crate) struct Results {
     /// Crypto ceiling, MiB/s per run.
     pub ceiling: Option<Result<Vec<f64>, String>>,
     /// Session set-up, (p50, p99) in ms per run.
@@ -27,10 +27,10 @@ pub struct Results {
 }
 
 /// Durable append rates per run: (one appender, several at once).
-pub type AppendRates = (Vec<f64>, Vec<f64>);
+pub(crate) type AppendRates = (Vec<f64>, Vec<f64>);
 
 /// Ledger verification rates per run: (every signature, anchored).
-pub type VerifyRates = (Vec<f64>, Vec<f64>);
+pub(crate) type VerifyRates = (Vec<f64>, Vec<f64>);
 
 /// Which daemon's peak a memory row shows.
 type Side = fn(&Peaks) -> Option<u64>;
@@ -60,7 +60,7 @@ fn mibs(v: f64) -> String {
 }
 
 /// Every row, in the table's order.
-pub fn rows(s: &Settings, r: &Results) -> Vec<Row> {
+pub(crate) fn rows(s: &Settings, r: &Results) -> Vec<Row> {
     let bulk_rate = match &r.bulk {
         Some(Ok(b)) => b.confrere.as_ref().ok().and_then(|v| median(v)),
         _ => None,

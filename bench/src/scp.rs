@@ -23,7 +23,7 @@ const SSHD: &str = "/usr/sbin/sshd";
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
 /// The cipher scp is also run with (the default is chacha20-poly1305).
-pub const GCM: &str = "aes256-gcm@openssh.com";
+pub(crate) const GCM: &str = "aes256-gcm@openssh.com";
 
 /// Bound on one copy.
 const COPY_LIMIT: Duration = Duration::from_secs(1800);
@@ -32,7 +32,7 @@ const COPY_LIMIT: Duration = Duration::from_secs(1800);
 const INSTALL_LIMIT: Duration = Duration::from_secs(600);
 
 /// A running sshd and the key to log in with.
-pub struct Sshd {
+pub(crate) struct Sshd {
     proc: ProcId,
     port: u16,
     user: String,
@@ -111,7 +111,7 @@ fn install(procs: &Procs) -> Result<(), String> {
 impl Sshd {
     /// Makes the keys and the configuration in `dir` and starts sshd on a
     /// free 127.0.0.1 port; waits until it accepts connections.
-    pub fn start(procs: &Procs, dir: &Path, may_install: bool) -> Result<Sshd, String> {
+    pub(crate) fn start(procs: &Procs, dir: &Path, may_install: bool) -> Result<Sshd, String> {
         if !Path::new(SSHD).is_file() || !have("scp") || !have("ssh-keygen") {
             if !may_install {
                 return Err(format!(
@@ -246,7 +246,7 @@ impl Sshd {
 
     /// Copies `file` with scp to this sshd (with `-c CIPHER` if given),
     /// checks the copy's size and removes it; the time scp took.
-    pub fn copy(
+    pub(crate) fn copy(
         &self,
         procs: &Procs,
         file: &Path,
@@ -291,7 +291,7 @@ impl Sshd {
     }
 
     /// Stops sshd.
-    pub fn stop(self, procs: &Procs) {
+    pub(crate) fn stop(self, procs: &Procs) {
         procs.stop(self.proc);
     }
 }

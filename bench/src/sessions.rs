@@ -21,7 +21,7 @@ const LIMIT: Duration = Duration::from_secs(600);
 
 /// Dials `dials` times from the node of `home_a` to the node of `home_b`;
 /// the duration of each, in milliseconds.
-pub fn dial_times(home_a: &Path, home_b: &Path, dials: usize) -> Result<Vec<f64>, String> {
+pub(crate) fn dial_times(home_a: &Path, home_b: &Path, dials: usize) -> Result<Vec<f64>, String> {
     let a = Home::open(home_a).map_err(|e| format!("cannot open {}: {e}", home_a.display()))?;
     let b = Home::open(home_b).map_err(|e| format!("cannot open {}: {e}", home_b.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()

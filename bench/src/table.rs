@@ -6,7 +6,7 @@ use crate::figures::Row;
 
 /// What the caption says about the run.
 #[derive(Clone, Debug)]
-pub struct Caption {
+pub(crate) struct Caption {
     /// One line: runs, sizes, machine.
     pub text: String,
     /// The same as JSON fields.
@@ -37,7 +37,7 @@ fn cell(text: &str) -> String {
 }
 
 /// The rows as text: a caption line, then aligned columns.
-pub fn text(caption: &Caption, rows: &[Row]) -> String {
+pub(crate) fn text(caption: &Caption, rows: &[Row]) -> String {
     let cells: Vec<[String; 5]> = rows
         .iter()
         .map(|r| {
@@ -85,7 +85,7 @@ pub fn text(caption: &Caption, rows: &[Row]) -> String {
 }
 
 /// The rows as one JSON document: `{"run": {...}, "rows": [...]}`.
-pub fn json_document(caption: &Caption, rows: &[Row]) -> Value {
+pub(crate) fn json_document(caption: &Caption, rows: &[Row]) -> Value {
     json!({
         "run": caption.json,
         "rows": rows.iter().map(Row::to_json).collect::<Vec<_>>(),

@@ -8,7 +8,7 @@ use confrere_protocol::UnixTime;
 
 mod peers;
 
-pub use peers::{PeersAddArgs, PeersCommand, PeersFindArgs, PeersListArgs, PeersRemoveArgs};
+pub(crate) use peers::{PeersAddArgs, PeersCommand, PeersFindArgs, PeersListArgs, PeersRemoveArgs};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -23,7 +23,7 @@ Exit codes:
 /// authenticated by health card certificates.
 #[derive(Debug, Parser)]
 #[command(name = "confrere", version, after_help = EXIT_CODES)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -31,7 +31,7 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Inspect and verify certificates.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -155,7 +155,7 @@ Example:
 
 /// Options of `completions`.
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
@@ -163,7 +163,7 @@ pub struct CompletionsArgs {
 
 /// Options of `man`.
 #[derive(Debug, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write one page per command and subcommand into this directory (made
     /// if missing) instead of printing the top-level page.
     #[arg(long, value_name = "DIR")]
@@ -172,7 +172,7 @@ pub struct ManArgs {
 
 /// `confrere cert …`
 #[derive(Debug, Subcommand)]
-pub enum CertCommand {
+pub(crate) enum CertCommand {
     /// Print a practitioner certificate's identity and whether it verifies.
     #[command(after_help = "\
 Example:
@@ -185,7 +185,7 @@ Exit status: 0 valid, 1 not valid, 2 unusable input.")]
 
 /// Options of `cert inspect`.
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// The certificate (PEM or DER).
     pub cert: PathBuf,
     /// Intermediate CA certificates (PEM or DER); repeatable.
@@ -213,7 +213,7 @@ pub struct InspectArgs {
 
 /// `confrere pki …`
 #[derive(Debug, Subcommand)]
-pub enum PkiCommand {
+pub(crate) enum PkiCommand {
     /// Make a TEST root CA, a TEST intermediate CA and an empty CRL.
     #[command(
         name = "init-test",
@@ -253,7 +253,7 @@ Example:
 
 /// Options of `pki issue-test`.
 #[derive(Debug, Args)]
-pub struct IssueTestArgs {
+pub(crate) struct IssueTestArgs {
     /// The CA directory made by `pki init-test`.
     #[arg(long, value_name = "DIR")]
     pub ca: PathBuf,
@@ -279,7 +279,7 @@ pub struct IssueTestArgs {
 
 /// Options of `run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The node's home.
     #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
     pub home: PathBuf,
@@ -303,7 +303,7 @@ pub struct RunArgs {
 
 /// Options of `init`.
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The node's home directory to create.
     #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
     pub home: PathBuf,
@@ -352,7 +352,7 @@ fn parse_instant(s: &str) -> Result<UnixTime, String> {
 
 /// `--home` of the commands that talk to the running daemon.
 #[derive(Debug, Args)]
-pub struct DaemonHome {
+pub(crate) struct DaemonHome {
     /// The node's home directory (its daemon must be running).
     #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
     pub home: PathBuf,
@@ -360,7 +360,7 @@ pub struct DaemonHome {
 
 /// Options of `status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub home: DaemonHome,
     /// Print the status as JSON.
@@ -370,7 +370,7 @@ pub struct StatusArgs {
 
 /// The patient's administrative sex, as the INS records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Sex {
+pub(crate) enum Sex {
     /// Female.
     #[value(name = "F")]
     F,
@@ -384,7 +384,7 @@ pub enum Sex {
 
 impl Sex {
     /// `F`, `M` or `U`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Sex::F => "F",
             Sex::M => "M",
@@ -395,7 +395,7 @@ impl Sex {
 
 /// Options of `send`.
 #[derive(Debug, Args)]
-pub struct SendArgs {
+pub(crate) struct SendArgs {
     /// The recipient's national id (8 + RPPS, or 0 + ADELI).
     #[arg(long, value_name = "NATIONAL_ID")]
     pub to: String,
@@ -448,7 +448,7 @@ pub struct SendArgs {
 
 /// Options of `outbox`.
 #[derive(Debug, Args)]
-pub struct OutboxArgs {
+pub(crate) struct OutboxArgs {
     #[command(flatten)]
     pub home: DaemonHome,
     /// Print the outbox as JSON.
@@ -459,7 +459,7 @@ pub struct OutboxArgs {
 /// `confrere inbox [COMMAND]`: no command lists the inbox. `--home` and
 /// `--json` go before or after the command.
 #[derive(Debug, Args)]
-pub struct InboxArgs {
+pub(crate) struct InboxArgs {
     /// What to do with an item.
     #[command(subcommand)]
     pub command: Option<InboxCommand>,
@@ -473,7 +473,7 @@ pub struct InboxArgs {
 
 /// `confrere inbox …`
 #[derive(Debug, Subcommand)]
-pub enum InboxCommand {
+pub(crate) enum InboxCommand {
     /// Show one referral: sender, patient, reason, letter, documents.
     #[command(after_help = "\
 Example:
@@ -504,7 +504,7 @@ Example:
 
 /// An inbox item's id: in full, or a unique prefix of at least 8 characters.
 #[derive(Debug, Args)]
-pub struct InboxItemArgs {
+pub(crate) struct InboxItemArgs {
     /// The dossier id, or a unique prefix of it (at least 8 characters).
     #[arg(value_name = "ID")]
     pub id: String,
@@ -512,7 +512,7 @@ pub struct InboxItemArgs {
 
 /// Options of `inbox open`.
 #[derive(Debug, Args)]
-pub struct InboxOpenArgs {
+pub(crate) struct InboxOpenArgs {
     /// The dossier id, or a unique prefix of it (at least 8 characters).
     #[arg(value_name = "ID")]
     pub id: String,
@@ -523,7 +523,7 @@ pub struct InboxOpenArgs {
 
 /// Options of `inbox decline`.
 #[derive(Debug, Args)]
-pub struct InboxDeclineArgs {
+pub(crate) struct InboxDeclineArgs {
     /// The dossier id, or a unique prefix of it (at least 8 characters).
     #[arg(value_name = "ID")]
     pub id: String,
@@ -534,7 +534,7 @@ pub struct InboxDeclineArgs {
 
 /// Options of `inbox reply`.
 #[derive(Debug, Args)]
-pub struct InboxReplyArgs {
+pub(crate) struct InboxReplyArgs {
     /// The referral's dossier id, or a unique prefix of it (at least 8 characters).
     #[arg(value_name = "ID")]
     pub id: String,
@@ -559,7 +559,7 @@ fn parse_day(s: &str) -> Result<String, String> {
 
 /// `confrere consent …`
 #[derive(Debug, Subcommand)]
-pub enum ConsentCommand {
+pub(crate) enum ConsentCommand {
     /// Record a patient's consent to share their dossier with the named
     /// colleagues for a purpose; prints the consent's id, which `send
     /// --consent` cites.
@@ -594,7 +594,7 @@ Example:
 
 /// Options of `consent grant`.
 #[derive(Debug, Args)]
-pub struct ConsentGrantArgs {
+pub(crate) struct ConsentGrantArgs {
     /// The patient's INS: 13-digit NIR and its 2-digit key.
     #[arg(long, value_name = "INS")]
     pub patient_ins: String,
@@ -617,7 +617,7 @@ pub struct ConsentGrantArgs {
 
 /// Options of `consent list`.
 #[derive(Debug, Args)]
-pub struct ConsentListArgs {
+pub(crate) struct ConsentListArgs {
     /// Only this patient's consents (INS).
     #[arg(long, value_name = "INS")]
     pub patient_ins: Option<String>,
@@ -630,7 +630,7 @@ pub struct ConsentListArgs {
 
 /// Options of `purge`.
 #[derive(Debug, Args)]
-pub struct PurgeArgs {
+pub(crate) struct PurgeArgs {
     /// Only list the dossiers past their retention period.
     #[arg(long)]
     pub dry_run: bool,
@@ -643,7 +643,7 @@ pub struct PurgeArgs {
 
 /// Options of `journal`.
 #[derive(Debug, Args)]
-pub struct JournalArgs {
+pub(crate) struct JournalArgs {
     /// The patient's INS.
     #[arg(long, value_name = "INS")]
     pub patient_ins: String,
@@ -656,7 +656,7 @@ pub struct JournalArgs {
 
 /// Output formats of `journal`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum JournalFormat {
+pub(crate) enum JournalFormat {
     /// One line per event.
     Text,
     /// A JSON list.
@@ -669,7 +669,7 @@ pub enum JournalFormat {
 
 /// Options of `consent show`.
 #[derive(Debug, Args)]
-pub struct ConsentShowArgs {
+pub(crate) struct ConsentShowArgs {
     /// The consent id, or a unique prefix of it (at least 8 characters).
     #[arg(value_name = "ID")]
     pub id: String,
@@ -682,7 +682,7 @@ pub struct ConsentShowArgs {
 
 /// Options of `consent revoke`.
 #[derive(Debug, Args)]
-pub struct ConsentRevokeArgs {
+pub(crate) struct ConsentRevokeArgs {
     /// The consent id, or a unique prefix of it (at least 8 characters).
     #[arg(value_name = "ID")]
     pub id: String,
@@ -698,7 +698,7 @@ pub struct ConsentRevokeArgs {
 
 /// `confrere care-team …`
 #[derive(Debug, Subcommand)]
-pub enum CareTeamCommand {
+pub(crate) enum CareTeamCommand {
     /// Record that the patient was informed, on a day, that their
     /// information is exchanged with these members of their care team, and
     /// did not object; prints the record's id, which `send --care-team`
@@ -712,7 +712,7 @@ Example:
 
 /// Options of `care-team record`.
 #[derive(Debug, Args)]
-pub struct CareTeamRecordArgs {
+pub(crate) struct CareTeamRecordArgs {
     /// The patient's INS: 13-digit NIR and its 2-digit key.
     #[arg(long, value_name = "INS")]
     pub patient_ins: String,
@@ -732,7 +732,7 @@ pub struct CareTeamRecordArgs {
 
 /// `confrere ledger …`
 #[derive(Debug, Subcommand)]
-pub enum LedgerCommand {
+pub(crate) enum LedgerCommand {
     /// List the ledger's entries: sequence number, time, kind, hash and
     /// the main fields.
     #[command(after_help = "\
@@ -762,7 +762,7 @@ Example:
 
 /// Options of `ledger show`.
 #[derive(Debug, Args)]
-pub struct LedgerShowArgs {
+pub(crate) struct LedgerShowArgs {
     /// The node's home directory.
     #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
     pub home: PathBuf,
@@ -776,7 +776,7 @@ pub struct LedgerShowArgs {
 
 /// Options of `ledger verify`.
 #[derive(Debug, Args)]
-pub struct LedgerVerifyArgs {
+pub(crate) struct LedgerVerifyArgs {
     /// The node's home directory.
     #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
     pub home: PathBuf,

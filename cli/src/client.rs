@@ -27,7 +27,7 @@ use crate::local_http;
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A connection to the daemon of one home.
-pub struct Client {
+pub(crate) struct Client {
     home: PathBuf,
     authorization: String,
 }
@@ -78,7 +78,7 @@ impl Client {
     /// Finds the daemon of `home`: its token in `HOME/api.token`; requests
     /// go to its socket `HOME/api.sock` (never to the TCP port of
     /// `api.json`, which a stale file may name for another process).
-    pub fn connect(home: &Path) -> Result<Client, CliError> {
+    pub(crate) fn connect(home: &Path) -> Result<Client, CliError> {
         if !home.is_dir() {
             return Err(not_running(home));
         }
@@ -95,22 +95,22 @@ impl Client {
     }
 
     /// `GET /v1/status`.
-    pub fn status(&self) -> Result<Status, CliError> {
+    pub(crate) fn status(&self) -> Result<Status, CliError> {
         self.get("/status")
     }
 
     /// `GET /v1/peers`.
-    pub fn peers(&self) -> Result<Vec<PeerInfo>, CliError> {
+    pub(crate) fn peers(&self) -> Result<Vec<PeerInfo>, CliError> {
         self.get("/peers")
     }
 
     /// `POST /v1/peers`.
-    pub fn add_peer(&self, req: &AddPeer) -> Result<PeerInfo, CliError> {
+    pub(crate) fn add_peer(&self, req: &AddPeer) -> Result<PeerInfo, CliError> {
         self.post("/peers", req)
     }
 
     /// `GET /v1/directory/{national_id}`.
-    pub fn find_peers(
+    pub(crate) fn find_peers(
         &self,
         national_id: &str,
     ) -> Result<Vec<confrere_node::api::directory_model::DirectoryRecord>, CliError> {
@@ -118,37 +118,37 @@ impl Client {
     }
 
     /// `DELETE /v1/peers/{key}`.
-    pub fn remove_peer(&self, key: &str) -> Result<Vec<PeerInfo>, CliError> {
+    pub(crate) fn remove_peer(&self, key: &str) -> Result<Vec<PeerInfo>, CliError> {
         self.call("DELETE", &format!("/peers/{}", segment(key)), None)
     }
 
     /// `POST /v1/send`.
-    pub fn send(&self, req: &SendRequest) -> Result<Sent, CliError> {
+    pub(crate) fn send(&self, req: &SendRequest) -> Result<Sent, CliError> {
         self.post("/send", req)
     }
 
     /// `GET /v1/outbox`.
-    pub fn outbox(&self) -> Result<Vec<OutboxItem>, CliError> {
+    pub(crate) fn outbox(&self) -> Result<Vec<OutboxItem>, CliError> {
         self.get("/outbox")
     }
 
     /// `GET /v1/inbox`.
-    pub fn inbox(&self) -> Result<Vec<InboxItem>, CliError> {
+    pub(crate) fn inbox(&self) -> Result<Vec<InboxItem>, CliError> {
         self.get("/inbox")
     }
 
     /// `GET /v1/inbox/{id}`.
-    pub fn inbox_show(&self, id: &str) -> Result<InboxItem, CliError> {
+    pub(crate) fn inbox_show(&self, id: &str) -> Result<InboxItem, CliError> {
         self.get(&format!("/inbox/{}", segment(id)))
     }
 
     /// `POST /v1/inbox/{id}/open`.
-    pub fn inbox_open(&self, id: &str, req: &OpenRequest) -> Result<Opened, CliError> {
+    pub(crate) fn inbox_open(&self, id: &str, req: &OpenRequest) -> Result<Opened, CliError> {
         self.post(&format!("/inbox/{}/open", segment(id)), req)
     }
 
     /// `POST /v1/inbox/{id}/accept`.
-    pub fn inbox_accept(&self, id: &str) -> Result<InboxItem, CliError> {
+    pub(crate) fn inbox_accept(&self, id: &str) -> Result<InboxItem, CliError> {
         self.post(
             &format!("/inbox/{}/accept", segment(id)),
             &serde_json::json!({}),
@@ -156,17 +156,21 @@ impl Client {
     }
 
     /// `POST /v1/inbox/{id}/decline`.
-    pub fn inbox_decline(&self, id: &str, req: &DeclineRequest) -> Result<InboxItem, CliError> {
+    pub(crate) fn inbox_decline(
+        &self,
+        id: &str,
+        req: &DeclineRequest,
+    ) -> Result<InboxItem, CliError> {
         self.post(&format!("/inbox/{}/decline", segment(id)), req)
     }
 
     /// `POST /v1/inbox/{id}/reply`.
-    pub fn inbox_reply(&self, id: &str, req: &ReplyRequest) -> Result<Sent, CliError> {
+    pub(crate) fn inbox_reply(&self, id: &str, req: &ReplyRequest) -> Result<Sent, CliError> {
         self.post(&format!("/inbox/{}/reply", segment(id)), req)
     }
 
     /// `POST /v1/consents`.
-    pub fn consent_grant(
+    pub(crate) fn consent_grant(
         &self,
         req: &confrere_node::api::consent_model::GrantConsentRequest,
     ) -> Result<confrere_node::api::consent_model::ConsentInfo, CliError> {
@@ -175,12 +179,12 @@ impl Client {
 
     /// `GET /v1/ledger/verify?signatures=true`: the chain and every
     /// entry's own signature.
-    pub fn ledger_verify(&self) -> Result<confrere_node::ledger::VerifyReport, CliError> {
+    pub(crate) fn ledger_verify(&self) -> Result<confrere_node::ledger::VerifyReport, CliError> {
         self.get("/ledger/verify?signatures=true")
     }
 
     /// `POST /v1/purge`.
-    pub fn purge(
+    pub(crate) fn purge(
         &self,
         dry_run: bool,
     ) -> Result<confrere_node::api::purge_model::PurgeReport, CliError> {
@@ -191,7 +195,7 @@ impl Client {
     }
 
     /// `GET /v1/journal?patient_ins=`.
-    pub fn journal(
+    pub(crate) fn journal(
         &self,
         patient_ins: &str,
     ) -> Result<Vec<confrere_node::api::journal_model::JournalLine>, CliError> {
@@ -199,7 +203,7 @@ impl Client {
     }
 
     /// `GET /v1/consents[?patient_ins=INS]`.
-    pub fn consent_list(
+    pub(crate) fn consent_list(
         &self,
         patient_ins: Option<&str>,
     ) -> Result<Vec<confrere_node::api::consent_model::ConsentInfo>, CliError> {
@@ -210,7 +214,7 @@ impl Client {
     }
 
     /// `GET /v1/consents/{id}`.
-    pub fn consent_show(
+    pub(crate) fn consent_show(
         &self,
         id: &str,
     ) -> Result<confrere_node::api::consent_model::ConsentInfo, CliError> {
@@ -218,7 +222,7 @@ impl Client {
     }
 
     /// `POST /v1/consents/{id}/revoke`.
-    pub fn consent_revoke(
+    pub(crate) fn consent_revoke(
         &self,
         id: &str,
         req: &confrere_node::api::consent_model::RevokeConsentRequest,
@@ -227,7 +231,7 @@ impl Client {
     }
 
     /// `POST /v1/care-team`.
-    pub fn care_team_record(
+    pub(crate) fn care_team_record(
         &self,
         req: &confrere_node::api::consent_model::CareTeamRequest,
     ) -> Result<confrere_node::api::consent_model::CareTeamInfo, CliError> {
@@ -356,13 +360,13 @@ fn api_error(status: u16, body: Option<ApiError>) -> CliError {
 }
 
 /// Output helpers shared by the commands that talk to the daemon.
-pub mod output {
+pub(crate) mod output {
     use serde::Serialize;
 
     use crate::error::CliError;
 
     /// Prints a model value as pretty JSON, with its field names.
-    pub fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+    pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
         let text = serde_json::to_string_pretty(value).map_err(|e| {
             CliError::refused(
                 format!("cannot print the answer as JSON: {e}"),
@@ -376,14 +380,14 @@ pub mod output {
     /// Text from the daemon (and so, partly, from peers) made safe for a
     /// terminal: control characters (escape sequences, line breaks) become
     /// spaces.
-    pub fn clean(s: &str) -> String {
+    pub(crate) fn clean(s: &str) -> String {
         s.chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect()
     }
 
     /// Like [`clean`], keeping line breaks and tabs (for letters).
-    pub fn clean_text(s: &str) -> String {
+    pub(crate) fn clean_text(s: &str) -> String {
         s.chars()
             .map(|c| {
                 if c.is_control() && c != '\n' && c != '\t' {
@@ -396,7 +400,7 @@ pub mod output {
     }
 
     /// [`clean`], cut to `max` characters with an ellipsis.
-    pub fn cut(s: &str, max: usize) -> String {
+    pub(crate) fn cut(s: &str, max: usize) -> String {
         let s = clean(s);
         if s.chars().count() <= max {
             s
@@ -409,12 +413,12 @@ pub mod output {
 
     /// The first 12 characters of an id: enough to name it again (commands
     /// take a unique prefix of 8 or more).
-    pub fn short_id(id: &str) -> String {
+    pub(crate) fn short_id(id: &str) -> String {
         id.chars().take(12).collect()
     }
 
     /// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`, `1.1 GiB`.
-    pub fn bytes(n: u64) -> String {
+    pub(crate) fn bytes(n: u64) -> String {
         const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
         if n < 1024 {
             return format!("{n} B");
@@ -435,14 +439,14 @@ pub mod output {
 
     /// A table printed with aligned columns; the last column is not padded.
     #[derive(Debug)]
-    pub struct Table {
+    pub(crate) struct Table {
         header: Vec<String>,
         rows: Vec<Vec<String>>,
     }
 
     impl Table {
         /// A table with these column titles.
-        pub fn new(header: &[&str]) -> Self {
+        pub(crate) fn new(header: &[&str]) -> Self {
             Table {
                 header: header.iter().map(|h| (*h).to_owned()).collect(),
                 rows: Vec::new(),
@@ -450,12 +454,12 @@ pub mod output {
         }
 
         /// Adds a row (cells are cleaned of control characters).
-        pub fn row(&mut self, cells: Vec<String>) {
+        pub(crate) fn row(&mut self, cells: Vec<String>) {
             self.rows.push(cells.iter().map(|c| clean(c)).collect());
         }
 
         /// Prints it to stdout.
-        pub fn print(&self) {
+        pub(crate) fn print(&self) {
             let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
             for row in &self.rows {
                 for (i, cell) in row.iter().enumerate() {

@@ -5,20 +5,20 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// Exit code: success.
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: refused or invalid.
-pub const EXIT_REFUSED: u8 = 1;
+pub(crate) const EXIT_REFUSED: u8 = 1;
 /// Exit code: usage error or unusable input.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code: the daemon is unreachable (not running, or not answering).
-pub const EXIT_DAEMON: u8 = 3;
+pub(crate) const EXIT_DAEMON: u8 = 3;
 /// Exit code: what was asked for does not exist (`peers find`: no node
 /// publishes that national id; `peers remove`: no such entry).
-pub const EXIT_NOT_FOUND: u8 = 4;
+pub(crate) const EXIT_NOT_FOUND: u8 = 4;
 
 /// An error a command reports to the user.
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     /// What happened.
     pub message: String,
     /// What to do next.
@@ -29,7 +29,7 @@ pub struct CliError {
 
 impl CliError {
     /// Refused or invalid (exit 1).
-    pub fn refused(message: impl fmt::Display, hint: impl Into<String>) -> Self {
+    pub(crate) fn refused(message: impl fmt::Display, hint: impl Into<String>) -> Self {
         CliError {
             message: message.to_string(),
             hint: Some(hint.into()),
@@ -38,7 +38,7 @@ impl CliError {
     }
 
     /// Unusable input (exit 2).
-    pub fn input(message: impl fmt::Display, hint: impl Into<String>) -> Self {
+    pub(crate) fn input(message: impl fmt::Display, hint: impl Into<String>) -> Self {
         CliError {
             message: message.to_string(),
             hint: Some(hint.into()),
@@ -47,7 +47,7 @@ impl CliError {
     }
 
     /// Prints the error to stderr, as JSON when asked.
-    pub fn report(&self, json: bool) -> ExitCode {
+    pub(crate) fn report(&self, json: bool) -> ExitCode {
         if json {
             let v = serde_json::json!({
                 "error": self.message,

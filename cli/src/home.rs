@@ -7,10 +7,10 @@ use std::path::Path;
 use crate::error::CliError;
 
 /// The environment variable holding the store passphrase.
-pub const PASSPHRASE_VAR: &str = "CONFRERE_PASSPHRASE";
+pub(crate) const PASSPHRASE_VAR: &str = "CONFRERE_PASSPHRASE";
 
 /// The store passphrase from the environment (an empty one counts as none).
-pub fn passphrase() -> Option<String> {
+pub(crate) fn passphrase() -> Option<String> {
     std::env::var(PASSPHRASE_VAR).ok().filter(|p| !p.is_empty())
 }
 
@@ -22,7 +22,7 @@ fn where_homes_come_from(home: &Path) -> String {
 }
 
 /// `home` must be a directory made by `confrere init`.
-pub fn require_home(home: &Path) -> Result<(), CliError> {
+pub(crate) fn require_home(home: &Path) -> Result<(), CliError> {
     let shown = home.display();
     match std::fs::metadata(home) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::input(
@@ -47,7 +47,7 @@ pub fn require_home(home: &Path) -> Result<(), CliError> {
 
 /// Whether the home's store was ever opened (by the daemon, or by a
 /// `ledger` command while the daemon was stopped).
-pub fn store_exists(home: &Path) -> bool {
+pub(crate) fn store_exists(home: &Path) -> bool {
     home.join("store").exists() || home.join("store.id").exists()
 }
 
@@ -55,7 +55,7 @@ pub fn store_exists(home: &Path) -> bool {
 /// (`keys/store.key`) or with a passphrase (its salt is `store.salt`).
 /// Looking for the key in the other place fails in the store as a missing
 /// or damaged file; this tells the user what is really wrong.
-pub fn check_key_source(home: &Path, passphrase_given: bool) -> Result<(), CliError> {
+pub(crate) fn check_key_source(home: &Path, passphrase_given: bool) -> Result<(), CliError> {
     if !store_exists(home) {
         return Ok(());
     }

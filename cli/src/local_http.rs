@@ -15,11 +15,11 @@ use std::time::Duration;
 use confrere_node::api::socket::with_socket_path;
 
 /// The largest answer read, in bytes (a long inbox or ledger is a few MiB).
-pub const MAX_ANSWER: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_ANSWER: u64 = 256 * 1024 * 1024;
 
 /// What came back.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// The HTTP status.
     pub status: u16,
     /// The body.
@@ -28,7 +28,7 @@ pub struct Answer {
 
 /// Why no answer came back.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// No daemon listens on the home's socket.
     NotRunning,
     /// The connection failed after it was made, or the answer is not HTTP.
@@ -37,7 +37,7 @@ pub enum Failure {
 
 /// Sends `method /v1{route}` to the daemon of `home` and reads its answer,
 /// waiting at most `timeout` between reads.
-pub fn request(
+pub(crate) fn request(
     home: &Path,
     method: &str,
     route: &str,

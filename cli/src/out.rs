@@ -8,7 +8,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 /// Writes `args` (and a line break when `newline`) to standard output.
-pub fn write(args: fmt::Arguments<'_>, newline: bool) {
+pub(crate) fn write(args: fmt::Arguments<'_>, newline: bool) {
     let mut stdout = io::stdout().lock();
     let mut result = stdout.write_fmt(args);
     if newline {

@@ -495,7 +495,7 @@ fn damaged_stored_forms_are_refused() {
         Err(ConsentError::Malformed(DecodeError::Version(2)))
     );
     // The INS key is checked: change the last digit of the stored INS.
-    let mut bad_ins = bytes.clone();
+    let mut bad_ins = bytes;
     let ins_end = 2 + 16 + 1 + 15 - 1;
     bad_ins[ins_end] = if bad_ins[ins_end] == b'0' { b'1' } else { b'0' };
     assert!(matches!(

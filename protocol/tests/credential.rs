@@ -523,7 +523,7 @@ fn card_signed_credential_outliving_its_certificate_is_refused_by_the_verifier()
     let good = card("good-rsa");
     let noise = noise_key();
     let bytes = issue(&good, noise).encode();
-    let mut long = bytes.clone();
+    let mut long = bytes;
     let na_at = 1 + 32 + 1 + peer_id().len() + 8;
     let end = at("2030-01-01T00:00:01Z").as_secs().to_be_bytes();
     long[na_at..na_at + 8].copy_from_slice(&end);
@@ -894,7 +894,7 @@ proptest! {
         let bytes = parts.assemble();
         let cred = NodeCredential::decode(&bytes).expect("well-formed parts decode");
         parts.check(&cred);
-        prop_assert_eq!(cred.encode(), bytes.clone());
+        prop_assert_eq!(cred.encode(), bytes);
         prop_assert_eq!(NodeCredential::decode(&cred.encode()), Ok(cred));
     }
 
@@ -988,7 +988,7 @@ fn a_node_starts_on_its_own_genuine_credential_and_says_when_peers_refuse_it() {
     );
     // Not genuine: the node must not start.
     let bytes = cred.encode();
-    let mut forged = bytes.clone();
+    let mut forged = bytes;
     let last = forged.len() - 1;
     forged[last] ^= 1;
     let forged = NodeCredential::decode(&forged).expect("still decodes");

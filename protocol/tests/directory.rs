@@ -222,7 +222,7 @@ fn record_has_the_documented_layout() {
 
     // A record with a set signature, entirely hand-written.
     let want = [&body[..], &[0xab; 64]].concat();
-    let mut fixed = r.clone();
+    let mut fixed = r;
     fixed.signature = [0xab; 64];
     assert_eq!(fixed.encode(), Ok(want.clone()));
     assert_eq!(DirectoryRecord::decode(&want), Ok(fixed));
@@ -269,7 +269,7 @@ fn credential_alone_verifies_without_a_noise_key() {
 #[test]
 fn altered_record_or_signature_is_refused() {
     let bytes = encode(&gp_record());
-    let mut bad_sig = bytes.clone();
+    let mut bad_sig = bytes;
     let last = bad_sig.len() - 1;
     bad_sig[last] ^= 1;
     assert_eq!(

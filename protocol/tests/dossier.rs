@@ -320,7 +320,7 @@ fn each_document_rejection_has_its_variant() {
     assert_eq!(refused(&m), ManifestError::ContentTooLong);
     big.size = u64::MAX / 2 + 1;
     let m = with(vec![big.clone(), {
-        let mut b = big.clone();
+        let mut b = big;
         b.name = "big2".into();
         b
     }]);
@@ -468,7 +468,7 @@ fn only_the_canonical_ins_decodes() {
         .windows(15)
         .position(|w| w == b"281022A12345634")
         .expect("INS");
-    let mut lower = bytes.clone();
+    let mut lower = bytes;
     lower[at + 6] = b'a';
     assert_eq!(
         Manifest::decode(&lower),
@@ -654,7 +654,7 @@ proptest! {
             prop_assert!(name != "." && name != "..");
             prop_assert!(!name.is_empty() && name.len() <= MAX_DOCUMENT_NAME_LEN);
             prop_assert!(!name.starts_with('.') && !name.ends_with('.') && !name.ends_with(' '));
-            prop_assert_eq!(sanitize_document_name(&name), Ok(name.clone()), "not a fixed point");
+            prop_assert_eq!(sanitize_document_name(&name), Ok(name), "not a fixed point");
         }
     }
 
@@ -1100,7 +1100,7 @@ fn the_sealer_refuses_documents_other_than_declared() {
     assert_eq!(s.end_document(), Err(SealError::NoDocumentOpen));
     s.finish().expect("finishes");
 
-    let mut bad = m.clone();
+    let mut bad = m;
     bad.documents[1].media_type = "nope".into();
     assert_eq!(
         ContentSealer::new(&key(), &bad).map(|_| ()),

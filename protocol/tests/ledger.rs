@@ -534,7 +534,7 @@ fn decoding_checks_every_field() {
         Err(DecodeError::Trailing)
     );
     // An INS whose key digit is wrong.
-    let mut i = wire.clone();
+    let mut i = wire;
     let at = 1 + 8 + 8 + 32 + 1 + 16 + 14;
     i[at] = if i[at] == b'0' { b'1' } else { b'0' };
     assert_eq!(
@@ -636,7 +636,7 @@ fn changed_fields_are_bad_signatures() {
     let mut c = entries.clone();
     c[9].signature[10] ^= 1;
     assert_eq!(verify(&c), Err(ChainError::BadSignature { seq: 9 }));
-    let mut d = entries.clone();
+    let mut d = entries;
     d[2].prev_hash[0] ^= 1;
     assert_eq!(verify(&d), Err(ChainError::BadSignature { seq: 2 }));
 }
@@ -656,7 +656,7 @@ fn a_removed_entry_is_a_gap() {
             "removing {k}"
         );
     }
-    let mut no_genesis = entries.clone();
+    let mut no_genesis = entries;
     no_genesis.remove(0);
     assert_eq!(verify(&no_genesis), Err(ChainError::BadGenesis));
     assert_eq!(verify(&[]), Err(ChainError::BadGenesis));
@@ -698,7 +698,7 @@ fn swapped_entries_are_reordered() {
             expected: 5
         })
     );
-    let mut genesis_moved = entries.clone();
+    let mut genesis_moved = entries;
     genesis_moved.swap(0, 1);
     assert_eq!(verify(&genesis_moved), Err(ChainError::BadGenesis));
 }
@@ -744,7 +744,7 @@ fn forged_signatures_are_refused() {
     let entries = chain();
     let forger = key(8);
     // Entry 6 altered, re-hashed and signed by another key.
-    let mut forged = entries.clone();
+    let mut forged = entries;
     if let EntryKind::DossierOpened { by, .. } = &mut forged[6].kind {
         *by = NURSE.into();
     } else {
@@ -795,7 +795,7 @@ fn an_authentic_entry_from_a_fork_breaks_the_link() {
     kinds.swap(0, 1);
     let b = chain_of(&k, kinds);
     assert_eq!(a[0], b[0]);
-    let mut spliced = a.clone();
+    let mut spliced = a;
     spliced[4] = b[4].clone();
     assert_eq!(
         verify_chain(&spliced, &peer_id_of(&k), None),
@@ -812,7 +812,7 @@ fn anchored_checks_name_the_same_entry() {
     a[5].time = a[5].time.add_secs(1);
     let mut b = entries.clone();
     b[15].time = b[15].time.add_secs(1); // the checkpoint's entry
-    let mut c = entries.clone();
+    let mut c = entries;
     c[4].signature[0] ^= 1; // signature only: hashes unchanged
     for (tampered, expected) in [
         (a, Err(ChainError::BadSignature { seq: 5 })),
@@ -978,7 +978,7 @@ fn prepared_entries_give_the_same_verdicts() {
     let reference = verify_chain(&entries, &peer, full).expect("intact");
     assert_eq!(summary, reference);
     // A record that is not an entry is named where it stands.
-    let mut damaged = encoded.clone();
+    let mut damaged = encoded;
     damaged[42].truncate(30);
     let v = ChainVerifier::new(&peer, full, SignatureCheck::Anchored).expect("verifier");
     assert_eq!(

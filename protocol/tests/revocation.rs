@@ -359,7 +359,7 @@ fn each_notice_rejection_has_its_variant() {
         Err(RevocationError::NotEd25519PeerId)
     );
     // Fields out of their domain are malformed before anything else.
-    let mut control = n.clone();
+    let mut control = n;
     control.reason = "a\nb".into();
     assert_eq!(
         recipient_checks(&control),
@@ -458,7 +458,7 @@ fn each_erasure_rejection_has_its_variant() {
         .expect("64");
     assert_eq!(sharer_checks(&forged), Err(RevocationError::BadSignature));
 
-    let mut rsa = r.clone();
+    let mut rsa = r;
     rsa.recipient_peer_id = vec![0x12, 0x20, 1, 2, 3];
     assert_eq!(
         verify_erasure(&rsa, &DOSSIER, &CONSENT, &rsa.recipient_peer_id),
@@ -760,7 +760,7 @@ proptest! {
         prop_assert!(bytes.len() <= MAX_NOTICE_LEN.max(MAX_ERASURE_LEN));
         let decoded = RevocationMessage::decode(&bytes).expect("decodes");
         prop_assert_eq!(&decoded, &msg);
-        prop_assert_eq!(decoded.encode().expect("encodes"), bytes.clone());
+        prop_assert_eq!(&decoded.encode().expect("encodes"), &bytes);
         prop_assert_eq!(TransferMessage::decode(&bytes), Err(DecodeError::UnknownTag(bytes[1])));
     }
 

@@ -214,7 +214,7 @@ fn each_receipt_rejection_has_its_variant() {
             "sender national id"
         )))
     );
-    let mut unencodable = r.clone();
+    let mut unencodable = r;
     unencodable.recipient = "x y".into();
     assert_eq!(
         unencodable.encode(),

@@ -460,7 +460,7 @@ mod tests {
             issued.serial
         );
 
-        let mut tampered = issued.cert_der.clone();
+        let mut tampered = issued.cert_der;
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         assert!(matches!(

@@ -34,37 +34,37 @@ pub(crate) mod oid {
     use x509_cert::spki::ObjectIdentifier as Oid;
 
     /// countryName.
-    pub const COUNTRY: Oid = Oid::new_unwrap("2.5.4.6");
+    pub(crate) const COUNTRY: Oid = Oid::new_unwrap("2.5.4.6");
     /// organizationName.
-    pub const ORGANIZATION: Oid = Oid::new_unwrap("2.5.4.10");
+    pub(crate) const ORGANIZATION: Oid = Oid::new_unwrap("2.5.4.10");
     /// organizationalUnitName.
-    pub const ORGANIZATIONAL_UNIT: Oid = Oid::new_unwrap("2.5.4.11");
+    pub(crate) const ORGANIZATIONAL_UNIT: Oid = Oid::new_unwrap("2.5.4.11");
     /// commonName.
-    pub const COMMON_NAME: Oid = Oid::new_unwrap("2.5.4.3");
+    pub(crate) const COMMON_NAME: Oid = Oid::new_unwrap("2.5.4.3");
     /// title.
-    pub const TITLE: Oid = Oid::new_unwrap("2.5.4.12");
+    pub(crate) const TITLE: Oid = Oid::new_unwrap("2.5.4.12");
     /// givenName.
-    pub const GIVEN_NAME: Oid = Oid::new_unwrap("2.5.4.42");
+    pub(crate) const GIVEN_NAME: Oid = Oid::new_unwrap("2.5.4.42");
     /// surname.
-    pub const SURNAME: Oid = Oid::new_unwrap("2.5.4.4");
+    pub(crate) const SURNAME: Oid = Oid::new_unwrap("2.5.4.4");
     /// id-ce-subjectKeyIdentifier.
-    pub const SUBJECT_KEY_ID: Oid = Oid::new_unwrap("2.5.29.14");
+    pub(crate) const SUBJECT_KEY_ID: Oid = Oid::new_unwrap("2.5.29.14");
     /// id-ce-keyUsage.
-    pub const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
+    pub(crate) const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
     /// id-ce-basicConstraints.
-    pub const BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
+    pub(crate) const BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
     /// id-ce-cRLNumber.
-    pub const CRL_NUMBER: Oid = Oid::new_unwrap("2.5.29.20");
+    pub(crate) const CRL_NUMBER: Oid = Oid::new_unwrap("2.5.29.20");
     /// id-ce-certificatePolicies.
-    pub const CERTIFICATE_POLICIES: Oid = Oid::new_unwrap("2.5.29.32");
+    pub(crate) const CERTIFICATE_POLICIES: Oid = Oid::new_unwrap("2.5.29.32");
     /// anyPolicy.
-    pub const ANY_POLICY: Oid = Oid::new_unwrap("2.5.29.32.0");
+    pub(crate) const ANY_POLICY: Oid = Oid::new_unwrap("2.5.29.32.0");
     /// id-ce-extKeyUsage.
-    pub const EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
+    pub(crate) const EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
     /// id-ce-authorityKeyIdentifier.
-    pub const AUTHORITY_KEY_ID: Oid = Oid::new_unwrap("2.5.29.35");
+    pub(crate) const AUTHORITY_KEY_ID: Oid = Oid::new_unwrap("2.5.29.35");
     /// IGC-Santé private extension holding the TRE_G15 profession code as an INTEGER.
-    pub const PROFESSION_CODE: Oid = Oid::new_unwrap("1.2.250.1.71.1.2.7");
+    pub(crate) const PROFESSION_CODE: Oid = Oid::new_unwrap("1.2.250.1.71.1.2.7");
 }
 
 /// The certificate policy written in practitioner certificates made by this generator.

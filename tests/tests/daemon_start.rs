@@ -182,7 +182,7 @@ fn store(home: &Path) -> Store {
 /// Writes the genesis entry and six more with the node's own key.
 fn write_ledger(home: &Path) {
     let node = Home::open(home).unwrap();
-    let signer = Arc::new(Libp2pNodeSigner::new(node.libp2p.clone()));
+    let signer = Arc::new(Libp2pNodeSigner::new(node.libp2p));
     let ledger = Ledger::open(store(home), signer, JEAN.national_id, "JEAN DUPONT").unwrap();
     for i in 0..6u8 {
         ledger

@@ -63,7 +63,7 @@ fn store(home: &Path) -> Store {
 /// Writes the genesis entry and six more with the node's own key.
 fn write_ledger(home: &Path) {
     let node = Home::open(home).unwrap();
-    let signer = Arc::new(Libp2pNodeSigner::new(node.libp2p.clone()));
+    let signer = Arc::new(Libp2pNodeSigner::new(node.libp2p));
     let ledger = Ledger::open(store(home), signer, JEAN.national_id, "JEAN DUPONT").unwrap();
     let ins = Ins::parse(INS).unwrap();
     let dossier = DossierId([0x22; 16]);
@@ -88,7 +88,7 @@ fn write_ledger(home: &Path) {
         },
         EntryKind::DossierExported {
             dossier_id: dossier,
-            patient_ins: ins.clone(),
+            patient_ins: ins,
             files: 2,
         },
         EntryKind::ConsentRevoked {

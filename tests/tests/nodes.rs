@@ -234,7 +234,7 @@ fn a_referral_reaches_the_inbox_intact_is_answered_and_rests_only_encrypted() {
     let reason = "Palpitations REASON-MARKER-PLMO";
 
     let mut send = referral(CARDIOLOGIST.national_id, reason, &[&ecg, &labs, &report]);
-    send.letter = Some(letter.clone());
+    send.letter = Some(letter);
     let id = send.sent(&gp);
     let sent_at = Instant::now();
     let delivered = wait_delivered(&gp, &id, DELIVERY);

@@ -6,7 +6,7 @@ use super::DaemonHome;
 
 /// `confrere peers …`
 #[derive(Debug, Subcommand)]
-pub enum PeersCommand {
+pub(crate) enum PeersCommand {
     /// Add a node's address to the address book and dial that very address:
     /// says "verified" only when a session there proved who the node
     /// serves, else keeps the entry and exits 1 with the reason.
@@ -44,7 +44,7 @@ Example:
 
 /// Options of `peers add`.
 #[derive(Debug, Args)]
-pub struct PeersAddArgs {
+pub(crate) struct PeersAddArgs {
     /// The node's multiaddr, with or without `/p2p/PEER_ID`.
     #[arg(value_name = "MULTIADDR")]
     pub multiaddr: String,
@@ -57,7 +57,7 @@ pub struct PeersAddArgs {
 
 /// Options of `peers list`.
 #[derive(Debug, Args)]
-pub struct PeersListArgs {
+pub(crate) struct PeersListArgs {
     #[command(flatten)]
     pub home: DaemonHome,
     /// Print the address book as JSON.
@@ -67,7 +67,7 @@ pub struct PeersListArgs {
 
 /// Options of `peers find`.
 #[derive(Debug, Args)]
-pub struct PeersFindArgs {
+pub(crate) struct PeersFindArgs {
     /// The practitioner's national id (RPPS 8 + 11 digits, ADELI 0 + 9).
     #[arg(value_name = "NATIONAL_ID")]
     pub national_id: String,
@@ -80,7 +80,7 @@ pub struct PeersFindArgs {
 
 /// Options of `peers remove`.
 #[derive(Debug, Args)]
-pub struct PeersRemoveArgs {
+pub(crate) struct PeersRemoveArgs {
     /// The node's PeerId, or the practitioner's national id (removes every
     /// node of theirs).
     #[arg(value_name = "PEER_ID|NATIONAL_ID")]

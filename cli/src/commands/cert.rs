@@ -13,7 +13,7 @@ use crate::cli::InspectArgs;
 use crate::error::{CliError, EXIT_OK, EXIT_REFUSED};
 
 /// Runs `cert inspect`.
-pub fn inspect(args: &InspectArgs, now: UnixTime) -> Result<ExitCode, CliError> {
+pub(crate) fn inspect(args: &InspectArgs, now: UnixTime) -> Result<ExitCode, CliError> {
     let bytes = std::fs::read(&args.cert).map_err(|e| {
         CliError::input(
             format!("cannot read {}: {e}", args.cert.display()),

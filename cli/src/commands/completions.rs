@@ -17,7 +17,7 @@ use crate::error::CliError;
 const BIN: &str = "confrere";
 
 /// Prints the completion script for the shell asked for.
-pub fn completions(args: &CompletionsArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn completions(args: &CompletionsArgs) -> Result<ExitCode, CliError> {
     let mut cmd = Cli::command();
     // Rendered in memory first: the generators panic on a failed write, and
     // a closed stdout deserves an error message, not a panic.
@@ -29,7 +29,7 @@ pub fn completions(args: &CompletionsArgs) -> Result<ExitCode, CliError> {
 
 /// Prints the top-level man page, or writes every command's page to a
 /// directory.
-pub fn man(args: &ManArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn man(args: &ManArgs) -> Result<ExitCode, CliError> {
     let mut cmd = Cli::command().disable_help_subcommand(true);
     // Building the root names each subcommand `confrere-inbox-open` and so on,
     // which the pages' titles and file names take.

@@ -19,7 +19,7 @@ use crate::client::Client;
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs `consent grant`.
-pub fn grant(args: &ConsentGrantArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn grant(args: &ConsentGrantArgs) -> Result<ExitCode, CliError> {
     let req = GrantConsentRequest {
         patient_ins: args.patient_ins.trim().to_owned(),
         recipients: recipients(&args.to),
@@ -43,7 +43,7 @@ pub fn grant(args: &ConsentGrantArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `consent list`.
-pub fn list(args: &ConsentListArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn list(args: &ConsentListArgs) -> Result<ExitCode, CliError> {
     let patient = args
         .patient_ins
         .as_deref()
@@ -92,7 +92,7 @@ pub fn list(args: &ConsentListArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `consent show`.
-pub fn show(args: &ConsentShowArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn show(args: &ConsentShowArgs) -> Result<ExitCode, CliError> {
     let client = Client::connect(&args.home.home)?;
     let consent = client.consent_show(args.id.trim())?;
     if args.json {
@@ -120,7 +120,7 @@ pub fn show(args: &ConsentShowArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `consent revoke`.
-pub fn revoke(args: &ConsentRevokeArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn revoke(args: &ConsentRevokeArgs) -> Result<ExitCode, CliError> {
     let req = RevokeConsentRequest {
         reason: args
             .reason
@@ -148,7 +148,7 @@ pub fn revoke(args: &ConsentRevokeArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `care-team record`.
-pub fn care_team_record(args: &CareTeamRecordArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn care_team_record(args: &CareTeamRecordArgs) -> Result<ExitCode, CliError> {
     let req = CareTeamRequest {
         patient_ins: args.patient_ins.trim().to_owned(),
         recipients: recipients(&args.to),

@@ -232,7 +232,7 @@ fn patient() -> Patient {
 }
 
 /// Runs the demo in `dir` (made if missing) or in a temporary directory.
-pub fn run(dir: Option<&Path>, now: UnixTime) -> Result<ExitCode, CliError> {
+pub(crate) fn run(dir: Option<&Path>, now: UnixTime) -> Result<ExitCode, CliError> {
     let tmp;
     let dir = match dir {
         Some(d) => {
@@ -338,7 +338,7 @@ fn stories(dir: &Path, now: UnixTime, nodes: &Nodes) -> Result<ExitCode, CliErro
             letter: Some(
                 "Dear colleague, could you see Mrs DURAND about chest pain on exertion?".into(),
             ),
-            files: vec![ecg.clone(), labs.clone()],
+            files: vec![ecg.clone(), labs],
             consent: Some(consent.id.clone()),
             care_team: None,
         }),

@@ -20,7 +20,7 @@ use crate::error::{CliError, EXIT_OK};
 const MIN_PREFIX: usize = 8;
 
 /// Runs `inbox` and its subcommands.
-pub fn run(args: &InboxArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &InboxArgs) -> Result<ExitCode, CliError> {
     let Some(home) = args.home.as_deref() else {
         return Err(CliError::input(
             "no home given",

@@ -10,7 +10,7 @@ use crate::cli::InitArgs;
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs `init`.
-pub fn run(args: &InitArgs, now: UnixTime) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &InitArgs, now: UnixTime) -> Result<ExitCode, CliError> {
     let req = InitRequest {
         home: args.home.clone(),
         cert: args.cert.clone(),

@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs `journal`.
-pub fn run(args: &JournalArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &JournalArgs) -> Result<ExitCode, CliError> {
     let client = Client::connect(&args.home.home)?;
     let lines = client.journal(args.patient_ins.trim())?;
     match args.format {
@@ -24,7 +24,7 @@ pub fn run(args: &JournalArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `purge`.
-pub fn purge(args: &crate::cli::PurgeArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn purge(args: &crate::cli::PurgeArgs) -> Result<ExitCode, CliError> {
     let client = Client::connect(&args.home.home)?;
     let report = client.purge(args.dry_run)?;
     if args.json {
@@ -100,7 +100,7 @@ fn csv_field(s: &str) -> String {
 }
 
 /// CSV with a header line.
-pub fn to_csv(lines: &[JournalLine]) -> String {
+pub(crate) fn to_csv(lines: &[JournalLine]) -> String {
     let mut out = String::from(
         "seq,time,who,who_name,kind,what,dossier_id,consent_id,node,node_peer_id,entry_hash\n",
     );
@@ -144,7 +144,7 @@ fn event_type(kind: &str) -> (&'static str, &'static str, &'static str) {
 }
 
 /// A FHIR R4 Bundle (type collection) of AuditEvent resources.
-pub fn to_fhir(lines: &[JournalLine]) -> Value {
+pub(crate) fn to_fhir(lines: &[JournalLine]) -> Value {
     let entries: Vec<Value> = lines
         .iter()
         .map(|l| {

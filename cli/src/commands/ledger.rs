@@ -77,7 +77,7 @@ fn ledger_error(e: &LedgerError) -> CliError {
 }
 
 /// Runs `ledger show`.
-pub fn show(args: &LedgerShowArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn show(args: &LedgerShowArgs) -> Result<ExitCode, CliError> {
     let views: Vec<EntryView> = match open(&args.home)? {
         Source::Store { store, .. } => read_entries(&store, args.since)
             .map_err(|e| ledger_error(&e))?
@@ -121,7 +121,7 @@ pub fn show(args: &LedgerShowArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `ledger verify`: exit 0 intact, 1 broken.
-pub fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
     let signatures = if args.signatures {
         SignatureCheck::Every
     } else {

@@ -10,7 +10,7 @@ use crate::client::Client;
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs `outbox`.
-pub fn run(args: &OutboxArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &OutboxArgs) -> Result<ExitCode, CliError> {
     let client = Client::connect(&args.home.home)?;
     let items = client.outbox()?;
     if args.json {

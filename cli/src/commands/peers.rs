@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs `peers add`.
-pub fn add(args: &PeersAddArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn add(args: &PeersAddArgs) -> Result<ExitCode, CliError> {
     let multiaddr = args.multiaddr.trim();
     if !multiaddr.starts_with('/') {
         return Err(CliError::input(
@@ -76,7 +76,7 @@ fn print_verified(peer: &PeerInfo) {
 }
 
 /// Runs `peers list`.
-pub fn list(args: &PeersListArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn list(args: &PeersListArgs) -> Result<ExitCode, CliError> {
     let client = Client::connect(&args.home.home)?;
     let peers = client.peers()?;
     if args.json {
@@ -115,7 +115,7 @@ pub fn list(args: &PeersListArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `peers find`.
-pub fn find(args: &PeersFindArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn find(args: &PeersFindArgs) -> Result<ExitCode, CliError> {
     let client = Client::connect(&args.home.home)?;
     let records = client.find_peers(args.national_id.trim())?;
     if args.json {
@@ -152,7 +152,7 @@ pub fn find(args: &PeersFindArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Runs `peers remove`.
-pub fn remove(args: &PeersRemoveArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn remove(args: &PeersRemoveArgs) -> Result<ExitCode, CliError> {
     let key = args.key.trim();
     if key.is_empty() {
         return Err(CliError::input(

@@ -9,7 +9,7 @@ use crate::cli::{IssueTestArgs, PkiCommand};
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs a `pki` subcommand.
-pub fn run(cmd: &PkiCommand, now: UnixTime) -> Result<ExitCode, CliError> {
+pub(crate) fn run(cmd: &PkiCommand, now: UnixTime) -> Result<ExitCode, CliError> {
     let now = time::OffsetDateTime::from_unix_timestamp(now.as_secs())
         .map_err(|_| CliError::input("the system clock is out of range", "check the clock"))?;
     match cmd {

@@ -9,7 +9,7 @@ use crate::cli::RunArgs;
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs the daemon until SIGINT or SIGTERM.
-pub fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn"));
     let _ = tracing_subscriber::fmt()

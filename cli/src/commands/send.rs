@@ -20,7 +20,7 @@ use crate::error::{CliError, EXIT_OK};
 const MAX_LETTER: usize = MAX_BODY / 2;
 
 /// Runs `send`.
-pub fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &SendArgs) -> Result<ExitCode, CliError> {
     let files = documents(&args.files)?;
     let letter = args.letter.as_deref().map(letter).transpose()?;
     if files.is_empty() && letter.is_none() {
@@ -225,7 +225,7 @@ mod tests {
         let got = documents(std::slice::from_ref(&ok)).expect("readable");
         assert!(got[0].is_absolute());
         let missing = dir.path().join("nope.pdf");
-        let e = documents(&[ok.clone(), missing]).expect_err("missing");
+        let e = documents(&[ok, missing]).expect_err("missing");
         assert_eq!(e.code, crate::error::EXIT_USAGE);
         assert!(e.message.contains("nope.pdf"), "{}", e.message);
         let e = documents(&[dir.path().to_path_buf()]).expect_err("a directory");

@@ -8,7 +8,7 @@ use crate::client::Client;
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs `status`.
-pub fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
     let client = Client::connect(&args.home.home)?;
     let status = client.status()?;
     if args.json {

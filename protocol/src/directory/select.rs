@@ -200,7 +200,7 @@ mod tests {
             select_records(&held, &rec(0, 2, 10)),
             Decision::Keep { drop: vec![0] }
         );
-        let mut set = held.clone();
+        let mut set = held;
         merge_record(&mut set, rec(50, 1, 200));
         assert_eq!(set.len(), MAX_RECORDS_PER_ID);
         assert!(set.iter().all(|r| r.peer_id()[0] != n - 1));

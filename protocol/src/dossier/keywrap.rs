@@ -305,7 +305,7 @@ mod tests {
             Err(WrapError::Length)
         );
         assert_eq!(unwrap(&store(), &ID, &[]), Err(WrapError::Length));
-        let mut v2 = wrapped.clone();
+        let mut v2 = wrapped;
         v2[0] = 2;
         assert_eq!(unwrap(&store(), &ID, &v2), Err(WrapError::Version(2)));
         // A record is not a wrapped key, even with the right length.

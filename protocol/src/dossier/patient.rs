@@ -407,7 +407,7 @@ mod tests {
             Err(PatientError::InsYearMismatch)
         );
         // First digit 3: nothing to compare.
-        let mut abroad = p.clone();
+        let mut abroad = p;
         abroad.ins = Ins::parse("399129912345612").unwrap();
         abroad.sex = Sex::M;
         assert_eq!(abroad.ins_agreement(), Ok(InsAgreement::Unchecked));

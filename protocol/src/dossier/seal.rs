@@ -161,9 +161,8 @@ impl ChunkCipher {
         aad[..CHUNK_DOMAIN.len()].copy_from_slice(CHUNK_DOMAIN);
         aad[CHUNK_DOMAIN.len()..].copy_from_slice(id.as_bytes());
         // AES-256 takes any 32-byte key: this cannot fail.
-        let unbound = match UnboundKey::new(&AES_256_GCM, key.as_bytes()) {
-            Ok(k) => k,
-            Err(_) => unreachable!("AES-256-GCM accepts every 32-byte key"),
+        let Ok(unbound) = UnboundKey::new(&AES_256_GCM, key.as_bytes()) else {
+            unreachable!("AES-256-GCM accepts every 32-byte key")
         };
         ChunkCipher {
             key: LessSafeKey::new(unbound),

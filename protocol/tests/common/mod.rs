@@ -9,19 +9,19 @@ use confrere_protocol::{
 };
 
 /// The fixture directory, with a trailing slash.
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openssl/");
+pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openssl/");
 
 /// The instant every fixture case is written for: 2025-06-01T00:00:00Z.
-pub const TEST_INSTANT: &str = "2025-06-01T00:00:00Z";
+pub(crate) const TEST_INSTANT: &str = "2025-06-01T00:00:00Z";
 
 /// The bytes of a fixture file.
-pub fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{FIXTURES}{name}");
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
 }
 
 /// The single certificate in a fixture file (PEM or DER).
-pub fn cert(name: &str) -> Certificate {
+pub(crate) fn cert(name: &str) -> Certificate {
     let mut v = parse_certificates(&fixture(name))
         .unwrap_or_else(|e| panic!("fixture {name} does not parse as a certificate: {e}"));
     assert_eq!(v.len(), 1, "fixture {name} holds {} certificates", v.len());
@@ -29,7 +29,7 @@ pub fn cert(name: &str) -> Certificate {
 }
 
 /// The single CRL in a fixture file (PEM or DER).
-pub fn crl(name: &str) -> Crl {
+pub(crate) fn crl(name: &str) -> Crl {
     let mut v = parse_crls(&fixture(name))
         .unwrap_or_else(|e| panic!("fixture {name} does not parse as a CRL: {e}"));
     assert_eq!(v.len(), 1, "fixture {name} holds {} CRLs", v.len());
@@ -37,17 +37,17 @@ pub fn crl(name: &str) -> Crl {
 }
 
 /// An RFC 3339 instant.
-pub fn at(s: &str) -> UnixTime {
+pub(crate) fn at(s: &str) -> UnixTime {
     UnixTime::parse_rfc3339(s).unwrap_or_else(|| panic!("not an RFC 3339 instant: {s}"))
 }
 
 /// The test instant.
-pub fn test_instant() -> UnixTime {
+pub(crate) fn test_instant() -> UnixTime {
     at(TEST_INSTANT)
 }
 
 /// A trust store with these anchors and CRLs.
-pub fn trust_store(anchors: &[&str], crls: &[&str]) -> TrustStore {
+pub(crate) fn trust_store(anchors: &[&str], crls: &[&str]) -> TrustStore {
     let mut trust = TrustStore::new(anchors.iter().map(|a| cert(a)).collect());
     for c in crls {
         trust.add_crl(crl(c));
@@ -57,12 +57,12 @@ pub fn trust_store(anchors: &[&str], crls: &[&str]) -> TrustStore {
 
 /// The standard setup: `root.pem` trusted, the intermediate's and the root's
 /// current CRLs known.
-pub fn standard_trust() -> TrustStore {
+pub(crate) fn standard_trust() -> TrustStore {
     trust_store(&["root.pem"], &["crl.pem", "crl-root.pem"])
 }
 
 /// Authentication at the test instant with revocation checking.
-pub fn auth_opts() -> VerifyOptions {
+pub(crate) fn auth_opts() -> VerifyOptions {
     VerifyOptions {
         at: test_instant(),
         revocation: RevocationCheck::Required,
@@ -71,7 +71,7 @@ pub fn auth_opts() -> VerifyOptions {
 }
 
 /// The DER contents of the first PEM block labelled `label`.
-pub fn pem_block(pem: &[u8], label: &str) -> Vec<u8> {
+pub(crate) fn pem_block(pem: &[u8], label: &str) -> Vec<u8> {
     for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
         let block = block.expect("well-formed PEM");
         if block.label == label {

@@ -7,10 +7,10 @@
 use proptest::sample::Index;
 
 /// Byte edits as proptest draws them: a position and the new byte.
-pub type Edits = Vec<(Index, u8)>;
+pub(crate) type Edits = Vec<(Index, u8)>;
 
 /// Overwrites one byte of `bytes` at each position of `edits`.
-pub fn overwrite(bytes: &mut [u8], edits: &Edits) {
+pub(crate) fn overwrite(bytes: &mut [u8], edits: &Edits) {
     if bytes.is_empty() {
         return;
     }
@@ -21,7 +21,7 @@ pub fn overwrite(bytes: &mut [u8], edits: &Edits) {
 }
 
 /// `bytes` overwritten at `edits`, then cut at `cut` when there is one.
-pub fn damaged(bytes: &[u8], edits: &Edits, cut: Option<Index>) -> Vec<u8> {
+pub(crate) fn damaged(bytes: &[u8], edits: &Edits, cut: Option<Index>) -> Vec<u8> {
     let mut out = bytes.to_vec();
     overwrite(&mut out, edits);
     if let Some(cut) = cut {

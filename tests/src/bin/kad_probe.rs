@@ -246,12 +246,9 @@ async fn probe(args: &Args) -> Seen {
     let key = kad::RecordKey::new(&format!("{KEY_PREFIX}{}", args.national_id));
     while pending > 0 {
         let left = deadline.saturating_duration_since(Instant::now());
-        let event = match tokio::time::timeout(left, swarm.select_next_some()).await {
-            Ok(e) => e,
-            Err(_) => {
-                seen.errors.push("no answer in time".to_owned());
-                break;
-            }
+        let Ok(event) = tokio::time::timeout(left, swarm.select_next_some()).await else {
+            seen.errors.push("no answer in time".to_owned());
+            break;
         };
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == args.peer => {

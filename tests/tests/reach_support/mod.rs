@@ -20,12 +20,12 @@ use serde_json::Value;
 /// How long a practice's node may take to publish a relayed address that
 /// others find: start, session with the bootstrap node, AutoNAT deciding
 /// it is behind NAT, a relay reservation, then the record stored.
-pub const JOIN_LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const JOIN_LIMIT: Duration = Duration::from_secs(120);
 /// How long a small dossier may take to arrive once its recipient is
 /// known (hole punching or a relay circuit first).
-pub const DELIVERY_LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const DELIVERY_LIMIT: Duration = Duration::from_secs(120);
 
-pub const PATIENT: PatientArgs<'static> = PatientArgs {
+pub(crate) const PATIENT: PatientArgs<'static> = PatientArgs {
     ins: "285057512345623",
     family: "ZQWXYTEST",
     given: "Hortensia-Quivqa",
@@ -34,14 +34,14 @@ pub const PATIENT: PatientArgs<'static> = PatientArgs {
 };
 
 /// Practice A's practitioner (the sender).
-pub const A_WHO: Practitioner<'static> = GP;
+pub(crate) const A_WHO: Practitioner<'static> = GP;
 /// Practice B's (behind a port-preserving NAT).
-pub const B_WHO: Practitioner<'static> = CARDIOLOGIST;
+pub(crate) const B_WHO: Practitioner<'static> = CARDIOLOGIST;
 /// Practice C's (behind a symmetric NAT).
-pub const C_WHO: Practitioner<'static> = RADIOLOGIST;
+pub(crate) const C_WHO: Practitioner<'static> = RADIOLOGIST;
 
 /// What one test binary's scenes share: PKIs and cards.
-pub fn shared_dir() -> &'static Path {
+pub(crate) fn shared_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         scratch_run_dir(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("confrere-reach"))
@@ -49,19 +49,19 @@ pub fn shared_dir() -> &'static Path {
 }
 
 /// The TEST PKI every honest node is enrolled under and trusts.
-pub fn pki() -> &'static TestPki {
+pub(crate) fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
     PKI.get_or_init(|| TestPki::init(&shared_dir().join("pki")))
 }
 
 /// Another TEST PKI, which honest nodes do not trust.
-pub fn impostor_pki() -> &'static TestPki {
+pub(crate) fn impostor_pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
     PKI.get_or_init(|| TestPki::init(&shared_dir().join("impostor-pki")))
 }
 
 /// The card of `who` under the honest PKI (issued once per test binary).
-pub fn card(who: &Practitioner<'_>) -> Card {
+pub(crate) fn card(who: &Practitioner<'_>) -> Card {
     let dir = shared_dir().join(format!("card-{}", who.national_id));
     if dir.join("cert.pem").exists() {
         return Card { dir };
@@ -71,7 +71,7 @@ pub fn card(who: &Practitioner<'_>) -> Card {
 
 /// Starts the public node and the practices `names` (of `a`, `b`, `c`)
 /// in `scene`.
-pub fn start_nodes(scene: &mut Scene, names: &[&str]) {
+pub(crate) fn start_nodes(scene: &mut Scene, names: &[&str]) {
     scene.start_public(&card(&RELAY_KEEPER), &[pki()]);
     for name in names {
         let who = match *name {
@@ -88,7 +88,7 @@ pub fn start_nodes(scene: &mut Scene, names: &[&str]) {
 /// relayed address (the practice is behind NAT, so that is the address it
 /// can be reached on) and returns the records.
 #[track_caller]
-pub fn wait_published(finder: &NsNode, national_id: &str) -> Vec<Found> {
+pub(crate) fn wait_published(finder: &NsNode, national_id: &str) -> Vec<Found> {
     let start = std::time::Instant::now();
     let found = finder.wait_found(national_id, JOIN_LIMIT, |found| {
         found.iter().any(Found::relayed)
@@ -103,7 +103,7 @@ pub fn wait_published(finder: &NsNode, national_id: &str) -> Vec<Found> {
 
 /// Sends `files` from `from` to `to` by national id; returns the dossier id.
 #[track_caller]
-pub fn send(from: &Daemon, to: &str, reason: &str, files: &[PathBuf]) -> String {
+pub(crate) fn send(from: &Daemon, to: &str, reason: &str, files: &[PathBuf]) -> String {
     SendCommand {
         to,
         patient: PATIENT,
@@ -116,14 +116,20 @@ pub fn send(from: &Daemon, to: &str, reason: &str, files: &[PathBuf]) -> String 
 }
 
 /// The inbox items of `node` with dossier id `id`.
-pub fn inbox_items(node: &Daemon, id: &str) -> Vec<Value> {
+pub(crate) fn inbox_items(node: &Daemon, id: &str) -> Vec<Value> {
     inbox(node).into_iter().filter(|i| i["id"] == id).collect()
 }
 
 /// Asserts that `node`'s inbox holds dossier `id` exactly once, with one
 /// document whose opened bytes hash to `sha256`.
 #[track_caller]
-pub fn assert_received_once(node: &Daemon, id: &str, file_name: &str, sha256: &str, out: &Path) {
+pub(crate) fn assert_received_once(
+    node: &Daemon,
+    id: &str,
+    file_name: &str,
+    sha256: &str,
+    out: &Path,
+) {
     let items = inbox_items(node, id);
     assert_eq!(
         items.len(),
@@ -154,14 +160,18 @@ pub fn assert_received_once(node: &Daemon, id: &str, file_name: &str, sha256: &s
 }
 
 /// The `path` an outbox item took, if the outbox says.
-pub fn path_of(item: &Value) -> Option<&str> {
+pub(crate) fn path_of(item: &Value) -> Option<&str> {
     item["path"].as_str()
 }
 
 /// The connections in the conntrack table of `practice`'s router that
 /// involve `peer_addr` and carried traffic both ways (`[ASSURED]`): a
 /// direct connection between the two, through the NAT.
-pub fn direct_flows(scene: &Scene, practice: &str, peer_addr: std::net::Ipv4Addr) -> Vec<String> {
+pub(crate) fn direct_flows(
+    scene: &Scene,
+    practice: &str,
+    peer_addr: std::net::Ipv4Addr,
+) -> Vec<String> {
     let table = scene.topo().conntrack(practice);
     let dst = format!("dst={peer_addr} ");
     let src = format!("src={peer_addr} ");
@@ -174,7 +184,7 @@ pub fn direct_flows(scene: &Scene, practice: &str, peer_addr: std::net::Ipv4Addr
 
 /// Writes a `len`-byte document called `name` below `dir`; returns its
 /// path and SHA-256.
-pub fn document(dir: &Path, name: &str, len: u64, seed: u64) -> (PathBuf, String) {
+pub(crate) fn document(dir: &Path, name: &str, len: u64, seed: u64) -> (PathBuf, String) {
     fs::create_dir_all(dir).unwrap();
     let path = dir.join(name);
     confrere_tests::write_pseudo_random(&path, len, seed);
@@ -184,7 +194,7 @@ pub fn document(dir: &Path, name: &str, len: u64, seed: u64) -> (PathBuf, String
 
 /// `(chunk, of)` of the receiver's "resuming a transfer" log lines for the
 /// dossier whose id starts with `short`.
-pub fn resumptions(log: &str, short: &str) -> Vec<(u64, u64)> {
+pub(crate) fn resumptions(log: &str, short: &str) -> Vec<(u64, u64)> {
     log.lines()
         .filter(|l| l.contains("resuming a transfer") && l.contains(&format!("dossier={short}")))
         .filter_map(|l| {

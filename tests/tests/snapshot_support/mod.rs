@@ -14,12 +14,12 @@ use confrere_tests::Outcome;
 use serde_json::{Map, Value};
 
 /// `tests/cmd/` of this crate.
-pub fn cmd_dir() -> PathBuf {
+pub(crate) fn cmd_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("cmd")
 }
 
 /// Whether snapshots are to be rewritten (`SNAPSHOTS=overwrite`).
-pub fn overwrite() -> bool {
+pub(crate) fn overwrite() -> bool {
     std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite")
 }
 
@@ -32,20 +32,20 @@ pub fn overwrite() -> bool {
 /// it printed (standard output, then standard error). Paths, ids and times
 /// that change from run to run are replaced by names in brackets.
 #[derive(Debug, Default)]
-pub struct Transcript {
+pub(crate) struct Transcript {
     text: String,
     redactions: Vec<(String, String)>,
 }
 
 impl Transcript {
     /// An empty transcript.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Writes `placeholder` (like `[GP_HOME]`) wherever `value` appears.
     /// Longer values are replaced first.
-    pub fn redact(&mut self, value: impl Into<String>, placeholder: &str) {
+    pub(crate) fn redact(&mut self, value: impl Into<String>, placeholder: &str) {
         let value = value.into();
         if value.is_empty() {
             return;
@@ -57,7 +57,7 @@ impl Transcript {
 
     /// Text with every redaction applied, and RFC 3339 instants of this
     /// century written `[TIME]`.
-    pub fn clean(&self, text: &str) -> String {
+    pub(crate) fn clean(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for (value, placeholder) in &self.redactions {
             out = out.replace(value.as_str(), placeholder);
@@ -66,19 +66,19 @@ impl Transcript {
     }
 
     /// A comment line (`# …`) between runs.
-    pub fn note(&mut self, text: &str) {
+    pub(crate) fn note(&mut self, text: &str) {
         let _ = writeln!(self.text, "# {text}");
     }
 
     /// `confrere ARGS` as a shell line, redacted.
-    pub fn command_line(&self, args: &[&str]) -> String {
+    pub(crate) fn command_line(&self, args: &[&str]) -> String {
         let shown: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
         self.clean(&format!("confrere {}", shown.join(" ")))
     }
 
     /// Records a run of `confrere ARGS`; `env` is shown before it, as a
     /// shell would take it.
-    pub fn record(&mut self, env: &str, args: &[&str], out: &Outcome) {
+    pub(crate) fn record(&mut self, env: &str, args: &[&str], out: &Outcome) {
         let line = format!("{env}{}", self.command_line(args));
         let _ = writeln!(self.text, "$ {line}");
         match out.code {
@@ -101,12 +101,12 @@ impl Transcript {
     }
 
     /// The transcript so far.
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
     /// Compares the transcript with `tests/cmd/FILE`; see [`check_text`].
-    pub fn check(&self, file: &str) -> Result<(), String> {
+    pub(crate) fn check(&self, file: &str) -> Result<(), String> {
         check_text(file, &self.text)
     }
 }
@@ -114,7 +114,7 @@ impl Transcript {
 /// Compares `actual` with `tests/cmd/FILE` (`[..]` in the file matches
 /// anything within a line, `...` alone on a line any lines). Returns what
 /// differs.
-pub fn check_text(file: &str, actual: &str) -> Result<(), String> {
+pub(crate) fn check_text(file: &str, actual: &str) -> Result<(), String> {
     let path = cmd_dir().join(file);
     let expected = snapbox::Data::read_from(&path, None);
     // Backslashes are kept: a document name like `..\\x.pdf`, or a line
@@ -131,7 +131,7 @@ pub fn check_text(file: &str, actual: &str) -> Result<(), String> {
 }
 
 /// A command-line word quoted for a POSIX shell when it needs it.
-pub fn shell_word(s: &str) -> String {
+pub(crate) fn shell_word(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric()
@@ -148,7 +148,7 @@ pub fn shell_word(s: &str) -> String {
 
 /// Replaces `20YY-MM-DDTHH:MM:SSZ` (with or without fractions of a second)
 /// by `[TIME]`.
-pub fn redact_times(text: &str) -> String {
+pub(crate) fn redact_times(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -224,7 +224,7 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// The shape of a JSON value (see above).
-pub fn shape_of(v: &Value) -> Value {
+pub(crate) fn shape_of(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
             let mut out = Map::new();
@@ -307,7 +307,7 @@ fn merge(a: &Value, b: &Value) -> Value {
 
 /// Differences between `actual` and the `expected` shape, one line each,
 /// naming the field by its path.
-pub fn shape_errors(expected: &Value, actual: &Value, path: &str) -> Vec<String> {
+pub(crate) fn shape_errors(expected: &Value, actual: &Value, path: &str) -> Vec<String> {
     let mut cx = Compare::default();
     cx.compare(expected, actual, path, path);
     // Every shape of a list's elements is seen somewhere in the document
@@ -438,7 +438,7 @@ impl Compare {
 /// `tests/cmd/json/NAME.json`, which holds `{"command": …, "shape": …}`.
 /// With `SNAPSHOTS=overwrite`, a file that does not match is rewritten with
 /// the shape of `actual`.
-pub fn check_shape(name: &str, command: &str, actual: &Value) -> Result<(), String> {
+pub(crate) fn check_shape(name: &str, command: &str, actual: &Value) -> Result<(), String> {
     let path = cmd_dir().join("json").join(format!("{name}.json"));
     let stored: Option<Value> = std::fs::read(&path)
         .ok()
@@ -468,7 +468,7 @@ pub fn check_shape(name: &str, command: &str, actual: &Value) -> Result<(), Stri
 
 /// Panics with every failure collected, if any.
 #[track_caller]
-pub fn assert_no_failures(failures: &[String]) {
+pub(crate) fn assert_no_failures(failures: &[String]) {
     assert!(
         failures.is_empty(),
         "{} snapshot(s) differ (rerun with SNAPSHOTS=overwrite to rewrite them, then read the \
