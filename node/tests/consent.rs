@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use confrere_node::api::errors::code_name;
 use confrere_node::api::model::{
     AddPeer, ApiError, CareTeamInfo, CareTeamRequest, ConsentInfo, DeclineRequest,
     GrantConsentRequest, InboxItem, NodeApi, OpenRequest, Opened, OutboxItem, PeerInfo,
@@ -18,6 +19,7 @@ use confrere_node::api::server::{serve, ApiServer, TOKEN_FILE};
 use confrere_node::consent::{
     self, BasisKind, CitedBasis, OwnedBasis, PolicyError, CARE_TEAM_PREFIX, CONSENT_PREFIX,
 };
+use confrere_node::fault::{Code, Fault};
 use confrere_node::store::{Store, StoreKeySource, Tree};
 use confrere_protocol::consent::{
     parse_date, CareTeamRecord, Consent, ConsentError, ConsentState, RecordId, ShareRefusal,
@@ -123,7 +125,7 @@ fn grant_list_show_and_revoke() {
         matches!(&e, PolicyError::AlreadyRevoked { at, .. } if *at == later),
         "{e:?}"
     );
-    assert_eq!(e.code(), "refused");
+    assert_eq!(e.code(), Code::Refused);
     assert_eq!(consent::get(&store, &c.id.to_string()).unwrap(), revoked);
 
     // Everything survives a restart.
@@ -147,10 +149,10 @@ fn revoking_an_unknown_consent_is_refused() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.code(), "not_found");
+    assert_eq!(e.code(), Code::NotFound);
     let e = consent::revoke(&store, "nope", None, now()).unwrap_err();
     assert!(matches!(e, PolicyError::BadId { .. }), "{e:?}");
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
 }
 
 #[test]
@@ -167,7 +169,7 @@ fn invalid_consents_are_not_stored() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
     let past = parse_date("2025-06-14").unwrap();
     let e = consent::grant(&store, ins(PATIENT), &[NURSE], PURPOSE, Some(past), now()).unwrap_err();
     assert!(
@@ -243,7 +245,7 @@ fn records_are_found_by_a_unique_prefix() {
     // Shared by both: ambiguous.
     let e = consent::get(&store, "aaaaaaaa").unwrap_err();
     assert!(matches!(e, PolicyError::Ambiguous { .. }), "{e:?}");
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
     // Unique, in either case.
     assert_eq!(consent::get(&store, "aaaaaaaaaa").unwrap(), a);
     assert_eq!(consent::get(&store, "AAAAAAAABB").unwrap(), b);
@@ -277,7 +279,7 @@ fn a_damaged_record_is_reported() {
     store.put(Tree::Meta, &key, &"00zz".to_owned()).unwrap();
     let e = consent::get(&store, &id).unwrap_err();
     assert!(matches!(e, PolicyError::Damaged { .. }), "{e:?}");
-    assert_eq!(e.code(), "internal");
+    assert_eq!(e.code(), Code::Internal);
     assert!(consent::list(&store, None).is_err());
     // A valid record under another record's id.
     let other = Consent::new(
@@ -361,7 +363,7 @@ fn requests_are_parsed_as_typed() {
     };
     let e = consent::grant_request(&store, &bad_ins, now()).unwrap_err();
     assert!(matches!(e, PolicyError::Ins(_)), "{e:?}");
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
     let bad_day = GrantConsentRequest {
         expires: Some("2025-02-30".into()),
         ..req
@@ -454,7 +456,7 @@ fn refused_wrong_patient() {
         now(),
     )
     .unwrap_err();
-    assert_eq!(e.code(), "refused");
+    assert_eq!(e.code(), Code::Refused);
     let msg = e.to_string();
     assert!(msg.contains(&c.id.to_string()), "{msg}");
     assert_eq!(refusal(e), ShareRefusal::WrongPatient);
@@ -589,7 +591,7 @@ fn refused_unknown_missing_or_double_basis() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.code(), "not_found");
+    assert_eq!(e.code(), Code::NotFound);
     let e = check(&store, None, Some(&unknown), PATIENT, NURSE, now()).unwrap_err();
     assert!(
         matches!(
@@ -606,7 +608,7 @@ fn refused_unknown_missing_or_double_basis() {
     assert!(matches!(e, PolicyError::NotFound { .. }), "{e:?}");
     let e = check(&store, None, None, PATIENT, NURSE, now()).unwrap_err();
     assert!(matches!(e, PolicyError::NoBasis), "{e:?}");
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
     let e = check(
         &store,
         Some(&c.id.to_string()),
@@ -636,7 +638,7 @@ fn errors_become_api_errors_without_patient_data() {
         consent::grant(&store, ins(PATIENT), &[NURSE], "a\nb", None, now()).unwrap_err(),
     ];
     for e in errors {
-        let code = e.code();
+        let code = code_name(e.code());
         let api: ApiError = e.into();
         assert_eq!(api.code, code);
         assert!(!api.error.is_empty());
@@ -1187,7 +1189,7 @@ fn a_queued_send_is_rechecked_before_it_goes_out() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.code(), "refused");
+    assert_eq!(e.code(), Code::Refused);
 
     // Revoked meanwhile.
     let when = at("2025-06-16T10:00:00Z");

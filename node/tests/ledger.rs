@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use confrere_node::fault::{Code, Fault};
 use confrere_node::ledger::{
     about_patient, read_checkpoint, read_entries, read_entry, report, verify_store,
     write_checkpoint, EntryView, Ledger, LedgerError, VerifyReport, HEAD_KEY,
@@ -609,7 +610,7 @@ fn a_store_error_is_not_a_chain_error() {
     assert!(matches!(err, StoreError::Locked { .. }));
     let e = LedgerError::Store(err);
     assert!(e.chain_error().is_none());
-    assert_eq!(e.api_error().code, "internal");
+    assert_eq!(e.code(), Code::Internal);
     drop(store);
 }
 

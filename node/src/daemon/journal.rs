@@ -109,7 +109,7 @@ pub(crate) async fn journal(
     let entries = tokio::task::spawn_blocking(move || ledger.by_patient(&ins))
         .await
         .map_err(internal)?
-        .map_err(|e| e.api_error())?;
+        .map_err(ApiError::from)?;
     let book = engine.book.lock().await;
     let names = |id: &str| book.find_by_national_id(id).and_then(|e| e.name);
     Ok(entries.iter().map(|e| line(engine, e, &names)).collect())

@@ -30,7 +30,7 @@ pub(crate) async fn purge(engine: &Engine, req: PurgeRequest) -> Result<PurgeRep
     let entries = tokio::task::spawn_blocking(move || ledger.entries(None))
         .await
         .map_err(internal)?
-        .map_err(|e| e.api_error())?;
+        .map_err(ApiError::from)?;
     let mut last: HashMap<DossierId, i64> = HashMap::new();
     let mut purged_already: Vec<DossierId> = Vec::new();
     for e in &entries {

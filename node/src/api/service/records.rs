@@ -13,7 +13,7 @@ pub(crate) async fn ledger(
         .ledger
         .views_async(since)
         .await
-        .map_err(|e| e.api_error())
+        .map_err(ApiError::from)
 }
 
 pub(crate) async fn ledger_verify(
@@ -29,7 +29,7 @@ pub(crate) async fn ledger_verify(
         .ledger
         .verify_report_async(signatures)
         .await
-        .map_err(|e| e.api_error())
+        .map_err(ApiError::from)
 }
 
 pub(crate) async fn purge(
