@@ -23,7 +23,11 @@
 //!                                                       (care-team only)
 //! ```
 //!
-//! The first failing check, in that order, is the refusal. Days (an
+//! The first failing check, in that order, is the refusal. A share that
+//! passes them all gets a [`ShareApproval`]: the proof that it was checked
+//! (which record, which patient, which recipient, when). Only
+//! [`check_share`] makes one, and a node queues a dossier only with one,
+//! so that a send without a checked basis does not compile. Days (an
 //! expiry, the day the patient was informed) are read in French legal time
 //! (see [`date`]): a consent that expires on 30 June covers sends until
 //! midnight at the end of 30 June in Paris.
@@ -427,6 +431,14 @@ pub enum ShareBasis<'a> {
 }
 
 impl ShareBasis<'_> {
+    /// The record's kind.
+    pub fn kind(&self) -> ShareBasisKind {
+        match self {
+            ShareBasis::Consent(_) => ShareBasisKind::Consent,
+            ShareBasis::CareTeam(_) => ShareBasisKind::CareTeam,
+        }
+    }
+
     /// The record's id.
     pub fn id(&self) -> RecordId {
         match self {
@@ -487,15 +499,82 @@ pub enum ShareRefusal {
     ClockOutOfRange,
 }
 
+/// The kind of record a share rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShareBasisKind {
+    /// The patient's consent.
+    Consent,
+    /// An exchange within the care team the patient was informed of.
+    CareTeam,
+}
+
+/// Proof that a share was checked and allowed: the record it rests on, the
+/// patient, the recipient and when. Only [`check_share`] makes one: its
+/// fields are private and it cannot be read from bytes, so holding one
+/// means the decision was made. `Debug` does not print the INS.
+///
+/// It cannot be built elsewhere:
+///
+/// ```compile_fail
+/// use confrere_protocol::consent::{RecordId, ShareApproval, ShareBasisKind};
+/// use confrere_protocol::dossier::Ins;
+/// use confrere_protocol::{NationalId, UnixTime};
+///
+/// let forged = ShareApproval {
+///     kind: ShareBasisKind::Consent,
+///     basis_id: RecordId([7; 16]),
+///     patient: Ins::parse("269054958815780").expect("ins"),
+///     recipient: NationalId::parse("810002000015").expect("id"),
+///     at: UnixTime::from_secs(1_750_000_000),
+/// };
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a share approval is the proof a dossier may be queued"]
+pub struct ShareApproval {
+    kind: ShareBasisKind,
+    basis_id: RecordId,
+    patient: Ins,
+    recipient: NationalId,
+    at: UnixTime,
+}
+
+impl ShareApproval {
+    /// The kind of record the share rests on.
+    pub fn kind(&self) -> ShareBasisKind {
+        self.kind
+    }
+
+    /// The id of the record the share rests on.
+    pub fn basis_id(&self) -> RecordId {
+        self.basis_id
+    }
+
+    /// The patient whose dossier may be shared.
+    pub fn patient(&self) -> &Ins {
+        &self.patient
+    }
+
+    /// The practitioner it may be shared with.
+    pub fn recipient(&self) -> &NationalId {
+        &self.recipient
+    }
+
+    /// When the share was checked.
+    pub fn at(&self) -> UnixTime {
+        self.at
+    }
+}
+
 /// Decides whether `basis` allows sharing `patient`'s dossier with
 /// `recipient` at `now`. The checks run in the order the module
-/// documentation gives; the first that fails is the answer.
+/// documentation gives; the first that fails is the answer. Allowed, the
+/// answer is the [`ShareApproval`] a dossier is queued with.
 pub fn check_share(
     basis: &ShareBasis<'_>,
     patient: &Ins,
     recipient: &NationalId,
     now: UnixTime,
-) -> Result<(), ShareRefusal> {
+) -> Result<ShareApproval, ShareRefusal> {
     if basis.patient_ins() != patient {
         return Err(ShareRefusal::WrongPatient);
     }
@@ -524,7 +603,13 @@ pub fn check_share(
             Some(_) => {}
         }
     }
-    Ok(())
+    Ok(ShareApproval {
+        kind: basis.kind(),
+        basis_id: basis.id(),
+        patient: patient.clone(),
+        recipient: recipient.clone(),
+        at: now,
+    })
 }
 
 fn parse_recipients<S: AsRef<str>>(given: &[S]) -> Result<Vec<NationalId>, ConsentError> {
