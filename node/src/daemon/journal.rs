@@ -162,3 +162,22 @@ pub(crate) async fn journal(
     let names = |id: &str| book.find_by_national_id(id).and_then(|e| e.name);
     Ok(entries.iter().map(|e| event(engine, e, &names)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_ins_is_invalid_and_not_repeated() {
+        let e = JournalError::from(Ins::parse("269054958815781").expect_err("bad key"));
+        assert_eq!(e.code(), Code::Invalid);
+        assert!(
+            e.to_string().starts_with("the patient's INS is invalid: "),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("269054958815781"), "{e}");
+        assert_eq!(e.hint(), "the INS is 13 digits and a 2-digit key");
+        let e = JournalError::from(LedgerError::Task("cancelled".into()));
+        assert_eq!(e.code(), Code::Internal);
+    }
+}

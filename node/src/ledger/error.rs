@@ -82,3 +82,26 @@ impl Fault for LedgerError {
         LedgerError::hint(self).to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes the local API answered before errors were faults: a full
+    /// disk `unavailable`, a broken ledger `refused`, anything else
+    /// `internal`.
+    #[test]
+    fn each_failure_keeps_its_code_and_hint() {
+        let full = LedgerError::Store(StoreError::NoSpace);
+        assert_eq!(full.code(), Code::Unavailable);
+        assert_eq!(Fault::hint(&full), StoreError::NoSpace.hint());
+        let broken = LedgerError::Broken(ChainError::BadGenesis);
+        assert_eq!(broken.code(), Code::Refused);
+        assert_eq!(Fault::hint(&broken), ChainError::BadGenesis.hint());
+        let task = LedgerError::Task("cancelled".into());
+        assert_eq!(task.code(), Code::Internal);
+        assert_eq!(Fault::hint(&task), task.hint());
+        let damaged = LedgerError::Store(StoreError::Internal("x".into()));
+        assert_eq!(damaged.code(), Code::Internal);
+    }
+}
