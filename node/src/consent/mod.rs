@@ -136,6 +136,15 @@ impl CitedBasis {
 ///     CheckedShare { approval }
 /// }
 /// ```
+///
+/// Nor read from bytes:
+///
+/// ```compile_fail
+/// use confrere_node::consent::CheckedShare;
+/// fn forge(stored: &str) -> CheckedShare {
+///     serde_json::from_str(stored).expect("a checked share")
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use = "a checked share is the proof a dossier may be queued"]
 pub struct CheckedShare {
