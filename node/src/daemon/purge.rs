@@ -172,3 +172,19 @@ fn patient_of(entries: &[confrere_protocol::ledger::LedgerEntry], d: &DossierId)
         .filter(|e| e.kind.dossier_id().as_ref() == Some(d))
         .find_map(|e| e.kind.patient_ins().cloned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_keeps_its_code_and_hint() {
+        let full = PurgeError::from(StoreError::NoSpace);
+        assert_eq!(full.code(), Code::Unavailable);
+        assert_eq!(full.hint(), StoreError::NoSpace.hint());
+        let task = PurgeError::from(LedgerError::Task("cancelled".into()));
+        assert_eq!(task.code(), Code::Internal);
+        assert_eq!(PurgeError::NoPatient.code(), Code::Internal);
+        assert!(PurgeError::NoPatient.hint().contains("daemon's log"));
+    }
+}

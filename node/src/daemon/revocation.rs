@@ -432,3 +432,26 @@ pub(crate) fn outbox_still_allowed(rec: &OutboxRecord, engine: &Engine) -> bool 
         None => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes the local API answered before: a full disk `unavailable`,
+    /// a damaged record `internal`, each with what to do.
+    #[test]
+    fn each_failure_keeps_its_code_and_hint() {
+        let full = RevocationError::from(StoreError::NoSpace);
+        assert_eq!(full.code(), Code::Unavailable);
+        assert_eq!(full.hint(), StoreError::NoSpace.hint());
+        let broken = RevocationError::from(LedgerError::Broken(
+            confrere_protocol::ledger::ChainError::BadGenesis,
+        ));
+        assert_eq!(broken.code(), Code::Refused);
+        let bad = RevocationError::BadRecord("not a dossier id".into());
+        assert_eq!(bad.code(), Code::Internal);
+        assert_eq!(bad.to_string(), "not a dossier id");
+        assert!(bad.hint().contains("daemon's log"));
+        assert_eq!(ErasureState::Pending.as_str(), "pending");
+    }
+}
