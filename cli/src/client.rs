@@ -179,7 +179,9 @@ impl Client {
 
     /// `GET /v1/ledger/verify?signatures=true`: the chain and every
     /// entry's own signature.
-    pub(crate) fn ledger_verify(&self) -> Result<confrere_node::ledger::VerifyReport, CliError> {
+    pub(crate) fn ledger_verify(
+        &self,
+    ) -> Result<confrere_node::api::ledger_model::VerifyReport, CliError> {
         self.get("/ledger/verify?signatures=true")
     }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use confrere_node::api::errors::code_name;
 use confrere_node::api::model::{
     AddPeer, ApiError, CareTeamInfo, CareTeamRequest, ConsentInfo, DeclineRequest,
     GrantConsentRequest, InboxItem, NodeApi, OpenRequest, Opened, OutboxItem, PeerInfo,
@@ -16,8 +17,10 @@ use confrere_node::api::model::{
 };
 use confrere_node::api::server::{serve, ApiServer, TOKEN_FILE};
 use confrere_node::consent::{
-    self, BasisKind, CitedBasis, OwnedBasis, PolicyError, CARE_TEAM_PREFIX, CONSENT_PREFIX,
+    self, BasisKind, CheckedShare, OwnedBasis, PolicyError, QueuedBasis, CARE_TEAM_PREFIX,
+    CONSENT_PREFIX,
 };
+use confrere_node::fault::{Code, Fault};
 use confrere_node::store::{Store, StoreKeySource, Tree};
 use confrere_protocol::consent::{
     parse_date, CareTeamRecord, Consent, ConsentError, ConsentState, RecordId, ShareRefusal,
@@ -123,7 +126,7 @@ fn grant_list_show_and_revoke() {
         matches!(&e, PolicyError::AlreadyRevoked { at, .. } if *at == later),
         "{e:?}"
     );
-    assert_eq!(e.code(), "refused");
+    assert_eq!(e.code(), Code::Refused);
     assert_eq!(consent::get(&store, &c.id.to_string()).unwrap(), revoked);
 
     // Everything survives a restart.
@@ -147,10 +150,10 @@ fn revoking_an_unknown_consent_is_refused() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.code(), "not_found");
+    assert_eq!(e.code(), Code::NotFound);
     let e = consent::revoke(&store, "nope", None, now()).unwrap_err();
     assert!(matches!(e, PolicyError::BadId { .. }), "{e:?}");
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
 }
 
 #[test]
@@ -167,7 +170,7 @@ fn invalid_consents_are_not_stored() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
     let past = parse_date("2025-06-14").unwrap();
     let e = consent::grant(&store, ins(PATIENT), &[NURSE], PURPOSE, Some(past), now()).unwrap_err();
     assert!(
@@ -214,11 +217,11 @@ fn lists_are_newest_first_and_filter_by_patient() {
         vec![third.clone(), first.clone()]
     );
     assert_eq!(
-        consent::list_request(&store, Some(" 1 84 02 76 451 089 80 ")).unwrap(),
+        consent::list_as_typed(&store, Some(" 1 84 02 76 451 089 80 ")).unwrap(),
         vec![second]
     );
-    assert_eq!(consent::list_request(&store, Some(" ")).unwrap().len(), 3);
-    let e = consent::list_request(&store, Some("123")).unwrap_err();
+    assert_eq!(consent::list_as_typed(&store, Some(" ")).unwrap().len(), 3);
+    let e = consent::list_as_typed(&store, Some("123")).unwrap_err();
     assert!(matches!(e, PolicyError::Ins(_)), "{e:?}");
     // Care-team records are listed apart.
     let t = care_team(&store, "2025-06-01", now());
@@ -243,7 +246,7 @@ fn records_are_found_by_a_unique_prefix() {
     // Shared by both: ambiguous.
     let e = consent::get(&store, "aaaaaaaa").unwrap_err();
     assert!(matches!(e, PolicyError::Ambiguous { .. }), "{e:?}");
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
     // Unique, in either case.
     assert_eq!(consent::get(&store, "aaaaaaaaaa").unwrap(), a);
     assert_eq!(consent::get(&store, "AAAAAAAABB").unwrap(), b);
@@ -277,7 +280,7 @@ fn a_damaged_record_is_reported() {
     store.put(Tree::Meta, &key, &"00zz".to_owned()).unwrap();
     let e = consent::get(&store, &id).unwrap_err();
     assert!(matches!(e, PolicyError::Damaged { .. }), "{e:?}");
-    assert_eq!(e.code(), "internal");
+    assert_eq!(e.code(), Code::Internal);
     assert!(consent::list(&store, None).is_err());
     // A valid record under another record's id.
     let other = Consent::new(
@@ -309,16 +312,8 @@ fn care_team_records_are_stored_and_checked() {
     let key = [CARE_TEAM_PREFIX, t.id.to_string().as_bytes()].concat();
     assert!(store.contains(Tree::Meta, &key).unwrap());
 
-    let e = consent::care_team_request(
-        &store,
-        &CareTeamRequest {
-            patient_ins: PATIENT.into(),
-            recipients: vec![NURSE.into()],
-            informed_on: "2025-06-16".into(),
-        },
-        now(),
-    )
-    .unwrap_err();
+    let e = consent::record_care_team_as_typed(&store, PATIENT, &[NURSE], "2025-06-16", now())
+        .unwrap_err();
     assert!(
         matches!(
             e,
@@ -329,16 +324,8 @@ fn care_team_records_are_stored_and_checked() {
         ),
         "{e:?}"
     );
-    let e = consent::care_team_request(
-        &store,
-        &CareTeamRequest {
-            patient_ins: PATIENT.into(),
-            recipients: vec![NURSE.into()],
-            informed_on: "15/06/2025".into(),
-        },
-        now(),
-    )
-    .unwrap_err();
+    let e = consent::record_care_team_as_typed(&store, PATIENT, &[NURSE], "15/06/2025", now())
+        .unwrap_err();
     assert!(matches!(e, PolicyError::Date { .. }), "{e:?}");
     assert_eq!(consent::list_care_team(&store, None).unwrap(), vec![t]);
 }
@@ -346,27 +333,17 @@ fn care_team_records_are_stored_and_checked() {
 #[test]
 fn requests_are_parsed_as_typed() {
     let (_home, store) = store();
-    let req = GrantConsentRequest {
-        patient_ins: "2 69 05 49 588 157 80".into(),
-        recipients: vec![CARDIOLOGIST.into(), format!(" {NURSE} ")],
-        purpose: PURPOSE.into(),
-        expires: Some("2025-06-30".into()),
+    let recipients = [CARDIOLOGIST.to_owned(), format!(" {NURSE} ")];
+    let grant = |ins: &str, expires: &str| {
+        consent::grant_as_typed(&store, ins, &recipients, PURPOSE, Some(expires), now())
     };
-    let c = consent::grant_request(&store, &req, now()).unwrap();
+    let c = grant("2 69 05 49 588 157 80", "2025-06-30").unwrap();
     assert_eq!(c.patient_ins, ins(PATIENT));
     assert_eq!(c.expires, Some(parse_date("2025-06-30").unwrap()));
-    let bad_ins = GrantConsentRequest {
-        patient_ins: "269054958815781".into(),
-        ..req.clone()
-    };
-    let e = consent::grant_request(&store, &bad_ins, now()).unwrap_err();
+    let e = grant("269054958815781", "2025-06-30").unwrap_err();
     assert!(matches!(e, PolicyError::Ins(_)), "{e:?}");
-    assert_eq!(e.code(), "invalid");
-    let bad_day = GrantConsentRequest {
-        expires: Some("2025-02-30".into()),
-        ..req
-    };
-    let e = consent::grant_request(&store, &bad_day, now()).unwrap_err();
+    assert_eq!(e.code(), Code::Invalid);
+    let e = grant(PATIENT, "2025-02-30").unwrap_err();
     assert!(
         matches!(
             e,
@@ -389,7 +366,7 @@ fn check(
     patient: &str,
     to: &str,
     when: UnixTime,
-) -> Result<CitedBasis, PolicyError> {
+) -> Result<CheckedShare, PolicyError> {
     consent::check_send(
         store,
         consent_id,
@@ -414,26 +391,36 @@ fn a_covered_send_is_allowed_and_cites_its_record() {
     let t = care_team(&store, "2025-06-01", now());
     let cid = c.id.to_string();
     let tid = t.id.to_string();
+    let checked = check(&store, Some(&cid), None, PATIENT, CARDIOLOGIST, now()).unwrap();
+    assert_eq!(checked.cited().kind(), BasisKind::Consent);
+    assert_eq!(checked.cited().id(), c.id);
+    // The proof names what was checked.
+    assert_eq!(checked.approval().patient(), &ins(PATIENT));
     assert_eq!(
-        check(&store, Some(&cid), None, PATIENT, CARDIOLOGIST, now()).unwrap(),
-        CitedBasis {
-            kind: BasisKind::Consent,
-            id: c.id
-        }
+        checked.approval().recipient(),
+        &NationalId::parse(CARDIOLOGIST).unwrap()
     );
+    assert_eq!(checked.approval().at(), now());
+    assert_eq!(
+        checked.ledger_basis(),
+        confrere_protocol::ledger::ShareBasis::Consent(c.id.0)
+    );
+    assert_eq!(checked.queued().kind(), BasisKind::Consent);
+    assert_eq!(checked.queued().id(), c.id);
     // By prefix too.
     assert_eq!(
         check(&store, Some(&cid[..8]), None, PATIENT, NURSE, now())
             .unwrap()
-            .id,
+            .cited()
+            .id(),
         c.id
     );
+    let checked = check(&store, None, Some(&tid), PATIENT, NURSE, now()).unwrap();
+    assert_eq!(checked.cited().kind(), BasisKind::CareTeam);
+    assert_eq!(checked.cited().id(), t.id);
     assert_eq!(
-        check(&store, None, Some(&tid), PATIENT, NURSE, now()).unwrap(),
-        CitedBasis {
-            kind: BasisKind::CareTeam,
-            id: t.id
-        }
+        checked.ledger_basis(),
+        confrere_protocol::ledger::ShareBasis::CareTeam(t.id.0)
     );
     assert_eq!(
         consent::get_basis(&store, None, Some(&tid)).unwrap(),
@@ -454,7 +441,7 @@ fn refused_wrong_patient() {
         now(),
     )
     .unwrap_err();
-    assert_eq!(e.code(), "refused");
+    assert_eq!(e.code(), Code::Refused);
     let msg = e.to_string();
     assert!(msg.contains(&c.id.to_string()), "{msg}");
     assert_eq!(refusal(e), ShareRefusal::WrongPatient);
@@ -589,7 +576,7 @@ fn refused_unknown_missing_or_double_basis() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.code(), "not_found");
+    assert_eq!(e.code(), Code::NotFound);
     let e = check(&store, None, Some(&unknown), PATIENT, NURSE, now()).unwrap_err();
     assert!(
         matches!(
@@ -606,7 +593,7 @@ fn refused_unknown_missing_or_double_basis() {
     assert!(matches!(e, PolicyError::NotFound { .. }), "{e:?}");
     let e = check(&store, None, None, PATIENT, NURSE, now()).unwrap_err();
     assert!(matches!(e, PolicyError::NoBasis), "{e:?}");
-    assert_eq!(e.code(), "invalid");
+    assert_eq!(e.code(), Code::Invalid);
     let e = check(
         &store,
         Some(&c.id.to_string()),
@@ -632,11 +619,11 @@ fn errors_become_api_errors_without_patient_data() {
         consent::revoke(&store, &id, None, now()).unwrap_err(),
         consent::get(&store, PATIENT).unwrap_err(),
         consent::get(&store, "269054958815780zz").unwrap_err(),
-        consent::list_request(&store, Some("269054958815781")).unwrap_err(),
+        consent::list_as_typed(&store, Some("269054958815781")).unwrap_err(),
         consent::grant(&store, ins(PATIENT), &[NURSE], "a\nb", None, now()).unwrap_err(),
     ];
     for e in errors {
-        let code = e.code();
+        let code = code_name(e.code());
         let api: ApiError = e.into();
         assert_eq!(api.code, code);
         assert!(!api.error.is_empty());
@@ -1169,8 +1156,12 @@ fn a_queued_send_is_rechecked_before_it_goes_out() {
     let (_home, store) = store();
     let c = grant(&store, Some("2025-06-30"));
     let t = care_team(&store, "2025-06-01", now());
-    let by_consent = check(&store, Some(&c.id.to_string()), None, PATIENT, NURSE, now()).unwrap();
-    let by_care_team = check(&store, None, Some(&t.id.to_string()), PATIENT, NURSE, now()).unwrap();
+    let by_consent = check(&store, Some(&c.id.to_string()), None, PATIENT, NURSE, now())
+        .unwrap()
+        .queued();
+    let by_care_team = check(&store, None, Some(&t.id.to_string()), PATIENT, NURSE, now())
+        .unwrap()
+        .queued();
     assert!(consent::still_allows(&store, &by_consent, now()).is_ok());
     assert!(consent::still_allows(&store, &by_care_team, now()).is_ok());
 
@@ -1187,7 +1178,7 @@ fn a_queued_send_is_rechecked_before_it_goes_out() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.code(), "refused");
+    assert_eq!(e.code(), Code::Refused);
 
     // Revoked meanwhile.
     let when = at("2025-06-16T10:00:00Z");
@@ -1205,31 +1196,34 @@ fn a_queued_send_is_rechecked_before_it_goes_out() {
     );
     assert!(e.to_string().contains(&c.id.to_string()), "{e}");
 
-    // Gone from the store.
-    let gone = CitedBasis {
-        kind: BasisKind::CareTeam,
-        id: RecordId([9; 16]),
-    };
+    // Gone from the store (a queued basis read back from the outbox).
+    let gone: QueuedBasis =
+        serde_json::from_value(json!({"kind": "care_team", "id": "09".repeat(16)})).unwrap();
     let e = consent::still_allows(&store, &gone, now()).unwrap_err();
     assert!(matches!(e, PolicyError::NotFound { .. }), "{e:?}");
 }
 
 #[test]
-fn a_cited_basis_serializes_for_the_outbox() {
-    let cited = CitedBasis {
-        kind: BasisKind::CareTeam,
-        id: RecordId([0xab; 16]),
-    };
-    let value = serde_json::to_value(cited).unwrap();
-    assert_eq!(value, json!({"kind": "care_team", "id": "ab".repeat(16)}));
-    assert_eq!(serde_json::from_value::<CitedBasis>(value).unwrap(), cited);
+fn a_queued_basis_serializes_for_the_outbox() {
+    let (_home, store) = store();
+    let t = care_team(&store, "2025-06-01", now());
+    let checked = check(&store, None, Some(&t.id.to_string()), PATIENT, NURSE, now()).unwrap();
+    let queued = checked.queued();
+    let value = serde_json::to_value(queued).unwrap();
+    assert_eq!(value, json!({"kind": "care_team", "id": t.id.to_string()}));
+    assert_eq!(
+        serde_json::from_value::<QueuedBasis>(value).unwrap(),
+        queued
+    );
     assert_eq!(
         serde_json::to_value(BasisKind::Consent).unwrap(),
         json!("consent")
     );
-    assert!(serde_json::from_value::<CitedBasis>(json!({"kind": "consent", "id": "abc"})).is_err());
+    assert!(
+        serde_json::from_value::<QueuedBasis>(json!({"kind": "consent", "id": "abc"})).is_err()
+    );
     assert_eq!(
-        cited.to_string(),
-        format!("care-team record {}", "ab".repeat(16))
+        checked.cited().to_string(),
+        format!("care-team record {}", t.id)
     );
 }

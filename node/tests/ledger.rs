@@ -9,9 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use confrere_node::api::ledger_model::{report, EntryView, VerifyReport};
+use confrere_node::fault::{Code, Fault};
 use confrere_node::ledger::{
-    about_patient, read_checkpoint, read_entries, read_entry, report, verify_store,
-    write_checkpoint, EntryView, Ledger, LedgerError, VerifyReport, HEAD_KEY,
+    about_patient, read_checkpoint, read_entries, read_entry, verify_store, write_checkpoint,
+    Ledger, LedgerError, HEAD_KEY,
 };
 use confrere_node::store::{Store, StoreError, StoreKeySource, Tree};
 use confrere_protocol::dossier::{DossierId, Ins};
@@ -324,12 +326,10 @@ fn append_async_from_tasks() {
             t.await.expect("task").expect("append");
             n += 1;
         }
-        let views = ledger.views_async(Some(15)).await.expect("views");
-        assert_eq!(views.len(), 6);
-        let report = ledger
-            .verify_report_async(SignatureCheck::Every)
-            .await
-            .expect("report");
+        let entries = ledger.entries_async(Some(15)).await.expect("entries");
+        assert_eq!(entries.len(), 6);
+        let report =
+            report(ledger.verify_async(SignatureCheck::Every).await.map(Some)).expect("report");
         assert!(report.intact, "{report:?}");
         assert_eq!(report.head_seq, Some(20));
         n
@@ -609,7 +609,7 @@ fn a_store_error_is_not_a_chain_error() {
     assert!(matches!(err, StoreError::Locked { .. }));
     let e = LedgerError::Store(err);
     assert!(e.chain_error().is_none());
-    assert_eq!(e.api_error().code, "internal");
+    assert_eq!(e.code(), Code::Internal);
     drop(store);
 }
 

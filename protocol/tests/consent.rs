@@ -6,7 +6,8 @@
 use confrere_protocol::codec::DecodeError;
 use confrere_protocol::consent::{
     check_share, format_date, parse_date, CareTeamRecord, Consent, ConsentError, ConsentState,
-    RecordId, ShareBasis, ShareRefusal, MAX_PURPOSE_LEN, MAX_REASON_LEN, MAX_RECIPIENTS,
+    RecordId, ShareBasis, ShareBasisKind, ShareRefusal, MAX_PURPOSE_LEN, MAX_REASON_LEN,
+    MAX_RECIPIENTS,
 };
 use confrere_protocol::dossier::Ins;
 use confrere_protocol::identity::NationalIdError;
@@ -67,7 +68,7 @@ fn check(
     to: &str,
     when: UnixTime,
 ) -> Result<(), ShareRefusal> {
-    check_share(&basis, &ins(patient), &nid(to), when)
+    check_share(&basis, &ins(patient), &nid(to), when).map(|_| ())
 }
 
 // ---- creation ---------------------------------------------------------
@@ -247,6 +248,32 @@ fn a_valid_basis_allows_the_share() {
         check(ShareBasis::CareTeam(&t), PATIENT, NURSE, now()),
         Ok(())
     );
+}
+
+#[test]
+fn an_approval_names_what_was_checked() {
+    let c = consent(Some("2025-06-30"));
+    let approval = check_share(
+        &ShareBasis::Consent(&c),
+        &ins(PATIENT),
+        &nid(CARDIOLOGIST),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(approval.kind(), ShareBasisKind::Consent);
+    assert_eq!(approval.basis_id(), c.id);
+    assert_eq!(approval.patient(), &ins(PATIENT));
+    assert_eq!(approval.recipient(), &nid(CARDIOLOGIST));
+    assert_eq!(approval.at(), now());
+    let t = care_team("2025-06-01");
+    let approval =
+        check_share(&ShareBasis::CareTeam(&t), &ins(PATIENT), &nid(NURSE), now()).unwrap();
+    assert_eq!(approval.kind(), ShareBasisKind::CareTeam);
+    assert_eq!(approval.basis_id(), t.id);
+    assert_eq!(approval.recipient(), &nid(NURSE));
+    // Its `Debug` does not print the patient.
+    let shown = format!("{approval:?}");
+    assert!(!shown.contains(PATIENT), "{shown}");
 }
 
 #[test]

@@ -13,12 +13,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use confrere_node::api::ledger_model::{report, EntryView, VerifyReport};
 use confrere_node::api::model::ApiError;
 use confrere_node::api::server::TOKEN_FILE;
 use confrere_node::home::Home;
-use confrere_node::ledger::{
-    read_entries, report, verify_store, EntryView, LedgerError, VerifyReport,
-};
+use confrere_node::ledger::{read_entries, verify_store, LedgerError};
 use confrere_node::store::{Store, StoreError, StoreKeySource};
 use confrere_protocol::ledger::SignatureCheck;
 use serde::de::DeserializeOwned;

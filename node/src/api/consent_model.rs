@@ -25,6 +25,8 @@ use confrere_protocol::consent::{format_date, CareTeamRecord, Consent};
 use confrere_protocol::UnixTime;
 use serde::{Deserialize, Serialize};
 
+use crate::daemon::revocation::SharedDossier;
+
 const REDACTED: &str = "<redacted>";
 
 fn redacted<T>(v: &Option<T>) -> Option<&'static str> {
@@ -153,6 +155,22 @@ pub struct RecipientState {
     pub held: Option<bool>,
     /// Why the notice has not reached it yet, if it tried.
     pub last_error: Option<String>,
+}
+
+impl RecipientState {
+    /// The API's view of a dossier shared under a consent.
+    pub(crate) fn of(shared: &SharedDossier) -> Self {
+        RecipientState {
+            national_id: shared.national_id.clone(),
+            dossier_id: shared.dossier_id.clone(),
+            state: shared.state.as_str().to_owned(),
+            receipt_at: shared
+                .receipt_at
+                .map(|secs| UnixTime::from_secs(secs).to_rfc3339()),
+            held: shared.held,
+            last_error: shared.last_error.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for ConsentInfo {

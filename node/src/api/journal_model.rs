@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::daemon::journal::JournalEvent;
+
 /// One event about a patient's dossiers, from this node's ledger.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct JournalLine {
@@ -28,6 +30,25 @@ pub struct JournalLine {
     pub node_peer_id: String,
     /// SHA-256 of the ledger entry, hex: check it with `confrere ledger show`.
     pub entry_hash: String,
+}
+
+impl JournalLine {
+    /// The API's view of a journal event.
+    pub(crate) fn of(e: &JournalEvent) -> Self {
+        JournalLine {
+            seq: e.seq,
+            time: e.time.to_rfc3339(),
+            kind: e.kind.to_owned(),
+            what: e.what.clone(),
+            who: e.who.clone(),
+            who_name: e.who_name.clone(),
+            dossier_id: e.dossier_id.map(|d| d.to_string()),
+            consent_id: e.consent_id.map(hex::encode),
+            node: e.node.clone(),
+            node_peer_id: e.node_peer_id.clone(),
+            entry_hash: hex::encode(e.entry_hash),
+        }
+    }
 }
 
 /// `GET /v1/journal` query.

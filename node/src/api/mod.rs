@@ -6,6 +6,7 @@ pub mod consent_model;
 pub mod directory_model;
 pub mod errors;
 pub mod journal_model;
+pub mod ledger_model;
 pub mod model;
 pub mod purge_model;
 pub mod server;

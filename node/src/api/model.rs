@@ -329,7 +329,8 @@ pub trait NodeApi: Send + Sync + 'static {
     fn ledger(
         &self,
         since: Option<u64>,
-    ) -> impl Future<Output = Result<Vec<crate::ledger::EntryView>, ApiError>> + Send {
+    ) -> impl Future<Output = Result<Vec<crate::api::ledger_model::EntryView>, ApiError>> + Send
+    {
         let _ = since;
         std::future::ready(Err(not_wired("showing the ledger")))
     }
@@ -341,7 +342,7 @@ pub trait NodeApi: Send + Sync + 'static {
     fn ledger_verify(
         &self,
         every_signature: bool,
-    ) -> impl Future<Output = Result<crate::ledger::VerifyReport, ApiError>> + Send {
+    ) -> impl Future<Output = Result<crate::api::ledger_model::VerifyReport, ApiError>> + Send {
         let _ = every_signature;
         std::future::ready(Err(not_wired("verifying the ledger")))
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::daemon::purge::Purged;
+
 /// The request.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PurgeRequest {
@@ -29,4 +31,23 @@ pub struct PurgeReport {
     pub retention_years: u32,
     /// The dossiers past it.
     pub dossiers: Vec<PurgedDossier>,
+}
+
+impl PurgeReport {
+    /// The API's view of what a purge did.
+    pub(crate) fn of(purged: &Purged) -> Self {
+        PurgeReport {
+            retention_years: purged.retention_years,
+            dossiers: purged
+                .dossiers
+                .iter()
+                .map(|d| PurgedDossier {
+                    dossier_id: d.dossier_id.to_string(),
+                    box_name: d.box_name.to_owned(),
+                    last_event: d.last_event.to_rfc3339(),
+                    erased: d.erased,
+                })
+                .collect(),
+        }
+    }
 }

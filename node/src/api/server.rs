@@ -587,7 +587,7 @@ async fn consent_list<A: NodeApi>(
 
 async fn ledger<A: NodeApi>(
     State(api): State<Arc<A>>,
-    query: Result<Query<crate::ledger::ShowQuery>, QueryRejection>,
+    query: Result<Query<crate::api::ledger_model::ShowQuery>, QueryRejection>,
 ) -> Response {
     match query {
         Ok(Query(q)) => answer(api.ledger(q.since).await),
@@ -602,7 +602,7 @@ async fn ledger<A: NodeApi>(
 
 async fn ledger_verify<A: NodeApi>(
     State(api): State<Arc<A>>,
-    query: Result<Query<crate::ledger::VerifyQuery>, QueryRejection>,
+    query: Result<Query<crate::api::ledger_model::VerifyQuery>, QueryRejection>,
 ) -> Response {
     match query {
         Ok(Query(q)) => answer(api.ledger_verify(q.signatures == Some(true)).await),

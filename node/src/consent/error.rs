@@ -1,4 +1,4 @@
-//! Why a consent operation or a send is refused, ready for the local API.
+//! Why a consent operation or a send is refused, and what to do about it.
 //!
 //! Messages name records by id and practitioners by national id; they
 //! never carry an INS, a purpose or a reason.
@@ -8,7 +8,7 @@ use confrere_protocol::dossier::InsError;
 use confrere_protocol::{NationalId, UnixTime};
 
 use super::{BasisKind, CitedBasis};
-use crate::api::model::ApiError;
+use crate::fault::{Code, Fault};
 use crate::store::StoreError;
 
 /// Why a consent operation, or the check of a send, failed.
@@ -110,10 +110,11 @@ pub enum PolicyError {
     Store(#[from] StoreError),
 }
 
-impl PolicyError {
-    /// The API error code: `invalid`, `not_found`, `refused`, `unavailable`
-    /// or `internal`.
-    pub fn code(&self) -> &'static str {
+/// A request to change (`Invalid`), a record that does not exist
+/// (`NotFound`), a share the records do not allow (`Refused`), a full disk
+/// (`Unavailable`), or a damaged store (`Internal`).
+impl Fault for PolicyError {
+    fn code(&self) -> Code {
         match self {
             PolicyError::Invalid { .. }
             | PolicyError::Ins(_)
@@ -121,18 +122,17 @@ impl PolicyError {
             | PolicyError::BadId { .. }
             | PolicyError::Ambiguous { .. }
             | PolicyError::NoBasis
-            | PolicyError::BothBases => "invalid",
-            PolicyError::NotFound { .. } => "not_found",
+            | PolicyError::BothBases => Code::Invalid,
+            PolicyError::NotFound { .. } => Code::NotFound,
             PolicyError::AlreadyRevoked { .. }
             | PolicyError::Refused { .. }
-            | PolicyError::NoLongerAllows { .. } => "refused",
-            PolicyError::Store(StoreError::NoSpace) => "unavailable",
-            PolicyError::Damaged { .. } | PolicyError::Random | PolicyError::Store(_) => "internal",
+            | PolicyError::NoLongerAllows { .. } => Code::Refused,
+            PolicyError::Store(e) => e.code(),
+            PolicyError::Damaged { .. } | PolicyError::Random => Code::Internal,
         }
     }
 
-    /// What the user can do about it.
-    pub fn hint(&self) -> String {
+    fn hint(&self) -> String {
         match self {
             PolicyError::Invalid { source, .. } => invalid_hint(source).into(),
             PolicyError::Ins(_) => "the INS is 13 digits and a 2-digit key, as on the patient's carte Vitale or INS record".into(),
@@ -218,11 +218,5 @@ fn refusal_hint(r: ShareRefusal) -> &'static str {
             "the record gives a day after today: record the exchange again with the day the patient was informed (`confrere care-team record … --informed-on YYYY-MM-DD`)"
         }
         _ => "check this machine's clock",
-    }
-}
-
-impl From<PolicyError> for ApiError {
-    fn from(e: PolicyError) -> Self {
-        ApiError::new(e.code(), e.to_string(), e.hint())
     }
 }

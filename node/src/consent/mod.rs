@@ -22,9 +22,12 @@
 //! dossiers under it are sent by the daemon.
 //!
 //! Flow of a send (in the daemon): [`check_send`] with the `--consent` or
-//! `--care-team` id of the request, the patient's INS and the recipient;
-//! the [`CitedBasis`] it returns goes with the dossier into the outbox and
-//! the ledger.
+//! `--care-team` id of the request, the patient's INS and the recipient.
+//! Allowed, it returns a [`CheckedShare`]: the proof the protocol's
+//! decision gave, which only it makes, and which queuing a dossier takes.
+//! The outbox record keeps the record it cites as a [`QueuedBasis`], which
+//! [`still_allows`] checks again before each delivery; the ledger entry
+//! cites it too ([`CheckedShare::ledger_basis`]).
 
 mod error;
 
@@ -33,7 +36,7 @@ use std::sync::Mutex;
 
 use confrere_protocol::consent::{
     check_share, parse_date, CareTeamRecord, Consent, ConsentError, ConsentState, RecordId,
-    ShareBasis, ShareRefusal,
+    ShareApproval, ShareBasis, ShareBasisKind, ShareRefusal,
 };
 use confrere_protocol::dossier::Ins;
 use confrere_protocol::{NationalId, UnixTime};
@@ -42,7 +45,6 @@ use time::Date;
 
 pub use error::PolicyError;
 
-use crate::api::consent_model::{CareTeamRequest, GrantConsentRequest};
 use crate::store::{Store, Tree};
 
 /// Key prefix of consents in [`Tree::Meta`].
@@ -92,16 +94,128 @@ impl fmt::Display for BasisKind {
     }
 }
 
-/// The record a send rests on: its kind and id. Serializes as
-/// `{"kind": "consent" | "care_team", "id": "<32 hex digits>"}`, to be kept
-/// with the queued dossier (see [`still_allows`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+impl From<ShareBasisKind> for BasisKind {
+    fn from(kind: ShareBasisKind) -> Self {
+        match kind {
+            ShareBasisKind::Consent => BasisKind::Consent,
+            ShareBasisKind::CareTeam => BasisKind::CareTeam,
+        }
+    }
+}
+
+/// The record a send cites: its kind and id, as errors and the ledger name
+/// it. Made here only, from a record read from the store; it is not read
+/// back from bytes (a queued dossier keeps a [`QueuedBasis`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CitedBasis {
+    kind: BasisKind,
+    id: RecordId,
+}
+
+impl CitedBasis {
     /// Consent or care-team record.
-    pub kind: BasisKind,
+    pub fn kind(&self) -> BasisKind {
+        self.kind
+    }
+
     /// Its id.
+    pub fn id(&self) -> RecordId {
+        self.id
+    }
+}
+
+/// A send allowed by the record it cites: the protocol's
+/// [`ShareApproval`], for the record found by the id the send gave. Only
+/// [`check_send`] makes one (private fields, no constructor, not read
+/// from bytes); queuing a dossier takes one, so a send without a checked
+/// basis does not compile.
+///
+/// ```compile_fail
+/// use confrere_node::consent::CheckedShare;
+/// fn forge(approval: confrere_protocol::consent::ShareApproval) -> CheckedShare {
+///     CheckedShare { approval }
+/// }
+/// ```
+///
+/// Nor read from bytes:
+///
+/// ```compile_fail
+/// use confrere_node::consent::CheckedShare;
+/// fn forge(stored: &str) -> CheckedShare {
+///     serde_json::from_str(stored).expect("a checked share")
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a checked share is the proof a dossier may be queued"]
+pub struct CheckedShare {
+    approval: ShareApproval,
+}
+
+impl CheckedShare {
+    /// What the protocol checked: the record, the patient, the recipient
+    /// and when.
+    pub fn approval(&self) -> &ShareApproval {
+        &self.approval
+    }
+
+    /// The record the send cites.
+    pub fn cited(&self) -> CitedBasis {
+        CitedBasis {
+            kind: self.approval.kind().into(),
+            id: self.approval.basis_id(),
+        }
+    }
+
+    /// The form the outbox record keeps, for the check before delivery.
+    pub fn queued(&self) -> QueuedBasis {
+        QueuedBasis {
+            kind: self.approval.kind().into(),
+            id: self.approval.basis_id(),
+        }
+    }
+
+    /// The basis the ledger's `dossier_sent` entry names.
+    pub fn ledger_basis(&self) -> confrere_protocol::ledger::ShareBasis {
+        match self.approval.kind() {
+            ShareBasisKind::Consent => {
+                confrere_protocol::ledger::ShareBasis::Consent(self.approval.basis_id().0)
+            }
+            ShareBasisKind::CareTeam => {
+                confrere_protocol::ledger::ShareBasis::CareTeam(self.approval.basis_id().0)
+            }
+        }
+    }
+}
+
+/// The record a queued dossier's send cited, as its outbox record keeps
+/// it: `{"kind": "consent" | "care_team", "id": "<32 hex digits>"}`. Made
+/// in code only from a [`CheckedShare`]; read back from the store, it
+/// proves nothing by itself: [`still_allows`] checks again that the record
+/// allows the send before each delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct QueuedBasis {
+    kind: BasisKind,
     #[serde(with = "record_id_hex")]
-    pub id: RecordId,
+    id: RecordId,
+}
+
+impl QueuedBasis {
+    /// Consent or care-team record.
+    pub fn kind(&self) -> BasisKind {
+        self.kind
+    }
+
+    /// Its id.
+    pub fn id(&self) -> RecordId {
+        self.id
+    }
+
+    fn cited(&self) -> CitedBasis {
+        CitedBasis {
+            kind: self.kind,
+            id: self.id,
+        }
+    }
 }
 
 /// A [`RecordId`] as its 32 hex digits in serde formats.
@@ -144,7 +258,7 @@ impl OwnedBasis {
     }
 
     /// Its kind and id.
-    pub fn cited(&self) -> CitedBasis {
+    fn cited(&self) -> CitedBasis {
         match self {
             OwnedBasis::Consent(c) => CitedBasis {
                 kind: BasisKind::Consent,
@@ -403,8 +517,8 @@ pub fn get_basis(
 }
 
 /// The check of a send: the cited record exists and allows sending
-/// `patient`'s dossier to `recipient` at `now`. Returns the record to cite
-/// in the outbox and the ledger.
+/// `patient`'s dossier to `recipient` at `now` (the protocol's
+/// [`check_share`] decides). Returns the proof a dossier is queued with.
 pub fn check_send(
     store: &Store,
     consent: Option<&str>,
@@ -412,17 +526,16 @@ pub fn check_send(
     patient: &Ins,
     recipient: &NationalId,
     now: UnixTime,
-) -> Result<CitedBasis, PolicyError> {
+) -> Result<CheckedShare, PolicyError> {
     let basis = get_basis(store, consent, care_team)?;
-    let cited = basis.cited();
-    check_share(&basis.as_basis(), patient, recipient, now).map_err(|refusal| {
+    let approval = check_share(&basis.as_basis(), patient, recipient, now).map_err(|refusal| {
         PolicyError::Refused {
-            basis: cited,
+            basis: basis.cited(),
             recipient: recipient.clone(),
             refusal,
         }
     })?;
-    Ok(cited)
+    Ok(CheckedShare { approval })
 }
 
 /// Re-checks, when a queued dossier is about to go out, that the record
@@ -430,7 +543,7 @@ pub fn check_send(
 /// consent, neither revoked nor expired since. (The patient and the
 /// recipient were checked by [`check_send`] when the send was queued, and
 /// do not change.)
-pub fn still_allows(store: &Store, cited: &CitedBasis, now: UnixTime) -> Result<(), PolicyError> {
+pub fn still_allows(store: &Store, cited: &QueuedBasis, now: UnixTime) -> Result<(), PolicyError> {
     let id = cited.id.to_string();
     match cited.kind {
         BasisKind::Consent => {
@@ -444,7 +557,7 @@ pub fn still_allows(store: &Store, cited: &CitedBasis, now: UnixTime) -> Result<
                 (None, _) => return Ok(()),
             };
             Err(PolicyError::NoLongerAllows {
-                basis: *cited,
+                basis: cited.cited(),
                 refusal,
             })
         }
@@ -452,7 +565,8 @@ pub fn still_allows(store: &Store, cited: &CitedBasis, now: UnixTime) -> Result<
     }
 }
 
-fn parse_ins(s: &str) -> Result<Ins, PolicyError> {
+/// The patient's INS as typed (spaces around it ignored).
+pub fn parse_ins(s: &str) -> Result<Ins, PolicyError> {
     Ok(Ins::parse(s.trim())?)
 }
 
@@ -460,23 +574,35 @@ fn parse_day(s: &str, field: &'static str) -> Result<Date, PolicyError> {
     parse_date(s.trim()).map_err(|source| PolicyError::Date { field, source })
 }
 
-/// [`grant`] from the local API's request (INS and day as typed).
-pub fn grant_request(
+/// A consent's last day as typed, `YYYY-MM-DD`.
+pub fn parse_expiry(s: &str) -> Result<Date, PolicyError> {
+    parse_day(s, "the expiry day")
+}
+
+/// The day the patient was informed of a care-team exchange, as typed.
+pub fn parse_informed_on(s: &str) -> Result<Date, PolicyError> {
+    parse_day(s, "the day the patient was informed")
+}
+
+/// [`grant`] with the INS and the last day as typed.
+pub fn grant_as_typed<S: AsRef<str>>(
     store: &Store,
-    req: &GrantConsentRequest,
+    patient_ins: &str,
+    recipients: &[S],
+    purpose: &str,
+    expires: Option<&str>,
     now: UnixTime,
 ) -> Result<Consent, PolicyError> {
-    let ins = parse_ins(&req.patient_ins)?;
-    let expires = req
-        .expires
-        .as_deref()
-        .map(|d| parse_day(d, "the expiry day"))
-        .transpose()?;
-    grant(store, ins, &req.recipients, &req.purpose, expires, now)
+    let ins = parse_ins(patient_ins)?;
+    let expires = expires.map(parse_expiry).transpose()?;
+    grant(store, ins, recipients, purpose, expires, now)
 }
 
 /// [`list`] with the patient's INS as typed (none or blank: every consent).
-pub fn list_request(store: &Store, patient_ins: Option<&str>) -> Result<Vec<Consent>, PolicyError> {
+pub fn list_as_typed(
+    store: &Store,
+    patient_ins: Option<&str>,
+) -> Result<Vec<Consent>, PolicyError> {
     let patient = patient_ins
         .filter(|s| !s.trim().is_empty())
         .map(parse_ins)
@@ -484,13 +610,15 @@ pub fn list_request(store: &Store, patient_ins: Option<&str>) -> Result<Vec<Cons
     list(store, patient.as_ref())
 }
 
-/// [`record_care_team`] from the local API's request.
-pub fn care_team_request(
+/// [`record_care_team`] with the INS and the day as typed.
+pub fn record_care_team_as_typed<S: AsRef<str>>(
     store: &Store,
-    req: &CareTeamRequest,
+    patient_ins: &str,
+    recipients: &[S],
+    informed_on: &str,
     now: UnixTime,
 ) -> Result<CareTeamRecord, PolicyError> {
-    let ins = parse_ins(&req.patient_ins)?;
-    let informed_on = parse_day(&req.informed_on, "the day the patient was informed")?;
-    record_care_team(store, ins, &req.recipients, informed_on, now)
+    let ins = parse_ins(patient_ins)?;
+    let informed_on = parse_informed_on(informed_on)?;
+    record_care_team(store, ins, recipients, informed_on, now)
 }

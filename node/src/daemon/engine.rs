@@ -129,7 +129,7 @@ impl Engine {
             .append_async(kind, now())
             .await
             .map(|_| ())
-            .map_err(|e| e.api_error())
+            .map_err(ApiError::from)
     }
 
     /// Makes a consent or care-team record just stored durable and logs it

@@ -2,13 +2,68 @@
 //! patient's dossiers, with who acted, what, when, on which dossier, on
 //! which node, and the hash of the ledger entry so each line can be checked.
 
-use confrere_protocol::dossier::Ins;
+use confrere_protocol::dossier::{DossierId, Ins, InsError};
 use confrere_protocol::ledger::{EntryKind, LedgerEntry};
+use confrere_protocol::UnixTime;
 
-use super::common::internal;
 use super::engine::Engine;
-use crate::api::journal_model::JournalLine;
-use crate::api::model::ApiError;
+use crate::fault::{Code, Fault};
+use crate::ledger::LedgerError;
+
+/// Why the journal could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// The patient's INS is not valid.
+    #[error("the patient's INS is invalid: {0}")]
+    Ins(#[from] InsError),
+    /// The ledger could not be read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl Fault for JournalError {
+    fn code(&self) -> Code {
+        match self {
+            JournalError::Ins(_) => Code::Invalid,
+            JournalError::Ledger(e) => e.code(),
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            JournalError::Ins(_) => "the INS is 13 digits and a 2-digit key".into(),
+            JournalError::Ledger(e) => Fault::hint(e),
+        }
+    }
+}
+
+/// One event about a patient's dossiers, from this node's ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEvent {
+    /// Ledger sequence number.
+    pub seq: u64,
+    /// When.
+    pub time: UnixTime,
+    /// Ledger kind name (`dossier_sent`, `dossier_opened` …).
+    pub kind: &'static str,
+    /// What happened, in words.
+    pub what: String,
+    /// National id of the practitioner who acted.
+    pub who: String,
+    /// Their name, if known.
+    pub who_name: Option<String>,
+    /// The dossier concerned, if any.
+    pub dossier_id: Option<DossierId>,
+    /// The consent concerned, if any.
+    pub consent_id: Option<[u8; 16]>,
+    /// The node that recorded it: its practitioner's national id.
+    pub node: String,
+    /// The node's PeerId, base58.
+    pub node_peer_id: String,
+    /// SHA-256 of the ledger entry.
+    pub entry_hash: [u8; 32],
+}
 
 /// Who acted and what they did, from one entry.
 fn describe(kind: &EntryKind, own: &str) -> (String, String) {
@@ -71,13 +126,13 @@ fn describe(kind: &EntryKind, own: &str) -> (String, String) {
     }
 }
 
-fn line(engine: &Engine, e: &LedgerEntry, names: &dyn Fn(&str) -> Option<String>) -> JournalLine {
+fn event(engine: &Engine, e: &LedgerEntry, names: &dyn Fn(&str) -> Option<String>) -> JournalEvent {
     let own = engine.identity.national_id.to_string();
     let (who, what) = describe(&e.kind, &own);
-    JournalLine {
+    JournalEvent {
         seq: e.seq,
-        time: e.time.to_rfc3339(),
-        kind: e.kind.name().to_owned(),
+        time: e.time,
+        kind: e.kind.name(),
         what,
         who_name: if who == own {
             Some(engine.identity.display_name())
@@ -85,11 +140,11 @@ fn line(engine: &Engine, e: &LedgerEntry, names: &dyn Fn(&str) -> Option<String>
             names(&who)
         },
         who,
-        dossier_id: e.kind.dossier_id().map(|d| d.to_string()),
-        consent_id: e.kind.consent_id().map(hex::encode),
+        dossier_id: e.kind.dossier_id(),
+        consent_id: e.kind.consent_id(),
         node: own,
         node_peer_id: engine.net.local_peer_id().to_base58(),
-        entry_hash: hex::encode(e.hash()),
+        entry_hash: e.hash(),
     }
 }
 
@@ -97,20 +152,32 @@ fn line(engine: &Engine, e: &LedgerEntry, names: &dyn Fn(&str) -> Option<String>
 pub(crate) async fn journal(
     engine: &Engine,
     patient_ins: &str,
-) -> Result<Vec<JournalLine>, ApiError> {
-    let ins = Ins::parse(patient_ins).map_err(|e| {
-        ApiError::new(
-            "invalid",
-            format!("the patient's INS is invalid: {e}"),
-            "the INS is 13 digits and a 2-digit key",
-        )
-    })?;
+) -> Result<Vec<JournalEvent>, JournalError> {
+    let ins = Ins::parse(patient_ins)?;
     let ledger = engine.ledger.clone();
     let entries = tokio::task::spawn_blocking(move || ledger.by_patient(&ins))
         .await
-        .map_err(internal)?
-        .map_err(|e| e.api_error())?;
+        .map_err(|e| LedgerError::Task(e.to_string()))??;
     let book = engine.book.lock().await;
     let names = |id: &str| book.find_by_national_id(id).and_then(|e| e.name);
-    Ok(entries.iter().map(|e| line(engine, e, &names)).collect())
+    Ok(entries.iter().map(|e| event(engine, e, &names)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_ins_is_invalid_and_not_repeated() {
+        let e = JournalError::from(Ins::parse("269054958815781").expect_err("bad key"));
+        assert_eq!(e.code(), Code::Invalid);
+        assert!(
+            e.to_string().starts_with("the patient's INS is invalid: "),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("269054958815781"), "{e}");
+        assert_eq!(e.hint(), "the INS is 13 digits and a 2-digit key");
+        let e = JournalError::from(LedgerError::Task("cancelled".into()));
+        assert_eq!(e.code(), Code::Internal);
+    }
 }

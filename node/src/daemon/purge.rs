@@ -7,21 +7,87 @@ use std::collections::HashMap;
 
 use confrere_protocol::dossier::{DossierId, Ins};
 use confrere_protocol::ledger::EntryKind;
+use confrere_protocol::UnixTime;
 
-use super::common::{internal, now, rfc3339, store_err};
+use super::common::now;
 use super::engine::Engine;
-use super::records::{InboxRecord, InboxStatus};
-use crate::api::model::ApiError;
-use crate::api::purge_model::{PurgeReport, PurgeRequest, PurgedDossier};
-use crate::store::Tree;
+use super::records::{InboxRecord, InboxStatus, OutboxRecord};
+use crate::config::ConfigError;
+use crate::fault::{Code, Fault};
+use crate::ledger::LedgerError;
+use crate::store::{StoreError, Tree};
 
 const SECS_PER_YEAR: i64 = 365 * 24 * 3600 + 6 * 3600;
 
-pub(crate) async fn purge(engine: &Engine, req: PurgeRequest) -> Result<PurgeReport, ApiError> {
+/// Why a purge failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PurgeError {
+    /// config.toml cannot be read or is invalid: the retention period is
+    /// not known, so nothing is purged.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The ledger names a dossier without its patient.
+    #[error("a dossier without a patient")]
+    NoPatient,
+}
+
+impl Fault for PurgeError {
+    fn code(&self) -> Code {
+        match self {
+            PurgeError::Config(_) => Code::Refused,
+            PurgeError::Store(e) => e.code(),
+            PurgeError::Ledger(e) => e.code(),
+            PurgeError::NoPatient => Code::Internal,
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            PurgeError::Config(e) => e.hint(),
+            PurgeError::Store(e) => Fault::hint(e),
+            PurgeError::Ledger(e) => Fault::hint(e),
+            PurgeError::NoPatient => {
+                "see the daemon's log; if it persists, restart the daemon".into()
+            }
+        }
+    }
+}
+
+/// One dossier past its retention period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurgedDossier {
+    /// The dossier.
+    pub dossier_id: DossierId,
+    /// `inbox` or `outbox`.
+    pub box_name: &'static str,
+    /// The last event about it.
+    pub last_event: UnixTime,
+    /// Whether it was erased (false in a dry run).
+    pub erased: bool,
+}
+
+/// What a purge did, or would do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Purged {
+    /// The retention period applied, in years.
+    pub retention_years: u32,
+    /// The dossiers past it.
+    pub dossiers: Vec<PurgedDossier>,
+}
+
+/// Erases the dossiers past their retention period (only lists them if
+/// `dry_run`).
+pub(crate) async fn purge(engine: &Engine, dry_run: bool) -> Result<Purged, PurgeError> {
     // Read again, so that a change applies without a restart; a file that
     // has become invalid refuses the purge, never falls back to a default.
-    let years = crate::config::Config::load(&engine.home.dir)
-        .map_err(|e| ApiError::new("refused", e.to_string(), e.hint()))?
+    let years = crate::config::Config::load(&engine.home.dir)?
         .retention
         .years;
     let cutoff = now().as_secs() - i64::from(years) * SECS_PER_YEAR;
@@ -29,8 +95,7 @@ pub(crate) async fn purge(engine: &Engine, req: PurgeRequest) -> Result<PurgeRep
     let ledger = engine.ledger.clone();
     let entries = tokio::task::spawn_blocking(move || ledger.entries(None))
         .await
-        .map_err(internal)?
-        .map_err(|e| e.api_error())?;
+        .map_err(|e| LedgerError::Task(e.to_string()))??;
     let mut last: HashMap<DossierId, i64> = HashMap::new();
     let mut purged_already: Vec<DossierId> = Vec::new();
     for e in &entries {
@@ -42,19 +107,19 @@ pub(crate) async fn purge(engine: &Engine, req: PurgeRequest) -> Result<PurgeRep
             }
         }
     }
-    let mut report = PurgeReport {
+    let mut report = Purged {
         retention_years: years,
         dossiers: Vec::new(),
     };
-    let mut candidates: Vec<(DossierId, String, Option<Ins>)> = Vec::new();
-    for r in engine.inbox_records()? {
+    let mut candidates: Vec<(DossierId, &'static str, Option<Ins>)> = Vec::new();
+    for (_, r) in engine.store.scan::<InboxRecord>(Tree::Inbox)? {
         if let Ok(d) = DossierId::parse_hex(&r.id) {
-            candidates.push((d, "inbox".into(), Ins::parse(&r.ins).ok()));
+            candidates.push((d, "inbox", Ins::parse(&r.ins).ok()));
         }
     }
-    for r in engine.outbox_records()? {
+    for (_, r) in engine.store.scan::<OutboxRecord>(Tree::Outbox)? {
         if let Ok(d) = DossierId::parse_hex(&r.id) {
-            candidates.push((d, "outbox".into(), None));
+            candidates.push((d, "outbox", None));
         }
     }
     for (d, box_name, ins) in candidates {
@@ -66,38 +131,38 @@ pub(crate) async fn purge(engine: &Engine, req: PurgeRequest) -> Result<PurgeRep
             continue;
         }
         let mut erased = false;
-        if !req.dry_run {
+        if !dry_run {
             let _ = engine.store.destroy_key(d.as_bytes());
             let _ = engine.store.remove_chunks(d.as_bytes());
             if let Ok(Some(mut rec)) = engine.store.get::<InboxRecord>(Tree::Inbox, d.as_bytes()) {
                 rec.status = InboxStatus::Revoked;
                 rec.decline_reason = Some("purged at the end of its retention period".into());
-                engine
-                    .store
-                    .put(Tree::Inbox, d.as_bytes(), &rec)
-                    .map_err(store_err)?;
+                engine.store.put(Tree::Inbox, d.as_bytes(), &rec)?;
             }
             let patient_ins = match ins {
                 Some(i) => i,
-                None => patient_of(&entries, &d)
-                    .ok_or_else(|| internal("a dossier without a patient"))?,
+                None => patient_of(&entries, &d).ok_or(PurgeError::NoPatient)?,
             };
             engine
-                .record(EntryKind::RetentionPurge {
-                    dossier_id: d,
-                    patient_ins,
-                })
+                .ledger
+                .append_async(
+                    EntryKind::RetentionPurge {
+                        dossier_id: d,
+                        patient_ins,
+                    },
+                    now(),
+                )
                 .await?;
             erased = true;
         }
         report.dossiers.push(PurgedDossier {
-            dossier_id: d.to_string(),
+            dossier_id: d,
             box_name,
-            last_event: rfc3339(t),
+            last_event: UnixTime::from_secs(t),
             erased,
         });
     }
-    engine.flush().await.map_err(store_err)?;
+    engine.flush().await?;
     Ok(report)
 }
 
@@ -106,4 +171,20 @@ fn patient_of(entries: &[confrere_protocol::ledger::LedgerEntry], d: &DossierId)
         .iter()
         .filter(|e| e.kind.dossier_id().as_ref() == Some(d))
         .find_map(|e| e.kind.patient_ins().cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_keeps_its_code_and_hint() {
+        let full = PurgeError::from(StoreError::NoSpace);
+        assert_eq!(full.code(), Code::Unavailable);
+        assert_eq!(full.hint(), StoreError::NoSpace.hint());
+        let task = PurgeError::from(LedgerError::Task("cancelled".into()));
+        assert_eq!(task.code(), Code::Internal);
+        assert_eq!(PurgeError::NoPatient.code(), Code::Internal);
+        assert!(PurgeError::NoPatient.hint().contains("daemon's log"));
+    }
 }

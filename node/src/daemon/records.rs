@@ -65,7 +65,7 @@ pub struct OutboxRecord {
     pub receipt: Option<String>,
     /// The consent or care-team record the send cites (none for a reply).
     #[serde(default)]
-    pub basis: Option<crate::consent::CitedBasis>,
+    pub basis: Option<crate::consent::QueuedBasis>,
     /// The path the delivery took, as `ConnectionPath::as_str` words it
     /// ("direct", "hole punched", "relayed"); none before a delivery, and
     /// for records written before paths were kept.

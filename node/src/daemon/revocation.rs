@@ -23,14 +23,13 @@ use confrere_protocol::revocation::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::common::{internal, now, rfc3339, store_err};
+use super::common::now;
 use super::engine::Engine;
 use super::records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState};
-use crate::api::consent_model::RecipientState;
-use crate::api::model::ApiError;
-use crate::ledger::Libp2pNodeSigner;
+use crate::fault::{Code, Fault};
+use crate::ledger::{LedgerError, Libp2pNodeSigner};
 use crate::net::SecureChannel;
-use crate::store::Tree;
+use crate::store::{StoreError, Tree};
 
 const PREFIX: &str = "revocation/";
 
@@ -61,15 +60,88 @@ pub struct RevocationTask {
     pub last_error: Option<String>,
 }
 
+/// Why a revocation could not be carried out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevocationError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// An outbox record holds an id that is not a dossier id.
+    #[error("{0}")]
+    BadRecord(String),
+}
+
+impl Fault for RevocationError {
+    fn code(&self) -> Code {
+        match self {
+            RevocationError::Store(e) => e.code(),
+            RevocationError::Ledger(e) => e.code(),
+            RevocationError::BadRecord(_) => Code::Internal,
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            RevocationError::Store(e) => Fault::hint(e),
+            RevocationError::Ledger(e) => Fault::hint(e),
+            RevocationError::BadRecord(_) => {
+                "see the daemon's log; if it persists, restart the daemon".into()
+            }
+        }
+    }
+}
+
+/// Where the erasure of a dossier shared under a consent stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErasureState {
+    /// The consent is active: nothing to erase.
+    Shared,
+    /// The revocation notice is not acknowledged yet.
+    Pending,
+    /// The recipient's signed erasure receipt is in.
+    Erased,
+}
+
+impl ErasureState {
+    /// `shared`, `pending` or `erased` (the API's spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErasureState::Shared => "shared",
+            ErasureState::Pending => "pending",
+            ErasureState::Erased => "erased",
+        }
+    }
+}
+
+/// A dossier shared under a consent, and where its erasure stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedDossier {
+    /// The recipient's national id.
+    pub national_id: String,
+    /// The dossier, hex.
+    pub dossier_id: String,
+    /// Where its erasure stands.
+    pub state: ErasureState,
+    /// When the erasure receipt arrived (Unix seconds).
+    pub receipt_at: Option<i64>,
+    /// Whether the recipient held the dossier (false: never completed).
+    pub held: Option<bool>,
+    /// Why the notice has not reached it yet, if it tried.
+    pub last_error: Option<String>,
+}
+
 fn key(dossier: &str) -> Vec<u8> {
     format!("{PREFIX}{dossier}").into_bytes()
 }
 
-fn tasks(engine: &Engine) -> Result<Vec<RevocationTask>, ApiError> {
+fn tasks(engine: &Engine) -> Result<Vec<RevocationTask>, StoreError> {
     Ok(engine
         .store
-        .scan_prefix::<RevocationTask>(Tree::Meta, PREFIX.as_bytes())
-        .map_err(store_err)?
+        .scan_prefix::<RevocationTask>(Tree::Meta, PREFIX.as_bytes())?
         .into_iter()
         .map(|(_, t)| t)
         .collect())
@@ -79,17 +151,26 @@ fn tasks(engine: &Engine) -> Result<Vec<RevocationTask>, ApiError> {
 fn shared_under(rec: &OutboxRecord, consent: &confrere_protocol::consent::RecordId) -> bool {
     rec.basis
         .as_ref()
-        .is_some_and(|b| b.kind == crate::consent::BasisKind::Consent && b.id == *consent)
+        .is_some_and(|b| b.kind() == crate::consent::BasisKind::Consent && b.id() == *consent)
 }
 
 fn consent_hex(id: &[u8; 16]) -> String {
     hex::encode(id)
 }
 
+fn outbox_records(engine: &Engine) -> Result<Vec<OutboxRecord>, StoreError> {
+    Ok(engine
+        .store
+        .scan::<OutboxRecord>(Tree::Outbox)?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect())
+}
+
 /// Dossiers shared under a consent, with their erasure state.
-pub(crate) fn recipient_states(engine: &Engine, consent_id: &str) -> Vec<RecipientState> {
+pub(crate) fn recipient_states(engine: &Engine, consent_id: &str) -> Vec<SharedDossier> {
     let (Ok(outbox), Ok(consent)) = (
-        engine.outbox_records(),
+        outbox_records(engine),
         confrere_protocol::consent::RecordId::parse_hex(consent_id),
     ) else {
         return Vec::new();
@@ -100,15 +181,15 @@ pub(crate) fn recipient_states(engine: &Engine, consent_id: &str) -> Vec<Recipie
         .filter(|r| shared_under(r, &consent))
         .map(|r| {
             let task = tasks.iter().find(|t| t.dossier_id == r.id);
-            RecipientState {
+            SharedDossier {
                 national_id: r.to.clone(),
                 dossier_id: r.id.clone(),
                 state: match task {
-                    None => "shared".into(),
-                    Some(t) if t.erased_at.is_some() => "erased".into(),
-                    Some(_) => "pending".into(),
+                    None => ErasureState::Shared,
+                    Some(t) if t.erased_at.is_some() => ErasureState::Erased,
+                    Some(_) => ErasureState::Pending,
                 },
-                receipt_at: task.and_then(|t| t.erased_at).map(rfc3339),
+                receipt_at: task.and_then(|t| t.erased_at),
                 held: task.and_then(|t| t.held),
                 last_error: task.and_then(|t| t.last_error.clone()),
             }
@@ -122,10 +203,10 @@ pub(crate) async fn fan_out(
     engine: &Engine,
     consent_id: [u8; 16],
     reason: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), RevocationError> {
     let cid = consent_hex(&consent_id);
     let revoked_at = now().as_secs();
-    for rec in engine.outbox_records()? {
+    for rec in outbox_records(engine)? {
         if !shared_under(&rec, &confrere_protocol::consent::RecordId(consent_id)) {
             continue;
         }
@@ -134,8 +215,7 @@ pub(crate) async fn fan_out(
             // since the read above stays delivered.
             engine
                 .outbox
-                .fail_if_open(&rec.id, "the consent was revoked before delivery")
-                .map_err(store_err)?;
+                .fail_if_open(&rec.id, "the consent was revoked before delivery")?;
         }
         let task = RevocationTask {
             consent_id: cid.clone(),
@@ -150,22 +230,27 @@ pub(crate) async fn fan_out(
             next_attempt: 0,
             last_error: None,
         };
-        engine
-            .store
-            .put(Tree::Meta, &key(&rec.id), &task)
-            .map_err(store_err)?;
-        let did = DossierId::parse_hex(&rec.id).map_err(internal)?;
-        engine
-            .record(EntryKind::RevocationSent {
+        engine.store.put(Tree::Meta, &key(&rec.id), &task)?;
+        let did =
+            DossierId::parse_hex(&rec.id).map_err(|e| RevocationError::BadRecord(e.to_string()))?;
+        record(
+            engine,
+            EntryKind::RevocationSent {
                 consent_id,
                 dossier_id: did,
                 to: rec.to.clone(),
-            })
-            .await?;
+            },
+        )
+        .await?;
     }
-    engine.flush().await.map_err(store_err)?;
+    engine.flush().await?;
     engine.wake.notify_one();
     Ok(())
+}
+
+/// Appends an entry to the ledger; durable when it returns.
+async fn record(engine: &Engine, kind: EntryKind) -> Result<(), LedgerError> {
+    engine.ledger.append_async(kind, now()).await.map(|_| ())
 }
 
 /// Delivers the notices that are due; called by the outbox worker.
@@ -237,14 +322,16 @@ async fn deliver(engine: &Engine, task: &RevocationTask) -> Result<(String, bool
     let encoded = RevocationMessage::Erased(receipt.clone())
         .encode()
         .map_err(|e| e.to_string())?;
-    engine
-        .record(EntryKind::ErasureReceiptReceived {
+    record(
+        engine,
+        EntryKind::ErasureReceiptReceived {
             dossier_id: did,
             from: task.to.clone(),
             receipt: encoded.clone(),
-        })
-        .await
-        .map_err(|e| e.error)?;
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok((hex::encode(encoded), receipt.held))
 }
 
@@ -302,22 +389,26 @@ pub(crate) async fn on_notice(
                 .put(Tree::Inbox, did.as_bytes(), &rec)
                 .map_err(|e| e.to_string())?;
             if let Ok(ins) = confrere_protocol::dossier::Ins::parse(&rec.ins) {
-                engine
-                    .record(EntryKind::RevocationReceived {
+                record(
+                    engine,
+                    EntryKind::RevocationReceived {
                         consent_id: notice.consent_id,
                         dossier_id: did,
                         from: notifier.clone(),
-                    })
-                    .await
-                    .map_err(|e| e.error)?;
-                engine
-                    .record(EntryKind::DossierErased {
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                record(
+                    engine,
+                    EntryKind::DossierErased {
                         dossier_id: did,
                         patient_ins: ins,
                         reason: "the patient withdrew consent".into(),
-                    })
-                    .await
-                    .map_err(|e| e.error)?;
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
             }
         }
     }
@@ -339,5 +430,28 @@ pub(crate) fn outbox_still_allowed(rec: &OutboxRecord, engine: &Engine) -> bool 
     match &rec.basis {
         Some(b) => crate::consent::still_allows(&engine.store, b, now()).is_ok(),
         None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes the local API answered before: a full disk `unavailable`,
+    /// a damaged record `internal`, each with what to do.
+    #[test]
+    fn each_failure_keeps_its_code_and_hint() {
+        let full = RevocationError::from(StoreError::NoSpace);
+        assert_eq!(full.code(), Code::Unavailable);
+        assert_eq!(full.hint(), StoreError::NoSpace.hint());
+        let broken = RevocationError::from(LedgerError::Broken(
+            confrere_protocol::ledger::ChainError::BadGenesis,
+        ));
+        assert_eq!(broken.code(), Code::Refused);
+        let bad = RevocationError::BadRecord("not a dossier id".into());
+        assert_eq!(bad.code(), Code::Internal);
+        assert_eq!(bad.to_string(), "not a dossier id");
+        assert!(bad.hint().contains("daemon's log"));
+        assert_eq!(ErasureState::Pending.as_str(), "pending");
     }
 }

@@ -255,7 +255,7 @@ async fn queue(
     to: NationalId,
     created_at: confrere_protocol::UnixTime,
     summary: ContentSummary,
-    basis: Option<crate::consent::CitedBasis>,
+    basis: Option<crate::consent::CheckedShare>,
     in_reply_to: Option<DossierId>,
     patient_ins: Ins,
 ) -> Result<(), ApiError> {
@@ -279,14 +279,11 @@ async fn queue(
         in_reply_to: in_reply_to.map(|d| d.to_string()),
         content_digest: hex::encode(summary.content_digest),
         receipt: None,
-        basis,
+        basis: basis.as_ref().map(crate::consent::CheckedShare::queued),
         path: None,
     };
-    let ledger_basis = match (&rec.basis, in_reply_to) {
-        (Some(b), _) if b.kind == crate::consent::BasisKind::CareTeam => {
-            confrere_protocol::ledger::ShareBasis::CareTeam(b.id.0)
-        }
-        (Some(b), _) => confrere_protocol::ledger::ShareBasis::Consent(b.id.0),
+    let ledger_basis = match (&basis, in_reply_to) {
+        (Some(b), _) => b.ledger_basis(),
         (None, Some(r)) => confrere_protocol::ledger::ShareBasis::Reply(r),
         (None, None) => return Err(internal("a send without a basis")),
     };

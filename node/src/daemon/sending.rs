@@ -173,9 +173,13 @@ enum Outcome {
 async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outcome> {
     let id = DossierId::parse_hex(&rec.id).map_err(|e| Outcome::Failed(e.to_string()))?;
     if let Some(basis) = &rec.basis {
-        crate::consent::still_allows(&engine.store, basis, now()).map_err(|e| match e.code() {
-            "refused" | "not_found" => Outcome::Failed(e.to_string()),
-            _ => Outcome::Retry(e.to_string()),
+        crate::consent::still_allows(&engine.store, basis, now()).map_err(|e| {
+            match crate::fault::Fault::code(&e) {
+                crate::fault::Code::Refused | crate::fault::Code::NotFound => {
+                    Outcome::Failed(e.to_string())
+                }
+                _ => Outcome::Retry(e.to_string()),
+            }
         })?;
     }
     let mut ch = engine

@@ -2,7 +2,7 @@
 
 use confrere_protocol::ledger::{ChainError, EntryError};
 
-use crate::api::model::ApiError;
+use crate::fault::{Code, Fault};
 use crate::store::StoreError;
 
 /// Why a ledger operation failed.
@@ -65,15 +65,43 @@ impl LedgerError {
             _ => None,
         }
     }
+}
 
-    /// The local API's error for it: a full disk is `unavailable`, a
-    /// broken ledger `refused`, anything else `internal`.
-    pub fn api_error(&self) -> ApiError {
-        let code = match self {
-            LedgerError::Store(StoreError::NoSpace) => "unavailable",
-            LedgerError::Broken(_) => "refused",
-            _ => "internal",
-        };
-        ApiError::new(code, self.to_string(), self.hint())
+/// A full disk is `Unavailable`, a ledger that does not verify `Refused`,
+/// anything else `Internal`.
+impl Fault for LedgerError {
+    fn code(&self) -> Code {
+        match self {
+            LedgerError::Store(e) => e.code(),
+            LedgerError::Broken(_) => Code::Refused,
+            _ => Code::Internal,
+        }
+    }
+
+    fn hint(&self) -> String {
+        LedgerError::hint(self).to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes the local API answered before errors were faults: a full
+    /// disk `unavailable`, a broken ledger `refused`, anything else
+    /// `internal`.
+    #[test]
+    fn each_failure_keeps_its_code_and_hint() {
+        let full = LedgerError::Store(StoreError::NoSpace);
+        assert_eq!(full.code(), Code::Unavailable);
+        assert_eq!(Fault::hint(&full), StoreError::NoSpace.hint());
+        let broken = LedgerError::Broken(ChainError::BadGenesis);
+        assert_eq!(broken.code(), Code::Refused);
+        assert_eq!(Fault::hint(&broken), ChainError::BadGenesis.hint());
+        let task = LedgerError::Task("cancelled".into());
+        assert_eq!(task.code(), Code::Internal);
+        assert_eq!(Fault::hint(&task), task.hint());
+        let damaged = LedgerError::Store(StoreError::Internal("x".into()));
+        assert_eq!(damaged.code(), Code::Internal);
     }
 }

@@ -38,7 +38,6 @@
 mod error;
 mod signer;
 mod storage;
-mod view;
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -56,7 +55,6 @@ pub use storage::{
     read_checkpoint, read_entries, read_entry, verify_store, write_checkpoint, write_entry,
     HEAD_KEY,
 };
-pub use view::{EntryView, ProblemView, ShowQuery, VerifyQuery, VerifyReport};
 
 use storage::{read_slot, verified_checkpoint, write_encoded, Slot};
 
@@ -304,43 +302,23 @@ impl Ledger {
             .ok_or(LedgerError::Broken(ChainError::BadGenesis))
     }
 
-    /// The entries from `since` as JSON views, on tokio's blocking pool
-    /// (for `GET /v1/ledger`).
-    pub async fn views_async(&self, since: Option<u64>) -> Result<Vec<EntryView>, LedgerError> {
+    /// The entries from `since`, on tokio's blocking pool.
+    pub async fn entries_async(&self, since: Option<u64>) -> Result<Vec<LedgerEntry>, LedgerError> {
         let ledger = self.clone();
-        tokio::task::spawn_blocking(move || {
-            ledger
-                .entries(since)
-                .map(|es| es.iter().map(EntryView::of).collect())
-        })
-        .await
-        .map_err(|e| LedgerError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || ledger.entries(since))
+            .await
+            .map_err(|e| LedgerError::Task(e.to_string()))?
     }
 
-    /// The verification as a report, on tokio's blocking pool (for
-    /// `GET /v1/ledger/verify`). A broken chain is a report, not an error;
-    /// errors are the store's.
-    pub async fn verify_report_async(
+    /// [`verify_with`](Ledger::verify_with) on tokio's blocking pool.
+    pub async fn verify_async(
         &self,
         signatures: SignatureCheck,
-    ) -> Result<VerifyReport, LedgerError> {
+    ) -> Result<ChainSummary, LedgerError> {
         let ledger = self.clone();
-        let result = tokio::task::spawn_blocking(move || ledger.verify_with(signatures))
+        tokio::task::spawn_blocking(move || ledger.verify_with(signatures))
             .await
-            .map_err(|e| LedgerError::Task(e.to_string()))?;
-        report(result.map(Some))
-    }
-}
-
-/// A verification's outcome as a report: a broken chain is a report, any
-/// other error stays an error.
-pub fn report(
-    result: Result<Option<ChainSummary>, LedgerError>,
-) -> Result<VerifyReport, LedgerError> {
-    match result {
-        Ok(summary) => Ok(VerifyReport::intact(summary.as_ref())),
-        Err(LedgerError::Broken(e)) => Ok(VerifyReport::broken(&e)),
-        Err(e) => Err(e),
+            .map_err(|e| LedgerError::Task(e.to_string()))?
     }
 }
 

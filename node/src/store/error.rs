@@ -8,6 +8,8 @@
 use std::fmt;
 use std::io;
 
+use crate::fault::{Code, Fault};
+
 /// Why the key file cannot be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -217,6 +219,21 @@ impl StoreError {
     }
 }
 
+/// A full disk is `Unavailable` (the operation may succeed once space is
+/// freed); anything else is `Internal`.
+impl Fault for StoreError {
+    fn code(&self) -> Code {
+        match self {
+            StoreError::NoSpace => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+
+    fn hint(&self) -> String {
+        StoreError::hint(self).to_owned()
+    }
+}
+
 /// Whether an I/O error means the disk or quota is full.
 pub(crate) fn is_no_space(error: &io::Error) -> bool {
     if matches!(
@@ -307,6 +324,13 @@ mod tests {
         ];
         for e in errors {
             assert!(!e.hint().is_empty());
+            assert_eq!(Fault::hint(&e), e.hint());
+            let expected = if e.is_no_space() {
+                Code::Unavailable
+            } else {
+                Code::Internal
+            };
+            assert_eq!(e.code(), expected, "{e}");
             assert!(!e.to_string().is_empty());
         }
         let locked = StoreError::Locked { home: "h".into() };

@@ -23,7 +23,11 @@
 //!                                                       (care-team only)
 //! ```
 //!
-//! The first failing check, in that order, is the refusal. Days (an
+//! The first failing check, in that order, is the refusal. A share that
+//! passes them all gets a [`ShareApproval`]: the proof that it was checked
+//! (which record, which patient, which recipient, when). Only
+//! [`check_share`] makes one, and a node queues a dossier only with one,
+//! so that a send without a checked basis does not compile. Days (an
 //! expiry, the day the patient was informed) are read in French legal time
 //! (see [`date`]): a consent that expires on 30 June covers sends until
 //! midnight at the end of 30 June in Paris.
@@ -36,6 +40,7 @@
 
 pub mod date;
 mod encoding;
+mod share;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -49,6 +54,7 @@ use crate::identity::{NationalId, NationalIdError};
 use crate::time::UnixTime;
 
 pub use date::{format_date, french_date, parse_date, DateError};
+pub use share::{check_share, ShareApproval, ShareBasis, ShareBasisKind, ShareRefusal};
 
 /// Longest purpose of a consent, in bytes of UTF-8.
 pub const MAX_PURPOSE_LEN: usize = 1024;
@@ -415,116 +421,6 @@ impl CareTeamRecord {
     pub fn names(&self, recipient: &NationalId) -> bool {
         self.recipients.contains(recipient)
     }
-}
-
-/// The record a share cites.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShareBasis<'a> {
-    /// The patient's consent.
-    Consent(&'a Consent),
-    /// An exchange within the care team the patient was informed of.
-    CareTeam(&'a CareTeamRecord),
-}
-
-impl ShareBasis<'_> {
-    /// The record's id.
-    pub fn id(&self) -> RecordId {
-        match self {
-            ShareBasis::Consent(c) => c.id,
-            ShareBasis::CareTeam(t) => t.id,
-        }
-    }
-
-    /// The patient it is about.
-    pub fn patient_ins(&self) -> &Ins {
-        match self {
-            ShareBasis::Consent(c) => &c.patient_ins,
-            ShareBasis::CareTeam(t) => &t.patient_ins,
-        }
-    }
-
-    /// The practitioners it allows shares with.
-    pub fn recipients(&self) -> &[NationalId] {
-        match self {
-            ShareBasis::Consent(c) => &c.recipients,
-            ShareBasis::CareTeam(t) => &t.recipients,
-        }
-    }
-}
-
-/// Why a share is not allowed by the record it cites. No variant carries
-/// patient data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ShareRefusal {
-    /// The record is about another patient.
-    #[error("the record is about another patient")]
-    WrongPatient,
-    /// The recipient is not among the practitioners the record names.
-    #[error("the record does not name the recipient")]
-    RecipientNotNamed,
-    /// The consent's last day is past.
-    #[error("the consent expired at the end of {}", format_date(*.on))]
-    Expired {
-        /// Its last day.
-        on: Date,
-    },
-    /// The patient withdrew the consent.
-    #[error("the consent was revoked on {at}")]
-    Revoked {
-        /// When.
-        at: UnixTime,
-    },
-    /// The care-team record says the patient was informed after today.
-    #[error("the record says the patient was informed on {}, after today", format_date(*.on))]
-    InformedInFuture {
-        /// The day it gives.
-        on: Date,
-    },
-    /// The current time is outside the calendar's range: no day-based
-    /// check can be made, so the share is refused.
-    #[error("the current time is outside the calendar's range")]
-    ClockOutOfRange,
-}
-
-/// Decides whether `basis` allows sharing `patient`'s dossier with
-/// `recipient` at `now`. The checks run in the order the module
-/// documentation gives; the first that fails is the answer.
-pub fn check_share(
-    basis: &ShareBasis<'_>,
-    patient: &Ins,
-    recipient: &NationalId,
-    now: UnixTime,
-) -> Result<(), ShareRefusal> {
-    if basis.patient_ins() != patient {
-        return Err(ShareRefusal::WrongPatient);
-    }
-    let today = french_date(now);
-    if let ShareBasis::Consent(c) = basis {
-        if let Some(r) = &c.revoked {
-            return Err(ShareRefusal::Revoked { at: r.at });
-        }
-        if let Some(on) = c.expires {
-            match today {
-                None => return Err(ShareRefusal::ClockOutOfRange),
-                Some(today) if today > on => return Err(ShareRefusal::Expired { on }),
-                Some(_) => {}
-            }
-        }
-    }
-    if !basis.recipients().contains(recipient) {
-        return Err(ShareRefusal::RecipientNotNamed);
-    }
-    if let ShareBasis::CareTeam(t) = basis {
-        match today {
-            None => return Err(ShareRefusal::ClockOutOfRange),
-            Some(today) if t.informed_on > today => {
-                return Err(ShareRefusal::InformedInFuture { on: t.informed_on })
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
 }
 
 fn parse_recipients<S: AsRef<str>>(given: &[S]) -> Result<Vec<NationalId>, ConsentError> {

@@ -67,14 +67,17 @@ impl NodeApi for Engine {
         dossiers::inbox_reply(self, id, req).await
     }
 
-    async fn ledger(&self, since: Option<u64>) -> Result<Vec<crate::ledger::EntryView>, ApiError> {
+    async fn ledger(
+        &self,
+        since: Option<u64>,
+    ) -> Result<Vec<crate::api::ledger_model::EntryView>, ApiError> {
         records::ledger(self, since).await
     }
 
     async fn ledger_verify(
         &self,
         every_signature: bool,
-    ) -> Result<crate::ledger::VerifyReport, ApiError> {
+    ) -> Result<crate::api::ledger_model::VerifyReport, ApiError> {
         records::ledger_verify(self, every_signature).await
     }
 

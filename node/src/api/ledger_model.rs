@@ -22,6 +22,8 @@ use confrere_protocol::ledger::{ChainError, ChainSummary, EntryKind, LedgerEntry
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::ledger::LedgerError;
+
 /// The query of `GET /v1/ledger`: `?since=SEQ`.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ShowQuery {
@@ -305,6 +307,18 @@ impl VerifyReport {
                 hint: error.hint().to_owned(),
             }),
         }
+    }
+}
+
+/// A verification's outcome as a report: a broken chain is a report, any
+/// other error stays an error.
+pub fn report(
+    result: Result<Option<ChainSummary>, LedgerError>,
+) -> Result<VerifyReport, LedgerError> {
+    match result {
+        Ok(summary) => Ok(VerifyReport::intact(summary.as_ref())),
+        Err(LedgerError::Broken(e)) => Ok(VerifyReport::broken(&e)),
+        Err(e) => Err(e),
     }
 }
 
