@@ -13,5 +13,6 @@ pub mod files;
 pub mod home;
 pub mod ledger;
 pub mod net;
+pub mod run;
 pub mod store;
 pub mod testpki;
