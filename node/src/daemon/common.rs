@@ -3,7 +3,7 @@
 
 use confrere_protocol::UnixTime;
 
-use crate::api::model::ApiError;
+pub use super::error::OpError;
 use crate::store::StoreError;
 
 /// The current time.
@@ -16,22 +16,13 @@ pub(crate) fn rfc3339(secs: i64) -> String {
     UnixTime::from_secs(secs).to_rfc3339()
 }
 
-/// An API error from a store error.
-pub(crate) fn store_err(e: StoreError) -> ApiError {
-    let hint = e.hint().to_owned();
-    let code = if matches!(e, StoreError::NoSpace) {
-        "unavailable"
-    } else {
-        "internal"
-    };
-    ApiError::new(code, e.to_string(), hint)
+/// The daemon's error for a store error (for `map_err`; `?` does the
+/// same through `From`).
+pub(crate) fn store_err(e: StoreError) -> OpError {
+    OpError::Store(e)
 }
 
 /// An internal error (a task that could not run).
-pub(crate) fn internal(what: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        "internal",
-        what.to_string(),
-        "see the daemon's log; if it persists, restart the daemon",
-    )
+pub(crate) fn internal(what: impl std::fmt::Display) -> OpError {
+    OpError::internal(what)
 }

@@ -19,12 +19,14 @@
 //! protocol crate's; this module drives them.
 
 pub(crate) mod common;
-mod directory;
+pub(crate) mod directory;
 mod documents;
 mod engine;
+mod error;
 pub(crate) mod inbox;
 pub(crate) mod journal;
 mod outbox;
+mod outgoing;
 pub(crate) mod purge;
 mod receiving;
 mod records;
@@ -43,9 +45,13 @@ use crate::home::HomeError;
 use crate::net::NetEvent;
 use crate::store::StoreError;
 
+pub use directory::Added;
 pub use documents::{media_type, scan, ScannedFile};
 pub use engine::Engine;
+pub use error::OpError;
+pub use outgoing::{Outgoing, Queued, TypedPatient};
 pub use records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState, TransferRecord};
+pub use unfinished::UnfinishedSummary;
 
 /// Why the daemon could not start or stopped.
 #[derive(Debug, thiserror::Error)]

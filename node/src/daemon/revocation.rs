@@ -244,7 +244,7 @@ async fn deliver(engine: &Engine, task: &RevocationTask) -> Result<(String, bool
             receipt: encoded.clone(),
         })
         .await
-        .map_err(|e| e.error)?;
+        .map_err(|e| e.to_string())?;
     Ok((hex::encode(encoded), receipt.held))
 }
 
@@ -309,7 +309,7 @@ pub(crate) async fn on_notice(
                         from: notifier.clone(),
                     })
                     .await
-                    .map_err(|e| e.error)?;
+                    .map_err(|e| e.to_string())?;
                 engine
                     .record(EntryKind::DossierErased {
                         dossier_id: did,
@@ -317,7 +317,7 @@ pub(crate) async fn on_notice(
                         reason: "the patient withdrew consent".into(),
                     })
                     .await
-                    .map_err(|e| e.error)?;
+                    .map_err(|e| e.to_string())?;
             }
         }
     }
