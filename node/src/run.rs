@@ -50,7 +50,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     };
     let store = Store::open(&opts.home, key_source)?;
     check_ledger(&home, &store).await?;
-    let book = AddressBook::load(&opts.home).map_err(|e| DaemonError::Net(e.to_string()))?;
+    let book = AddressBook::load(&opts.home)?;
     let session = Arc::new(home.session_config());
     let mut net_config = NetConfig::new(home.libp2p.clone(), session, crate::net::system_now);
     // --listen, else `[network] listen` of config.toml, else the default.
@@ -67,9 +67,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     net_config.relay = home.config.relay.limits();
     net_config.limits = crate::net::NetLimits::for_fd_limit(crate::net::limits::raise_fd_limit());
     check_ports_free(&net_config.listen)?;
-    let (net, events) = Network::start(net_config)
-        .await
-        .map_err(|e| DaemonError::Net(e.to_string()))?;
+    let (net, events) = Network::start(net_config).await?;
     let engine = Arc::new(Engine::new(home, store, net.clone(), book)?);
     // Before any work: dossier files a crash left without a record go.
     daemon::sweep_at_start(&engine).await;
@@ -162,14 +160,17 @@ fn check_ports_free(listen: &[Multiaddr]) -> Result<(), DaemonError> {
             std::net::UdpSocket::bind(at).map(drop)
         };
         if let Err(e) = result {
-            let reason = if e.kind() == std::io::ErrorKind::AddrInUse {
+            let in_use = e.kind() == std::io::ErrorKind::AddrInUse;
+            let reason = if in_use {
                 format!("the port is in use ({e})")
             } else {
                 e.to_string()
             };
-            return Err(DaemonError::Net(format!(
-                "cannot listen on {addr}: {reason}"
-            )));
+            return Err(DaemonError::Listen {
+                addr: addr.clone(),
+                reason,
+                in_use,
+            });
         }
     }
     Ok(())

@@ -66,14 +66,14 @@ impl Engine {
             .credential
             .certificates()
             .first()
-            .ok_or_else(|| DaemonError::Net("the node credential holds no certificate".into()))
+            .ok_or_else(|| DaemonError::NodeCredential("it holds no certificate".into()))
             .and_then(|der| {
                 confrere_protocol::Certificate::from_der(der)
-                    .map_err(|e| DaemonError::Net(e.to_string()))
+                    .map_err(|e| DaemonError::NodeCredential(e.to_string()))
             })?;
         let identity = leaf
             .practitioner()
-            .map_err(|e| DaemonError::Net(e.to_string()))?;
+            .map_err(|e| DaemonError::NodeCredential(e.to_string()))?;
         let store_key = StoreKey::from_bytes(*store.key_wrapping_secret().as_bytes());
         let signer = std::sync::Arc::new(crate::ledger::Libp2pNodeSigner::new(home.libp2p.clone()));
         let ledger = crate::ledger::Ledger::open(

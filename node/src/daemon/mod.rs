@@ -53,6 +53,12 @@ pub use outgoing::{Outgoing, Queued, TypedPatient};
 pub use records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState, TransferRecord};
 pub use unfinished::UnfinishedSummary;
 
+/// What to do about a node credential that cannot be used.
+const CREDENTIAL_HINT: &str = "restore credential.bin and trust/ from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`";
+
+/// What to do about a port another socket holds.
+const PORT_IN_USE_HINT: &str = "another program, or another Confrère node, already listens on that port: stop it, or choose another port with --listen (or [network] listen in config.toml)";
+
 /// Why the daemon could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -63,9 +69,27 @@ pub enum DaemonError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This node's credential cannot be used: it holds no certificate,
+    /// or one that does not parse or names no practitioner.
+    #[error("this node's credential cannot be used: {0}")]
+    NodeCredential(String),
+    /// The address book (`peers.json`) cannot be read or is damaged.
+    #[error(transparent)]
+    AddressBook(#[from] crate::net::AddressBookError),
+    /// A listen address is refused by the system (taken by another
+    /// socket, or not an address of this machine).
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: libp2p::Multiaddr,
+        /// Why, as the system says it.
+        reason: String,
+        /// Another socket already holds the port.
+        in_use: bool,
+    },
     /// The network could not start.
-    #[error("{0}")]
-    Net(String),
+    #[error(transparent)]
+    Network(#[from] crate::net::NetError),
     /// The ledger could not be opened (or does not verify).
     #[error("the ledger cannot be opened: {0}")]
     Ledger(crate::ledger::LedgerError),
@@ -90,10 +114,23 @@ impl DaemonError {
         match self {
             DaemonError::Home(e) => e.hint(),
             DaemonError::Store(e) => e.hint().to_owned(),
-            DaemonError::Net(reason) if reason.contains("in use") => {
-                "another program, or another Confrère node, already listens on that port: stop it, or choose another port with --listen (or [network] listen in config.toml)".into()
+            DaemonError::NodeCredential(_) => CREDENTIAL_HINT.into(),
+            DaemonError::AddressBook(crate::net::AddressBookError::Damaged { .. }) => {
+                "move peers.json out of the home (the node then starts with an empty address book and finds its colleagues again through the directory), or restore it from a backup of this home".into()
             }
-            DaemonError::Net(_) => {
+            DaemonError::AddressBook(_) => {
+                "check that peers.json in the home is a file this user can read and write".into()
+            }
+            DaemonError::Listen { in_use: true, .. } => PORT_IN_USE_HINT.into(),
+            DaemonError::Network(crate::net::NetError::Listen { reason, .. })
+                if reason.contains("in use") =>
+            {
+                PORT_IN_USE_HINT.into()
+            }
+            DaemonError::Network(crate::net::NetError::KeyMismatch { .. }) => {
+                "restore keys/libp2p.key and credential.bin together from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`".into()
+            }
+            DaemonError::Listen { .. } | DaemonError::Network(_) => {
                 "check the --listen addresses (or [network] listen in config.toml): each must be an address of this machine, on a port free for this node".into()
             }
             DaemonError::Ledger(e) => e.hint().to_owned(),
@@ -101,7 +138,7 @@ impl DaemonError {
             DaemonError::Api(_) => {
                 "check that 127.0.0.1 is usable, that `[api] port` in config.toml is free, and that the home is writable (api.sock, api.json)".into()
             }
-            DaemonError::Credential(_) => "restore credential.bin and trust/ from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`".into(),
+            DaemonError::Credential(_) => CREDENTIAL_HINT.into(),
         }
     }
 }
@@ -165,5 +202,85 @@ async fn event_loop(engine: Arc<Engine>, mut events: mpsc::Receiver<NetEvent>) {
                 tracing::debug!(peer = %crate::net::short_peer(&peer), %reason, "session refused");
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const LISTEN_HINT: &str = "check the --listen addresses";
+
+    #[test]
+    fn a_credential_that_cannot_be_used_is_not_blamed_on_the_listen_addresses() {
+        let e = DaemonError::NodeCredential("it holds no certificate".into());
+        assert_eq!(
+            e.to_string(),
+            "this node's credential cannot be used: it holds no certificate"
+        );
+        assert!(e.hint().contains("credential.bin"), "{}", e.hint());
+        assert!(!e.hint().contains(LISTEN_HINT));
+        let mismatch = DaemonError::Network(crate::net::NetError::KeyMismatch {
+            key: "12D3KooW".into(),
+        });
+        assert!(
+            mismatch.hint().contains("keys/libp2p.key"),
+            "{}",
+            mismatch.hint()
+        );
+        assert!(!mismatch.hint().contains(LISTEN_HINT));
+    }
+
+    #[test]
+    fn a_damaged_or_unreadable_address_book_names_peers_json() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("peers.json"), b"not json").unwrap();
+        let e = DaemonError::from(crate::net::AddressBook::load(home.path()).unwrap_err());
+        assert!(e.to_string().contains("peers.json is damaged"), "{e}");
+        assert!(
+            e.hint().contains("move peers.json out of the home"),
+            "{}",
+            e.hint()
+        );
+        assert!(!e.hint().contains(LISTEN_HINT));
+        let unreadable = DaemonError::AddressBook(crate::net::AddressBookError::Read {
+            path: "peers.json".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        assert!(
+            unreadable.hint().contains("peers.json"),
+            "{}",
+            unreadable.hint()
+        );
+        assert!(!unreadable.hint().contains(LISTEN_HINT));
+    }
+
+    #[test]
+    fn a_listen_address_refused_gets_the_listen_or_the_port_hint() {
+        let addr: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().unwrap();
+        let taken = DaemonError::Listen {
+            addr: addr.clone(),
+            reason: "the port is in use (address in use)".into(),
+            in_use: true,
+        };
+        assert_eq!(
+            taken.to_string(),
+            "cannot listen on /ip4/127.0.0.1/tcp/4001: the port is in use (address in use)"
+        );
+        assert!(taken.hint().contains("already listens on that port"));
+        let foreign = DaemonError::Listen {
+            addr: addr.clone(),
+            reason: "cannot assign requested address".into(),
+            in_use: false,
+        };
+        assert!(foreign.hint().contains(LISTEN_HINT), "{}", foreign.hint());
+        let libp2p_taken = DaemonError::Network(crate::net::NetError::Listen {
+            addr: addr.to_string(),
+            reason: "Address already in use (os error 98)".into(),
+        });
+        assert!(libp2p_taken.hint().contains("already listens on that port"));
+        let build = DaemonError::Network(crate::net::NetError::Build("no transport".into()));
+        assert!(build.hint().contains(LISTEN_HINT));
     }
 }
