@@ -360,3 +360,126 @@ impl Fault for OpError {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn id() -> NationalId {
+        NationalId::parse("810001000016").unwrap()
+    }
+
+    /// The codes the local API answered before the daemon had errors of
+    /// its own (`api::errors` turns each into the same code string).
+    #[test]
+    fn each_failure_keeps_its_code() {
+        let cases: Vec<(OpError, Code)> = vec![
+            (OpError::Store(StoreError::NoSpace), Code::Unavailable),
+            (OpError::Store(StoreError::Random), Code::Internal),
+            (OpError::internal("x"), Code::Internal),
+            (OpError::BadRecipient("x".into()), Code::Invalid),
+            (OpError::SelfRecipient, Code::Invalid),
+            (
+                OpError::RecipientLookup {
+                    to: id(),
+                    reason: "x".into(),
+                },
+                Code::Unreachable,
+            ),
+            (
+                OpError::UnknownRecipient { to: id() },
+                Code::UnknownRecipient,
+            ),
+            (OpError::DiskFull, Code::Unavailable),
+            (OpError::NotQueued(StoreError::Random), Code::Internal),
+            (
+                OpError::QueuedNotDurable {
+                    id: "ab".into(),
+                    source: StoreError::NoSpace,
+                },
+                Code::Unavailable,
+            ),
+            (OpError::NoInboxItem("ab".into()), Code::NotFound),
+            (
+                OpError::Erased {
+                    id: "ab".into(),
+                    why: "x",
+                },
+                Code::NotFound,
+            ),
+            (OpError::KeyMissing { id: "ab".into() }, Code::Internal),
+            (
+                OpError::RefusedMove {
+                    why: "x",
+                    what: "accepted",
+                    erased: false,
+                },
+                Code::Refused,
+            ),
+            (OpError::OutDirNotAbsolute, Code::Invalid),
+            (OpError::NetworkStopped, Code::Unavailable),
+            (
+                OpError::DirectoryLookup {
+                    id: id(),
+                    reason: "x".into(),
+                },
+                Code::Refused,
+            ),
+            (OpError::NotPublished(id()), Code::NotPublished),
+            (OpError::UnknownPeer("x".into()), Code::UnknownPeer),
+            (OpError::BookNotSaved("x".into()), Code::Internal),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.code(), code, "{e}");
+            assert!(!e.hint().is_empty(), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_record_that_could_not_be_logged_keeps_the_cause_code_and_hint() {
+        let cause = OpError::Store(StoreError::NoSpace);
+        let cause_hint = cause.hint();
+        let e = OpError::NotRecorded {
+            what: "consent",
+            source: Box::new(cause),
+        };
+        assert_eq!(e.code(), Code::Unavailable);
+        assert!(
+            e.to_string().starts_with("the consent was not recorded: "),
+            "{e}"
+        );
+        assert_eq!(
+            e.hint(),
+            format!("nothing was recorded; {cause_hint}, then record it again")
+        );
+        let left = OpError::RecordedWithoutEntry {
+            what: "consent",
+            id: "ab12".into(),
+            source: Box::new(OpError::internal("the ledger task failed")),
+        };
+        assert_eq!(left.code(), Code::Internal);
+        assert!(
+            left.hint().contains("confrere consent revoke ab12"),
+            "{}",
+            left.hint()
+        );
+    }
+
+    #[test]
+    fn messages_name_ids_not_patients() {
+        let e = OpError::UnknownRecipient { to: id() };
+        assert_eq!(
+            e.to_string(),
+            "no known node serves 810001000016, and no node publishes it in the directory"
+        );
+        let e = OpError::ErasedItem {
+            id: "0123456789ab".into(),
+            reason: "the patient withdrew consent".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "dossier 0123456789ab was erased: the patient withdrew consent"
+        );
+    }
+}
