@@ -1,6 +1,6 @@
-//! The daemon: one process per practice home that keeps the node on the
-//! network, sends the outbox, receives dossiers into the inbox and serves
-//! the local API.
+//! The daemon: one per practice home, it keeps the node on the network,
+//! sends the outbox and receives dossiers into the inbox. It does not know
+//! the local API: `crate::run` starts both, and `api::service` calls in.
 //!
 //! Flow of a dossier, sender side: `send` checks the request, reads each
 //! file once to size and hash it (the manifest), then again to seal it into
