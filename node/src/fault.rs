@@ -24,6 +24,9 @@ pub enum Code {
     NotPublished,
     /// The address book holds no entry for the peer named.
     UnknownPeer,
+    /// The network could not be asked (the directory did not answer):
+    /// trying again once the node reaches its bootstrap nodes may work.
+    Unreachable,
     /// The node cannot do it now (a full disk, a task that is stopping):
     /// trying again later may work.
     Unavailable,

@@ -13,4 +13,5 @@ pub mod files;
 pub mod home;
 pub mod ledger;
 pub mod net;
+pub mod run;
 pub mod store;

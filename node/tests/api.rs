@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use confrere_node::api::model::{
-    AddPeer, ApiError, DeclineRequest, DocumentInfo, InboxItem, NodeApi, OpenRequest, Opened,
-    OutboxItem, Patient, PatientSummary, PeerInfo, ReplyRequest, SendRequest, Sent, Status,
+    AddPeer, ApiError, CareTeamInfo, CareTeamRequest, ConsentInfo, DeclineRequest, DirectoryRecord,
+    DocumentInfo, EntryView, GrantConsentRequest, InboxItem, JournalLine, NodeApi, OpenRequest,
+    Opened, OutboxItem, Patient, PatientSummary, PeerInfo, PurgeReport, PurgeRequest, ReplyRequest,
+    RevokeConsentRequest, SendRequest, Sent, Status, VerifyReport,
 };
 use confrere_node::api::server::{serve, ApiServer, Endpoint, ENDPOINT_FILE, TOKEN_FILE};
 use confrere_node::api::socket::SOCKET_FILE;
@@ -181,6 +183,76 @@ impl NodeApi for Fake {
         ))?;
         Ok(sent("ffeeddccbbaa9988"))
     }
+
+    // The routes of the records (ledger, journal, purge, consents) and of
+    // the directory have tests of their own; here they only answer.
+
+    async fn find_peers(&self, national_id: String) -> Result<Vec<DirectoryRecord>, ApiError> {
+        self.record(format!("find_peers {national_id}"))?;
+        Err(not_here())
+    }
+
+    async fn remove_peer(&self, key: String) -> Result<Vec<PeerInfo>, ApiError> {
+        self.record(format!("remove_peer {key}"))?;
+        Err(not_here())
+    }
+
+    async fn ledger(&self, since: Option<u64>) -> Result<Vec<EntryView>, ApiError> {
+        self.record(format!("ledger {since:?}"))?;
+        Err(not_here())
+    }
+
+    async fn ledger_verify(&self, every_signature: bool) -> Result<VerifyReport, ApiError> {
+        self.record(format!("ledger_verify {every_signature}"))?;
+        Err(not_here())
+    }
+
+    async fn purge(&self, _req: PurgeRequest) -> Result<PurgeReport, ApiError> {
+        self.record("purge".into())?;
+        Err(not_here())
+    }
+
+    async fn journal(&self, _patient_ins: String) -> Result<Vec<JournalLine>, ApiError> {
+        self.record("journal".into())?;
+        Err(not_here())
+    }
+
+    async fn consent_grant(&self, _req: GrantConsentRequest) -> Result<ConsentInfo, ApiError> {
+        self.record("consent_grant".into())?;
+        Err(not_here())
+    }
+
+    async fn consent_list(
+        &self,
+        _patient_ins: Option<String>,
+    ) -> Result<Vec<ConsentInfo>, ApiError> {
+        self.record("consent_list".into())?;
+        Err(not_here())
+    }
+
+    async fn consent_show(&self, id: String) -> Result<ConsentInfo, ApiError> {
+        self.record(format!("consent_show {id}"))?;
+        Err(not_here())
+    }
+
+    async fn consent_revoke(
+        &self,
+        id: String,
+        _req: RevokeConsentRequest,
+    ) -> Result<ConsentInfo, ApiError> {
+        self.record(format!("consent_revoke {id}"))?;
+        Err(not_here())
+    }
+
+    async fn care_team_record(&self, _req: CareTeamRequest) -> Result<CareTeamInfo, ApiError> {
+        self.record("care_team_record".into())?;
+        Err(not_here())
+    }
+}
+
+/// The answer of the fake's methods this file does not test.
+fn not_here() -> ApiError {
+    ApiError::new("internal", "not answered by this fake", "see node/tests")
 }
 
 /// A server on a free port in a temporary home, with its runtime.

@@ -256,3 +256,60 @@ fn an_intact_ledger_starts() {
         .contains("ledger verified up to its signed head"));
     d.stop(Duration::from_secs(20));
 }
+
+/// A damaged address book stops the daemon with what to do about
+/// peers.json, not about the listen addresses it has nothing to do with.
+#[test]
+fn a_damaged_address_book_stops_the_daemon_and_names_it() {
+    let (_dir, home) = enrolled();
+    fs::write(home.join("peers.json"), b"{ this is not an address book").unwrap();
+    let (code, err) = run_expecting_exit(&home);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("peers.json is damaged"), "{err}");
+    assert!(err.contains("move peers.json out of the home"), "{err}");
+    assert!(!err.contains("--listen"), "{err}");
+}
+
+/// A listen address that is not one of this machine is refused with the
+/// advice about --listen.
+#[test]
+fn a_foreign_listen_address_stops_the_daemon_with_the_listen_hint() {
+    let (_dir, home) = enrolled();
+    set_config(
+        &home,
+        "listen = []",
+        "listen = [\"/ip4/192.0.2.1/tcp/4001\"]",
+    );
+    let err_path = home.with_extension("run.err");
+    let child = confrere_cmd()
+        .arg("run")
+        .arg("--home")
+        .arg(&home)
+        .arg("--no-mdns")
+        .env_remove("CONFRERE_PASSPHRASE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut running = Running(Some(child));
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = running.0.as_mut().unwrap().try_wait().unwrap() {
+            running.0 = None;
+            break status.code();
+        }
+        assert!(
+            start.elapsed() < EXIT_LIMIT,
+            "the daemon did not refuse to start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = fs::read_to_string(&err_path).unwrap();
+    assert_ne!(code, Some(0), "{err}");
+    assert!(
+        err.contains("cannot listen on /ip4/192.0.2.1/tcp/4001"),
+        "{err}"
+    );
+    assert!(err.contains("check the --listen addresses"), "{err}");
+}

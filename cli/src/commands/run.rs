@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use confrere_node::daemon::{self, RunOptions};
+use confrere_node::run::{run as run_node, DaemonError, RunOptions};
 use confrere_node::store::StoreError;
 
 use crate::cli::RunArgs;
@@ -52,7 +52,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         .build()
         .map_err(|e| CliError::refused(format!("cannot start the runtime: {e}"), "retry"))?;
     let home = args.home.display().to_string();
-    rt.block_on(daemon::run(opts, |engine| {
+    rt.block_on(run_node(opts, |engine| {
         let id = engine.identity();
         eprintln!(
             "confrere: node of {} ({}) running; stop with Ctrl-C.",
@@ -65,7 +65,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
     }))
     .map_err(|e| match e {
         // The store's message names the home again; say it once.
-        daemon::DaemonError::Store(StoreError::Locked { .. }) => CliError::refused(
+        DaemonError::Store(StoreError::Locked { .. }) => CliError::refused(
             format!(
                 "the node for {home} could not run: another process is using this home \
                  (is `confrere run` already running for it?)"

@@ -15,6 +15,7 @@ pub fn code_name(code: Code) -> &'static str {
         Code::UnknownRecipient => "unknown_recipient",
         Code::NotPublished => "not_published",
         Code::UnknownPeer => "unknown_peer",
+        Code::Unreachable => "unreachable",
         Code::Unavailable => "unavailable",
         Code::Internal => "internal",
     }
@@ -53,6 +54,9 @@ mod tests {
             (Code::UnknownRecipient, StatusCode::NOT_FOUND),
             (Code::NotPublished, StatusCode::NOT_FOUND),
             (Code::UnknownPeer, StatusCode::NOT_FOUND),
+            // As before the codes: the answer of a server that could not
+            // reach the network it is part of.
+            (Code::Unreachable, StatusCode::INTERNAL_SERVER_ERROR),
             (Code::Unavailable, StatusCode::SERVICE_UNAVAILABLE),
             (Code::Internal, StatusCode::INTERNAL_SERVER_ERROR),
         ];

@@ -13,6 +13,10 @@ pub use super::consent_model::{
     CareTeamInfo, CareTeamRequest, ConsentInfo, ConsentQuery, GrantConsentRequest,
     RevokeConsentRequest,
 };
+pub use super::directory_model::DirectoryRecord;
+pub use super::journal_model::JournalLine;
+pub use super::ledger_model::{EntryView, VerifyReport};
+pub use super::purge_model::{PurgeReport, PurgeRequest};
 
 /// `GET /v1/status`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -280,6 +284,9 @@ impl ApiError {
 }
 
 /// What the daemon does for the API. The HTTP layer only translates.
+///
+/// Every method is required: a node that lacks one does not compile,
+/// rather than answering "not wired" at run time.
 pub trait NodeApi: Send + Sync + 'static {
     /// Node status.
     fn status(&self) -> impl Future<Output = Result<Status, ApiError>> + Send;
@@ -320,20 +327,13 @@ pub trait NodeApi: Send + Sync + 'static {
     fn consent_grant(
         &self,
         req: GrantConsentRequest,
-    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send {
-        let _ = req;
-        std::future::ready(Err(not_wired("recording a consent")))
-    }
+    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send;
 
     /// The ledger's entries from `since` on (`GET /v1/ledger?since=SEQ`).
     fn ledger(
         &self,
         since: Option<u64>,
-    ) -> impl Future<Output = Result<Vec<crate::api::ledger_model::EntryView>, ApiError>> + Send
-    {
-        let _ = since;
-        std::future::ready(Err(not_wired("showing the ledger")))
-    }
+    ) -> impl Future<Output = Result<Vec<EntryView>, ApiError>> + Send;
 
     /// Verifies the ledger: the hash chain up to the signed head
     /// checkpoint, and with `every_signature` every entry's own signature
@@ -342,97 +342,59 @@ pub trait NodeApi: Send + Sync + 'static {
     fn ledger_verify(
         &self,
         every_signature: bool,
-    ) -> impl Future<Output = Result<crate::api::ledger_model::VerifyReport, ApiError>> + Send {
-        let _ = every_signature;
-        std::future::ready(Err(not_wired("verifying the ledger")))
-    }
+    ) -> impl Future<Output = Result<VerifyReport, ApiError>> + Send;
 
     /// Erases the dossiers past their retention period (`POST /v1/purge`).
     fn purge(
         &self,
-        req: crate::api::purge_model::PurgeRequest,
-    ) -> impl Future<Output = Result<crate::api::purge_model::PurgeReport, ApiError>> + Send {
-        let _ = req;
-        std::future::ready(Err(not_wired("purging")))
-    }
+        req: PurgeRequest,
+    ) -> impl Future<Output = Result<PurgeReport, ApiError>> + Send;
 
     /// The patient's access journal from this node's ledger
     /// (`GET /v1/journal?patient_ins=`).
     fn journal(
         &self,
         patient_ins: String,
-    ) -> impl Future<Output = Result<Vec<crate::api::journal_model::JournalLine>, ApiError>> + Send
-    {
-        let _ = patient_ins;
-        std::future::ready(Err(not_wired("the access journal")))
-    }
+    ) -> impl Future<Output = Result<Vec<JournalLine>, ApiError>> + Send;
 
     /// The consents, newest first; only those of a patient (INS as typed)
     /// if given (`GET /v1/consents?patient_ins=`).
     fn consent_list(
         &self,
         patient_ins: Option<String>,
-    ) -> impl Future<Output = Result<Vec<ConsentInfo>, ApiError>> + Send {
-        let _ = patient_ins;
-        std::future::ready(Err(not_wired("listing consents")))
-    }
+    ) -> impl Future<Output = Result<Vec<ConsentInfo>, ApiError>> + Send;
 
     /// One consent, by id or unique prefix (`GET /v1/consents/{id}`).
     fn consent_show(
         &self,
         id: String,
-    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send {
-        let _ = id;
-        std::future::ready(Err(not_wired("showing a consent")))
-    }
+    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send;
 
     /// Revokes a consent (`POST /v1/consents/{id}/revoke`).
     fn consent_revoke(
         &self,
         id: String,
         req: RevokeConsentRequest,
-    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send {
-        let _ = (id, req);
-        std::future::ready(Err(not_wired("revoking a consent")))
-    }
+    ) -> impl Future<Output = Result<ConsentInfo, ApiError>> + Send;
 
     /// The verified directory records of a practitioner's nodes
     /// (`GET /v1/directory/{national_id}`).
     fn find_peers(
         &self,
         national_id: String,
-    ) -> impl Future<Output = Result<Vec<crate::api::directory_model::DirectoryRecord>, ApiError>> + Send
-    {
-        let _ = national_id;
-        std::future::ready(Err(not_wired("directory look-ups")))
-    }
+    ) -> impl Future<Output = Result<Vec<DirectoryRecord>, ApiError>> + Send;
 
     /// Removes an address-book entry by PeerId or national id
     /// (`DELETE /v1/peers/{key}`); answers the entries removed.
     fn remove_peer(
         &self,
         key: String,
-    ) -> impl Future<Output = Result<Vec<PeerInfo>, ApiError>> + Send {
-        let _ = key;
-        std::future::ready(Err(not_wired("removing an address-book entry")))
-    }
+    ) -> impl Future<Output = Result<Vec<PeerInfo>, ApiError>> + Send;
 
     /// Records an exchange within the patient's care team
     /// (`POST /v1/care-team`).
     fn care_team_record(
         &self,
         req: CareTeamRequest,
-    ) -> impl Future<Output = Result<CareTeamInfo, ApiError>> + Send {
-        let _ = req;
-        std::future::ready(Err(not_wired("recording a care-team exchange")))
-    }
-}
-
-/// The answer of a [`NodeApi`] method the daemon does not implement yet.
-fn not_wired(what: &str) -> ApiError {
-    ApiError::new(
-        "internal",
-        format!("not wired: this daemon does not handle {what} yet"),
-        "update the daemon to the version of the command line",
-    )
+    ) -> impl Future<Output = Result<CareTeamInfo, ApiError>> + Send;
 }

@@ -1,62 +1,96 @@
-//! The directory and the address book for the local API: `peers find`
-//! (the verified records of a practitioner's nodes) and `peers remove`.
+//! The directory and the address book: the verified records of a
+//! practitioner's nodes (`peers find`), adding an address and verifying who
+//! answers there (`peers add`), and removing entries (`peers remove`).
 
 use confrere_protocol::directory::VerifiedRecord;
 use confrere_protocol::NationalId;
-use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId};
 
+use super::error::OpError;
 use super::Engine;
-use crate::api::directory_model::{DirectoryRecord, NOT_PUBLISHED, UNKNOWN_PEER};
-use crate::api::model::{ApiError, PeerInfo};
-use crate::net::NetError;
+use crate::net::{Entry, NetError};
 
-/// What to check when nobody publishes a national id.
-const NOT_PUBLISHED_HINT: &str = "check that the colleague's node is running (`confrere run`) \
-     and has a bootstrap node configured ([network] bootstrap in its config.toml); check that \
-     this node has one too: `confrere status` lists its bootstrap nodes (set them in \
-     [network] bootstrap of config.toml, or give `confrere run --bootstrap MULTIADDR`); a node \
-     that has just started publishes its record within a minute";
+/// An address added to the address book, and what dialling it showed.
+#[derive(Clone, Debug)]
+pub struct Added {
+    /// The entry, as the book holds it after the attempt.
+    pub entry: Entry,
+    /// Why the address could not be verified, if it could not (none once a
+    /// session through it verified the node).
+    pub error: Option<String>,
+}
 
 impl Engine {
     /// The verified directory records of the practitioner `national_id`'s
-    /// nodes; `not_published` when there is none.
+    /// nodes; [`OpError::NotPublished`] when there is none.
     pub(crate) async fn find_in_directory(
         &self,
         national_id: &str,
-    ) -> Result<Vec<DirectoryRecord>, ApiError> {
-        let id = NationalId::parse(national_id.trim()).map_err(|e| {
-            ApiError::new(
-                "invalid",
-                format!("the national id is invalid: {e}"),
-                "give the colleague's RPPS (8 + 11 digits) or ADELI (0 + 9 characters) id",
-            )
-        })?;
+    ) -> Result<Vec<VerifiedRecord>, OpError> {
+        let id = NationalId::parse(national_id.trim())
+            .map_err(|e| OpError::BadNationalId(e.to_string()))?;
         let records = self.net.find(&id).await.map_err(|e| match e {
-            NetError::Stopped => ApiError::new(
-                "unavailable",
-                "the network has stopped",
-                "the daemon is shutting down: start it again",
-            ),
-            e => ApiError::new(
-                "refused",
-                format!("the directory could not be asked for {id}: {e}"),
-                "check this node's network connection and its bootstrap nodes (`confrere status`)",
-            ),
+            NetError::Stopped => OpError::NetworkStopped,
+            e => OpError::DirectoryLookup {
+                id: id.clone(),
+                reason: e.to_string(),
+            },
         })?;
         if records.is_empty() {
-            return Err(ApiError::new(
-                NOT_PUBLISHED,
-                format!("no node publishes national id {id} in the directory"),
-                NOT_PUBLISHED_HINT,
-            ));
+            return Err(OpError::NotPublished(id));
         }
-        Ok(records.iter().map(directory_record).collect())
+        Ok(records)
+    }
+
+    /// Adds `multiaddr` to the address book, then dials that very address,
+    /// on a new connection, to learn which practitioner's node answers
+    /// there: only then is it verified. A node that cannot be reached is
+    /// kept, with the error.
+    pub(crate) async fn add_to_book(&self, multiaddr: &str) -> Result<Added, OpError> {
+        let bad = |e: crate::net::AddrError| OpError::BadAddress(e.to_string());
+        let (addr, peer) = crate::net::addressbook::parse_addr(multiaddr).map_err(bad)?;
+        let entry = {
+            let mut book = self.book.lock().await;
+            let entry = book.add(multiaddr).map_err(bad)?;
+            book.save().map_err(OpError::internal)?;
+            entry
+        };
+        let mut target = addr.clone();
+        if let Some(p) = peer {
+            target.push(libp2p::multiaddr::Protocol::P2p(p));
+        }
+        match self.net.verify_address(target).await {
+            Ok(ch) => {
+                let verified = ch.peer().identity().clone();
+                let remote = ch.remote_peer_id();
+                let _ = ch.close().await;
+                self.peer_verified(
+                    remote,
+                    verified.national_id.as_str(),
+                    &verified.display_name(),
+                    &[addr],
+                )
+                .await;
+                let book = self.book.lock().await;
+                let entry = book.find_by_peer(&remote).cloned().unwrap_or(entry);
+                // Verified through this very address: no error stands.
+                Ok(Added { entry, error: None })
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let mut book = self.book.lock().await;
+                book.record_error(multiaddr, &msg);
+                let _ = book.save();
+                Ok(Added {
+                    entry,
+                    error: Some(msg),
+                })
+            }
+        }
     }
 
     /// Removes the address-book entries of PeerId or national id `key`
-    /// and saves the book; `unknown_peer` when none matches.
-    pub(crate) async fn remove_from_book(&self, key: &str) -> Result<Vec<PeerInfo>, ApiError> {
+    /// and saves the book; [`OpError::UnknownPeer`] when none matches.
+    pub(crate) async fn remove_from_book(&self, key: &str) -> Result<Vec<Entry>, OpError> {
         let mut book = self.book.lock().await;
         let removed = book.remove(key);
         if removed.is_empty() {
@@ -66,164 +100,10 @@ impl Engine {
                 .filter(|c| !c.is_control())
                 .take(80)
                 .collect();
-            return Err(ApiError::new(
-                UNKNOWN_PEER,
-                format!("the address book has no node with PeerId or national id {shown}"),
-                "`confrere peers list` shows the entries, with their PeerId and national id",
-            ));
+            return Err(OpError::UnknownPeer(shown));
         }
-        book.save().map_err(|e| {
-            ApiError::new(
-                "internal",
-                format!("the address book could not be saved: {e}"),
-                "check the home's permissions and free space, then retry",
-            )
-        })?;
-        Ok(removed.iter().map(crate::api::service::peer_info).collect())
-    }
-}
-
-/// A verified record as the API shows it.
-fn directory_record(r: &VerifiedRecord) -> DirectoryRecord {
-    let identity = r.identity();
-    let peer = PeerId::from_bytes(r.peer_id()).ok();
-    let addrs: Vec<Multiaddr> = r
-        .addresses()
-        .iter()
-        .filter_map(|a| Multiaddr::try_from(a.clone()).ok())
-        .map(|a| full_address(a, peer))
-        .collect();
-    DirectoryRecord {
-        national_id: identity.national_id.to_string(),
-        name: identity.display_name(),
-        profession: identity.profession.clone(),
-        profession_code: identity.profession_code,
-        peer_id: peer.map(|p| p.to_base58()).unwrap_or_default(),
-        reachability: reachability_of(&addrs).to_owned(),
-        addresses: addrs.iter().map(ToString::to_string).collect(),
-        sequence: r.sequence(),
-        published_at: r.published_at().to_rfc3339(),
-        expires_at: r.expires_at().to_rfc3339(),
-    }
-}
-
-/// `addr` ending in `/p2p/PEER` (added when it does not end in a PeerId).
-fn full_address(mut addr: Multiaddr, peer: Option<PeerId>) -> Multiaddr {
-    if let Some(peer) = peer {
-        if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
-            addr.push(Protocol::P2p(peer));
-        }
-    }
-    addr
-}
-
-/// How a node is reached, from its addresses: `public` if one of them is
-/// direct and outside loopback, private and link-local ranges; else
-/// `relayed` if one goes through a relay; else `local network`.
-pub(super) fn reachability_of(addrs: &[Multiaddr]) -> &'static str {
-    let relayed = |a: &Multiaddr| a.iter().any(|p| matches!(p, Protocol::P2pCircuit));
-    if addrs.iter().any(|a| !relayed(a) && is_public(a)) {
-        "public"
-    } else if addrs.iter().any(relayed) {
-        "relayed"
-    } else {
-        "local network"
-    }
-}
-
-/// Whether the host of `addr` is reachable from the internet (as far as
-/// the address tells): a DNS name other than `localhost`, or an IP outside
-/// loopback, private, link-local, shared (CGNAT) and unspecified ranges.
-fn is_public(addr: &Multiaddr) -> bool {
-    match addr.iter().next() {
-        Some(Protocol::Ip4(ip)) => {
-            let shared = ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64;
-            !(ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || ip.is_documentation()
-                || shared)
-        }
-        Some(Protocol::Ip6(ip)) => {
-            let first = ip.segments()[0];
-            !(ip.is_loopback()
-                || ip.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
-        Some(Protocol::Dns(name) | Protocol::Dns4(name) | Protocol::Dns6(name)) => {
-            !name.eq_ignore_ascii_case("localhost")
-        }
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn addrs(list: &[&str]) -> Vec<Multiaddr> {
-        list.iter().map(|a| a.parse().unwrap()).collect()
-    }
-
-    #[test]
-    fn reachability_follows_the_addresses() {
-        let relay = PeerId::random();
-        let circuit = format!("/ip4/203.0.113.5/tcp/4001/p2p/{relay}/p2p-circuit");
-        assert_eq!(
-            reachability_of(&addrs(&["/ip4/192.168.1.2/tcp/1", "/ip4/8.8.4.4/tcp/1"])),
-            "public"
-        );
-        assert_eq!(
-            reachability_of(&addrs(&["/dns4/cabinet.example.org/tcp/1"])),
-            "public"
-        );
-        assert_eq!(
-            reachability_of(&addrs(&["/ip6/2001:4860::1/udp/1/quic-v1"])),
-            "public"
-        );
-        assert_eq!(
-            reachability_of(&addrs(&["/ip4/10.1.2.3/tcp/1", circuit.as_str()])),
-            "relayed"
-        );
-        assert_eq!(reachability_of(&addrs(&[circuit.as_str()])), "relayed");
-        for local in [
-            "/ip4/127.0.0.1/tcp/1",
-            "/ip4/172.16.0.1/tcp/1",
-            "/ip4/100.64.0.1/tcp/1",
-            "/ip4/169.254.1.1/tcp/1",
-            "/ip6/::1/tcp/1",
-            "/ip6/fd00::1/tcp/1",
-            "/ip6/fe80::1/tcp/1",
-            "/dns4/localhost/tcp/1",
-        ] {
-            assert_eq!(
-                reachability_of(&addrs(&[local])),
-                "local network",
-                "{local}"
-            );
-        }
-        assert_eq!(reachability_of(&[]), "local network");
-    }
-
-    #[test]
-    fn addresses_are_completed_with_the_peer_id_once() {
-        let peer = PeerId::random();
-        let relay = PeerId::random();
-        let bare: Multiaddr = "/ip4/8.8.4.4/tcp/1".parse().unwrap();
-        let full = full_address(bare.clone(), Some(peer));
-        assert_eq!(full.to_string(), format!("/ip4/8.8.4.4/tcp/1/p2p/{peer}"));
-        assert_eq!(full_address(full.clone(), Some(peer)), full);
-        let circuit: Multiaddr = format!("/ip4/8.8.4.4/tcp/1/p2p/{relay}/p2p-circuit")
-            .parse()
-            .unwrap();
-        assert_eq!(
-            full_address(circuit, Some(peer)).to_string(),
-            format!("/ip4/8.8.4.4/tcp/1/p2p/{relay}/p2p-circuit/p2p/{peer}")
-        );
-        assert_eq!(full_address(bare.clone(), None), bare);
+        book.save()
+            .map_err(|e| OpError::BookNotSaved(e.to_string()))?;
+        Ok(removed)
     }
 }

@@ -12,10 +12,10 @@ use confrere_protocol::PractitionerIdentity;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{Mutex, Notify};
 
-use super::common::{internal, now, store_err};
+use super::common::now;
+use super::error::OpError;
 use super::records::{InboxRecord, OutboxRecord};
 use super::DaemonError;
-use crate::api::model::ApiError;
 use crate::consent::BasisKind;
 use crate::home::Home;
 use crate::net::{AddressBook, NetworkHandle};
@@ -66,14 +66,14 @@ impl Engine {
             .credential
             .certificates()
             .first()
-            .ok_or_else(|| DaemonError::Net("the node credential holds no certificate".into()))
+            .ok_or_else(|| DaemonError::NodeCredential("it holds no certificate".into()))
             .and_then(|der| {
                 confrere_protocol::Certificate::from_der(der)
-                    .map_err(|e| DaemonError::Net(e.to_string()))
+                    .map_err(|e| DaemonError::NodeCredential(e.to_string()))
             })?;
         let identity = leaf
             .practitioner()
-            .map_err(|e| DaemonError::Net(e.to_string()))?;
+            .map_err(|e| DaemonError::NodeCredential(e.to_string()))?;
         let store_key = StoreKey::from_bytes(*store.key_wrapping_secret().as_bytes());
         let signer = std::sync::Arc::new(crate::ledger::Libp2pNodeSigner::new(home.libp2p.clone()));
         let ledger = crate::ledger::Ledger::open(
@@ -124,12 +124,9 @@ impl Engine {
     pub(crate) async fn record(
         &self,
         kind: confrere_protocol::ledger::EntryKind,
-    ) -> Result<(), ApiError> {
-        self.ledger
-            .append_async(kind, now())
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from)
+    ) -> Result<(), OpError> {
+        self.ledger.append_async(kind, now()).await?;
+        Ok(())
     }
 
     /// Makes a consent or care-team record just stored durable and logs it
@@ -141,17 +138,16 @@ impl Engine {
         kind: BasisKind,
         id: &RecordId,
         entry: confrere_protocol::ledger::EntryKind,
-    ) -> Result<(), ApiError> {
-        let recorded = match self.flush().await.map_err(store_err) {
+    ) -> Result<(), OpError> {
+        let recorded = match self.flush().await {
             Ok(()) => self.record(entry).await,
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         let Err(e) = recorded else { return Ok(()) };
         let what = match kind {
             BasisKind::Consent => "consent",
             BasisKind::CareTeam => "care-team record",
         };
-        let cause_hint = e.hint.as_deref().unwrap_or("see the daemon's log");
         let store = self.store.clone();
         let discard_id = *id;
         let discarded = tokio::task::spawn_blocking(move || {
@@ -159,21 +155,17 @@ impl Engine {
         })
         .await;
         Err(match discarded {
-            Ok(Ok(())) => ApiError::new(
-                &e.code,
-                format!("the {what} was not recorded: {}", e.error),
-                format!("nothing was recorded; {cause_hint}, then record it again"),
-            ),
+            Ok(Ok(())) => OpError::NotRecorded {
+                what,
+                source: Box::new(e),
+            },
             _ => {
                 tracing::error!(kind = kind.as_str(), id = %id, "a record without its ledger entry could not be removed");
-                ApiError::new(
-                    &e.code,
-                    format!(
-                        "the {what} {id} is stored but its ledger entry could not be written: {}",
-                        e.error
-                    ),
-                    format!("{cause_hint}; then withdraw it (`confrere consent revoke {id}` for a consent) before recording it again, so that no duplicate is left"),
-                )
+                OpError::RecordedWithoutEntry {
+                    what,
+                    id: id.to_string(),
+                    source: Box::new(e),
+                }
             }
         })
     }
@@ -188,43 +180,32 @@ impl Engine {
         self.store.flush_async_safe().await
     }
 
-    pub(crate) fn wrap_key(&self, id: &DossierId, key: &DossierKey) -> Result<Vec<u8>, ApiError> {
-        keywrap::wrap(&self.store_key, id, key).map_err(internal)
+    pub(crate) fn wrap_key(&self, id: &DossierId, key: &DossierKey) -> Result<Vec<u8>, OpError> {
+        keywrap::wrap(&self.store_key, id, key).map_err(OpError::internal)
     }
 
-    pub(crate) fn unwrap_key(&self, id: &DossierId) -> Result<DossierKey, ApiError> {
+    pub(crate) fn unwrap_key(&self, id: &DossierId) -> Result<DossierKey, OpError> {
         let wrapped = self
             .store
-            .get_wrapped_key(id.as_bytes())
-            .map_err(store_err)?
+            .get_wrapped_key(id.as_bytes())?
             .ok_or_else(|| self.key_gone(id))?;
-        keywrap::unwrap(&self.store_key, id, &wrapped).map_err(|e| {
-            ApiError::new(
-                "internal",
-                format!("the key of dossier {id} does not unwrap: {e}"),
-                "the store is damaged or another store key is in use; restore the home from its backup",
-            )
+        keywrap::unwrap(&self.store_key, id, &wrapped).map_err(|e| OpError::KeyDoesNotUnwrap {
+            id: id.to_string(),
+            reason: e.to_string(),
         })
     }
 
     /// Why the key of a dossier is not in the store: erased, if its record
     /// or the ledger says so; otherwise missing, which only a damaged store
     /// (or a file removed by hand) explains.
-    fn key_gone(&self, id: &DossierId) -> ApiError {
+    fn key_gone(&self, id: &DossierId) -> OpError {
         if let Some(why) = self.erasure_of(id) {
-            return ApiError::new(
-                "not_found",
-                format!("dossier {id} was erased ({why})"),
-                "nothing can be recovered from an erased dossier",
-            );
+            return OpError::Erased {
+                id: id.to_string(),
+                why,
+            };
         }
-        ApiError::new(
-            "internal",
-            format!(
-                "the key of dossier {id} is missing from the store, although nothing erased it: the store is damaged (blobs/{id}.key was removed or lost)"
-            ),
-            "stop the node and restore the home from its backup; the dossier cannot be opened or sent without its key",
-        )
+        OpError::KeyMissing { id: id.to_string() }
     }
 
     /// What erased a dossier, if its record or the ledger says it was.
@@ -396,21 +377,19 @@ impl Engine {
         Err(last_error.unwrap_or_else(|| format!("no node of {national_id} could be reached")))
     }
 
-    pub(crate) fn outbox_records(&self) -> Result<Vec<OutboxRecord>, ApiError> {
+    pub(crate) fn outbox_records(&self) -> Result<Vec<OutboxRecord>, OpError> {
         Ok(self
             .store
-            .scan::<OutboxRecord>(Tree::Outbox)
-            .map_err(store_err)?
+            .scan::<OutboxRecord>(Tree::Outbox)?
             .into_iter()
             .map(|(_, r)| r)
             .collect())
     }
 
-    pub(crate) fn inbox_records(&self) -> Result<Vec<InboxRecord>, ApiError> {
+    pub(crate) fn inbox_records(&self) -> Result<Vec<InboxRecord>, OpError> {
         Ok(self
             .store
-            .scan::<InboxRecord>(Tree::Inbox)
-            .map_err(store_err)?
+            .scan::<InboxRecord>(Tree::Inbox)?
             .into_iter()
             .map(|(_, r)| r)
             .collect())

@@ -8,58 +8,23 @@ use std::path::{Path, PathBuf};
 use confrere_protocol::dossier::names::{sanitize_document_name, unique_name};
 use confrere_protocol::dossier::{ContentEvent, ContentOpener, DossierId};
 
-use super::common::{internal, rfc3339, store_err};
 use super::engine::Engine;
+use super::error::OpError;
+use super::outgoing::{Outgoing, Queued, TypedPatient};
 use super::records::{InboxRecord, InboxStatus};
 use super::sending;
-use crate::api::model::*;
 use crate::store::Tree;
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::new(
-        "not_found",
-        format!("no inbox item {id}"),
-        "list the inbox with `confrere inbox` to see the ids",
-    )
+fn not_found(id: &str) -> OpError {
+    OpError::NoInboxItem(id.to_owned())
 }
 
-fn parse_id(id: &str) -> Result<DossierId, ApiError> {
+fn parse_id(id: &str) -> Result<DossierId, OpError> {
     DossierId::parse_hex(id.trim()).map_err(|_| not_found(id))
 }
 
-pub(crate) fn item(r: &InboxRecord, with_letter: bool) -> InboxItem {
-    InboxItem {
-        id: r.id.clone(),
-        from: r.from.clone(),
-        from_name: r.from_name.clone(),
-        patient: PatientSummary {
-            ins: r.ins.clone(),
-            family: r.family.clone(),
-            given: r.given.clone(),
-            birth_date: r.birth_date.clone(),
-        },
-        reason: r.reason.clone(),
-        urgent: r.urgent,
-        status: r.status.as_str().to_owned(),
-        received_at: rfc3339(r.received_at),
-        documents: r
-            .documents
-            .iter()
-            .map(|d| DocumentInfo {
-                name: d.name.clone(),
-                media_type: d.media_type.clone(),
-                size: d.size,
-                sha256: d.sha256.clone(),
-            })
-            .collect(),
-        in_reply_to: r.in_reply_to.clone(),
-        letter: (with_letter && !r.letter.is_empty()).then(|| r.letter.clone()),
-        decline_reason: r.decline_reason.clone(),
-    }
-}
-
 /// Urgent first, then newest.
-pub(crate) fn list(engine: &Engine) -> Result<Vec<InboxItem>, ApiError> {
+pub(crate) fn list(engine: &Engine) -> Result<Vec<InboxRecord>, OpError> {
     let mut recs = engine.inbox_records()?;
     recs.sort_by(|a, b| {
         b.urgent
@@ -67,31 +32,31 @@ pub(crate) fn list(engine: &Engine) -> Result<Vec<InboxItem>, ApiError> {
             .then(b.received_at.cmp(&a.received_at))
             .then(b.id.cmp(&a.id))
     });
-    Ok(recs.iter().map(|r| item(r, false)).collect())
+    Ok(recs)
 }
 
-fn get(engine: &Engine, id: &str) -> Result<(DossierId, InboxRecord), ApiError> {
+fn get(engine: &Engine, id: &str) -> Result<(DossierId, InboxRecord), OpError> {
     let did = parse_id(id)?;
     let rec = engine
         .store
-        .get::<InboxRecord>(Tree::Inbox, did.as_bytes())
-        .map_err(store_err)?
+        .get::<InboxRecord>(Tree::Inbox, did.as_bytes())?
         .ok_or_else(|| not_found(id))?;
     Ok((did, rec))
 }
 
-pub(crate) async fn show(engine: &Engine, id: &str) -> Result<InboxItem, ApiError> {
+/// One item, read: its opening is logged (unless it was erased).
+pub(crate) async fn show(engine: &Engine, id: &str) -> Result<InboxRecord, OpError> {
     let (did, rec) = get(engine, id)?;
     // Reading the referral (its patient, reason and letter) is an opening;
     // an erased one holds none of them any more.
     if rec.status != InboxStatus::Revoked {
         record_opened(engine, did, &rec).await?;
     }
-    Ok(item(&rec, true))
+    Ok(rec)
 }
 
-async fn record_opened(engine: &Engine, did: DossierId, rec: &InboxRecord) -> Result<(), ApiError> {
-    let ins = confrere_protocol::dossier::Ins::parse(&rec.ins).map_err(internal)?;
+async fn record_opened(engine: &Engine, did: DossierId, rec: &InboxRecord) -> Result<(), OpError> {
+    let ins = confrere_protocol::dossier::Ins::parse(&rec.ins).map_err(OpError::internal)?;
     engine
         .record(confrere_protocol::ledger::EntryKind::DossierOpened {
             dossier_id: did,
@@ -106,7 +71,7 @@ pub(crate) async fn set_status(
     id: &str,
     status: InboxStatus,
     reason: Option<String>,
-) -> Result<InboxItem, ApiError> {
+) -> Result<InboxRecord, OpError> {
     let (did, mut rec) = get(engine, id)?;
     rec.status
         .can_become(status)
@@ -115,40 +80,40 @@ pub(crate) async fn set_status(
     if reason.is_some() {
         rec.decline_reason = reason;
     }
-    engine
-        .store
-        .put(Tree::Inbox, did.as_bytes(), &rec)
-        .map_err(store_err)?;
-    engine.flush().await.map_err(store_err)?;
-    Ok(item(&rec, false))
+    engine.store.put(Tree::Inbox, did.as_bytes(), &rec)?;
+    engine.flush().await?;
+    Ok(rec)
 }
 
 /// Why an item in status `from` cannot move to `to`.
-fn refused_move(from: InboxStatus, to: InboxStatus, why: &str) -> ApiError {
+fn refused_move(from: InboxStatus, to: InboxStatus, why: &'static str) -> OpError {
     let what = match to {
         InboxStatus::Accepted => "accepted",
         InboxStatus::Declined => "declined",
         _ => "answered",
     };
-    ApiError::new(
-        "refused",
-        format!("{why}: it cannot be {what}"),
-        if from == InboxStatus::Revoked {
-            "nothing more may be shared about it; only a new consent from the patient allows a new share"
-        } else {
-            "see its status with `confrere inbox show ID`; a new referral needs a new dossier"
-        },
-    )
+    OpError::RefusedMove {
+        why,
+        what,
+        erased: from == InboxStatus::Revoked,
+    }
 }
 
-pub(crate) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Result<Sent, ApiError> {
+/// Sends a dossier back to the referrer of item `id`, linked to it: the
+/// patient and the reason are the referral's.
+pub(crate) async fn reply(
+    engine: &Engine,
+    id: &str,
+    letter: Option<String>,
+    files: Vec<PathBuf>,
+) -> Result<Queued, OpError> {
     let (did, rec) = get(engine, id)?;
     rec.status
         .can_become(InboxStatus::Answered)
         .map_err(|why| refused_move(rec.status, InboxStatus::Answered, why))?;
-    let send = SendRequest {
+    let send = Outgoing {
         to: rec.from.clone(),
-        patient: Patient {
+        patient: TypedPatient {
             ins: rec.ins.clone(),
             family: rec.family.clone(),
             given: rec.given.clone(),
@@ -157,8 +122,8 @@ pub(crate) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Resul
         },
         reason: format!("Reply: {}", rec.reason),
         urgent: rec.urgent,
-        letter: req.letter,
-        files: req.files,
+        letter,
+        files,
         // A reply goes back to the referrer: it cites no record.
         consent: None,
         care_team: None,
@@ -170,31 +135,31 @@ pub(crate) async fn reply(engine: &Engine, id: &str, req: ReplyRequest) -> Resul
 
 /// Writes the documents into `out_dir`, under sanitised, de-duplicated
 /// names; nothing is written outside it and nothing existing is overwritten.
-pub(crate) async fn open(engine: &Engine, id: &str, req: OpenRequest) -> Result<Opened, ApiError> {
+pub(crate) async fn open(
+    engine: &Engine,
+    id: &str,
+    out_dir: &Path,
+) -> Result<Vec<PathBuf>, OpError> {
     let (did, mut rec) = get(engine, id)?;
     if rec.status == InboxStatus::Revoked {
-        return Err(ApiError::new(
-            "refused",
-            format!(
-                "dossier {} was erased: {}",
-                &rec.id[..12.min(rec.id.len())],
-                rec.decline_reason
-                    .as_deref()
-                    .unwrap_or("the patient withdrew consent")
-            ),
-            "its documents can no longer be opened; ask the referring practitioner if care requires them",
-        ));
+        return Err(OpError::ErasedItem {
+            id: rec.id.chars().take(12).collect(),
+            reason: rec
+                .decline_reason
+                .clone()
+                .unwrap_or_else(|| "the patient withdrew consent".to_owned()),
+        });
     }
     let key = engine.unwrap_key(&did)?;
     let store = engine.store.clone();
-    let out = req.out_dir.clone();
+    let out = out_dir.to_path_buf();
     let chunk_count = rec.chunk_count;
-    let files = tokio::task::spawn_blocking(move || -> Result<Vec<PathBuf>, ApiError> {
+    let files = tokio::task::spawn_blocking(move || -> Result<Vec<PathBuf>, OpError> {
         write_documents(&store, &key, did, chunk_count, &out)
     })
     .await
-    .map_err(internal)??;
-    let ins = confrere_protocol::dossier::Ins::parse(&rec.ins).map_err(internal)?;
+    .map_err(OpError::internal)??;
+    let ins = confrere_protocol::dossier::Ins::parse(&rec.ins).map_err(OpError::internal)?;
     if rec.status == InboxStatus::New {
         record_opened(engine, did, &rec).await?;
     }
@@ -207,21 +172,17 @@ pub(crate) async fn open(engine: &Engine, id: &str, req: OpenRequest) -> Result<
         .await?;
     if rec.status == InboxStatus::New {
         rec.status = InboxStatus::Opened;
-        engine
-            .store
-            .put(Tree::Inbox, did.as_bytes(), &rec)
-            .map_err(store_err)?;
-        engine.flush().await.map_err(store_err)?;
+        engine.store.put(Tree::Inbox, did.as_bytes(), &rec)?;
+        engine.flush().await?;
     }
-    Ok(Opened { files })
+    Ok(files)
 }
 
-fn out_err(dir: &Path, e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        "invalid",
-        format!("cannot write into {}: {e}", dir.display()),
-        "choose a directory you can write to, with enough free space",
-    )
+fn out_err(dir: &Path, e: impl std::fmt::Display) -> OpError {
+    OpError::CannotWrite {
+        dir: dir.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 fn write_documents(
@@ -230,13 +191,9 @@ fn write_documents(
     id: DossierId,
     chunk_count: u64,
     out: &Path,
-) -> Result<Vec<PathBuf>, ApiError> {
+) -> Result<Vec<PathBuf>, OpError> {
     if !out.is_absolute() {
-        return Err(ApiError::new(
-            "invalid",
-            "the output directory must be an absolute path",
-            "give --out as a full path",
-        ));
+        return Err(OpError::OutDirNotAbsolute);
     }
     fs::create_dir_all(out).map_err(|e| out_err(out, e))?;
     let out = out.canonicalize().map_err(|e| out_err(out, e))?;
@@ -248,20 +205,17 @@ fn write_documents(
     };
     let mut current: Option<(usize, fs::File)> = None;
     let mut doc_names: Vec<String> = Vec::new();
-    let result = (|| -> Result<(), ApiError> {
-        let missing = |index: u64| internal(format!("chunk {index} of the dossier is missing"));
+    let result = (|| -> Result<(), OpError> {
+        let missing =
+            |index: u64| OpError::internal(format!("chunk {index} of the dossier is missing"));
         let mut reader = store
-            .chunk_reader(id.as_bytes(), 0)
-            .map_err(store_err)?
+            .chunk_reader(id.as_bytes(), 0)?
             .ok_or_else(|| missing(0))?;
         for index in 0..chunk_count {
-            let (_, sealed) = reader
-                .next_chunk()
-                .map_err(store_err)?
-                .ok_or_else(|| missing(index))?;
+            let (_, sealed) = reader.next_chunk()?.ok_or_else(|| missing(index))?;
             let events = opener
                 .push_chunk(index, index + 1 == chunk_count, sealed)
-                .map_err(|e| internal(format!("the stored dossier does not open: {e}")))?;
+                .map_err(|e| OpError::internal(format!("the stored dossier does not open: {e}")))?;
             for ev in events {
                 match ev {
                     ContentEvent::Manifest(m) => {
@@ -293,7 +247,7 @@ fn write_documents(
         }
         opener
             .finish()
-            .map_err(|e| internal(format!("the stored dossier is incomplete: {e}")))?;
+            .map_err(|e| OpError::internal(format!("the stored dossier is incomplete: {e}")))?;
         Ok(())
     })();
     if let Err(e) = result {
@@ -319,7 +273,7 @@ impl Exported {
     /// Creates the file of document `document` (position in the manifest)
     /// under its sanitised name made unique, never outside the directory
     /// and never over an existing file.
-    fn create(&mut self, raw: Option<&String>, document: usize) -> Result<fs::File, ApiError> {
+    fn create(&mut self, raw: Option<&String>, document: usize) -> Result<fs::File, OpError> {
         let out = &self.out;
         let safe = sanitize_document_name(raw.map_or("", String::as_str))
             .unwrap_or_else(|_| format!("document-{}", document + 1));

@@ -1,6 +1,6 @@
-//! The daemon: one process per practice home that keeps the node on the
-//! network, sends the outbox, receives dossiers into the inbox and serves
-//! the local API.
+//! The daemon: one per practice home, it keeps the node on the network,
+//! sends the outbox and receives dossiers into the inbox. It does not know
+//! the local API: `crate::run` starts both, and `api::service` calls in.
 //!
 //! Flow of a dossier, sender side: `send` checks the request, reads each
 //! file once to size and hash it (the manifest), then again to seal it into
@@ -19,12 +19,14 @@
 //! protocol crate's; this module drives them.
 
 pub(crate) mod common;
-mod directory;
+pub(crate) mod directory;
 mod documents;
 mod engine;
+mod error;
 pub(crate) mod inbox;
 pub(crate) mod journal;
 mod outbox;
+mod outgoing;
 pub(crate) mod purge;
 mod receiving;
 mod records;
@@ -34,40 +36,28 @@ pub(crate) mod sending;
 mod sink;
 pub(crate) mod unfinished;
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use libp2p::Multiaddr;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use crate::api::server::serve;
-use crate::home::{Home, HomeError};
-use crate::net::{AddressBook, NetConfig, NetEvent, Network};
-use crate::store::{Store, StoreError, StoreKeySource};
+use crate::home::HomeError;
+use crate::net::NetEvent;
+use crate::store::StoreError;
 
+pub use directory::Added;
 pub use documents::{media_type, scan, ScannedFile};
 pub use engine::Engine;
+pub use error::OpError;
+pub use outgoing::{Outgoing, Queued, TypedPatient};
 pub use records::{InboxRecord, InboxStatus, OutboxRecord, OutboxState, TransferRecord};
+pub use unfinished::UnfinishedSummary;
 
-/// How to run the daemon.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// The node's home.
-    pub home: PathBuf,
-    /// Addresses to listen on (none: all interfaces, TCP and QUIC, any port).
-    pub listen: Vec<Multiaddr>,
-    /// Discover nodes on the local network with mDNS.
-    pub mdns: bool,
-    /// Bootstrap nodes given on the command line (`--bootstrap`), added to
-    /// `[network] bootstrap` of config.toml.
-    pub bootstrap: Vec<Multiaddr>,
-    /// Serve as a public node (`--public`): directory server, bootstrap
-    /// node and relay. Also `[network] public` of config.toml.
-    pub public: bool,
-    /// Passphrase the store key is derived from (else the key file).
-    pub passphrase: Option<String>,
-}
+/// What to do about a node credential that cannot be used.
+const CREDENTIAL_HINT: &str = "restore credential.bin and trust/ from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`";
+
+/// What to do about a port another socket holds.
+const PORT_IN_USE_HINT: &str = "another program, or another Confrère node, already listens on that port: stop it, or choose another port with --listen (or [network] listen in config.toml)";
 
 /// Why the daemon could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +69,27 @@ pub enum DaemonError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This node's credential cannot be used: it holds no certificate,
+    /// or one that does not parse or names no practitioner.
+    #[error("this node's credential cannot be used: {0}")]
+    NodeCredential(String),
+    /// The address book (`peers.json`) cannot be read or is damaged.
+    #[error(transparent)]
+    AddressBook(#[from] crate::net::AddressBookError),
+    /// A listen address is refused by the system (taken by another
+    /// socket, or not an address of this machine).
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: libp2p::Multiaddr,
+        /// Why, as the system says it.
+        reason: String,
+        /// Another socket already holds the port.
+        in_use: bool,
+    },
     /// The network could not start.
-    #[error("{0}")]
-    Net(String),
+    #[error(transparent)]
+    Network(#[from] crate::net::NetError),
     /// The ledger could not be opened (or does not verify).
     #[error("the ledger cannot be opened: {0}")]
     Ledger(crate::ledger::LedgerError),
@@ -106,10 +114,23 @@ impl DaemonError {
         match self {
             DaemonError::Home(e) => e.hint(),
             DaemonError::Store(e) => e.hint().to_owned(),
-            DaemonError::Net(reason) if reason.contains("in use") => {
-                "another program, or another Confrère node, already listens on that port: stop it, or choose another port with --listen (or [network] listen in config.toml)".into()
+            DaemonError::NodeCredential(_) => CREDENTIAL_HINT.into(),
+            DaemonError::AddressBook(crate::net::AddressBookError::Damaged { .. }) => {
+                "move peers.json out of the home (the node then starts with an empty address book and finds its colleagues again through the directory), or restore it from a backup of this home".into()
             }
-            DaemonError::Net(_) => {
+            DaemonError::AddressBook(_) => {
+                "check that peers.json in the home is a file this user can read and write".into()
+            }
+            DaemonError::Listen { in_use: true, .. } => PORT_IN_USE_HINT.into(),
+            DaemonError::Network(crate::net::NetError::Listen { reason, .. })
+                if reason.contains("in use") =>
+            {
+                PORT_IN_USE_HINT.into()
+            }
+            DaemonError::Network(crate::net::NetError::KeyMismatch { .. }) => {
+                "restore keys/libp2p.key and credential.bin together from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`".into()
+            }
+            DaemonError::Listen { .. } | DaemonError::Network(_) => {
                 "check the --listen addresses (or [network] listen in config.toml): each must be an address of this machine, on a port free for this node".into()
             }
             DaemonError::Ledger(e) => e.hint().to_owned(),
@@ -117,194 +138,45 @@ impl DaemonError {
             DaemonError::Api(_) => {
                 "check that 127.0.0.1 is usable, that `[api] port` in config.toml is free, and that the home is writable (api.sock, api.json)".into()
             }
-            DaemonError::Credential(_) => "restore credential.bin and trust/ from a backup of this home, or enrol the node again with `confrere init --home NEW_DIR`".into(),
+            DaemonError::Credential(_) => CREDENTIAL_HINT.into(),
         }
     }
 }
 
-/// Runs the daemon until SIGINT or SIGTERM, then shuts down cleanly.
-/// `ready` is called once the node listens and the API is served.
-pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), DaemonError> {
-    let home = Home::open(&opts.home)?;
-    check_credential(&home)?;
-    let key_source = match &opts.passphrase {
-        Some(p) => StoreKeySource::Passphrase(p.clone()),
-        None => StoreKeySource::KeyFile,
-    };
-    let store = Store::open(&opts.home, key_source)?;
-    check_ledger(&home, &store).await?;
-    let book = AddressBook::load(&opts.home).map_err(|e| DaemonError::Net(e.to_string()))?;
-    let session = Arc::new(home.session_config());
-    let mut net_config = NetConfig::new(home.libp2p.clone(), session, crate::net::system_now);
-    // --listen, else `[network] listen` of config.toml, else the default.
-    if !opts.listen.is_empty() {
-        net_config.listen = opts.listen.clone();
-    } else if !home.config.network.listen.is_empty() {
-        net_config.listen = home.config.network.listen.clone();
+/// The daemon's tasks: the network's events, the outbox worker and the
+/// sweep of unfinished inbound transfers.
+#[derive(Debug)]
+pub struct Workers {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Stops the tasks (after [`Engine::stop`]).
+    pub fn abort(self) {
+        for task in self.tasks {
+            task.abort();
+        }
     }
-    let api_port = home.config.api.port;
-    net_config.mdns = opts.mdns;
-    net_config.bootstrap = bootstrap_nodes(&home.config.network.bootstrap, &opts.bootstrap);
-    net_config.public = opts.public || home.config.network.public;
-    net_config.external = home.config.network.external.clone();
-    net_config.relay = home.config.relay.limits();
-    net_config.limits = crate::net::NetLimits::for_fd_limit(crate::net::limits::raise_fd_limit());
-    check_ports_free(&net_config.listen)?;
-    let (net, events) = Network::start(net_config)
-        .await
-        .map_err(|e| DaemonError::Net(e.to_string()))?;
-    let engine = Arc::new(Engine::new(home, store, net.clone(), book)?);
-    // Before any work: dossier files a crash left without a record go.
-    sealing::sweep_at_start(&engine).await;
-    let api = serve(engine.clone(), &opts.home, api_port)
-        .await
-        .map_err(|e| DaemonError::Api(e.to_string()))?;
-    tracing::info!(port = api.port(), "local API listening on 127.0.0.1");
-    let events_task = tokio::spawn(event_loop(engine.clone(), events));
-    let worker = tokio::spawn(sending::outbox_worker(engine.clone()));
-    let sweeper = tokio::spawn(unfinished::sweep_worker(engine.clone()));
+}
+
+/// Before any work: removes the dossier files a crash left without a
+/// record.
+pub async fn sweep_at_start(engine: &Engine) {
+    sealing::sweep_at_start(engine).await;
+}
+
+/// Starts the daemon's work on `engine`: serving the network's `events`
+/// (inbound sessions, verified and discovered peers), delivering the
+/// outbox, sweeping unfinished inbound transfers, and greeting the
+/// colleagues of the address book.
+pub fn start(engine: &Arc<Engine>, events: mpsc::Receiver<NetEvent>) -> Workers {
+    let tasks = vec![
+        tokio::spawn(event_loop(engine.clone(), events)),
+        tokio::spawn(sending::outbox_worker(engine.clone())),
+        tokio::spawn(unfinished::sweep_worker(engine.clone())),
+    ];
     engine.greet_colleagues();
-    ready(&engine);
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    engine.stop();
-    api.shutdown().await;
-    net.shutdown().await;
-    worker.abort();
-    sweeper.abort();
-    events_task.abort();
-    let _ = tokio::time::timeout(Duration::from_secs(5), engine.flush()).await;
-    Ok(())
-}
-
-/// The bootstrap nodes of `[network] bootstrap`, then those of
-/// `--bootstrap`, each once.
-fn bootstrap_nodes(config: &[Multiaddr], flags: &[Multiaddr]) -> Vec<Multiaddr> {
-    let mut all: Vec<Multiaddr> = Vec::new();
-    for addr in config.iter().chain(flags) {
-        if !all.contains(addr) {
-            all.push(addr.clone());
-        }
-    }
-    all
-}
-
-/// Checks the whole ledger up to its signed head checkpoint (links and
-/// the head's signature, as `confrere ledger verify` does by default)
-/// before anything is appended to it; refuses to start on a broken chain,
-/// naming the first bad entry.
-async fn check_ledger(home: &Home, store: &Store) -> Result<(), DaemonError> {
-    use confrere_protocol::ledger::SignatureCheck;
-    let store = store.clone();
-    let peer_id = home.libp2p.public().to_peer_id().to_bytes();
-    let result = tokio::task::spawn_blocking(move || {
-        crate::ledger::verify_store(&store, &peer_id, SignatureCheck::Anchored)
-    })
-    .await
-    .map_err(|e| DaemonError::Ledger(crate::ledger::LedgerError::Task(e.to_string())))?;
-    match result {
-        Ok(Some(summary)) => {
-            tracing::info!(
-                entries = summary.entries,
-                head = summary.head_seq,
-                "ledger verified up to its signed head"
-            );
-            Ok(())
-        }
-        Ok(None) => Ok(()),
-        Err(crate::ledger::LedgerError::Broken(e)) => {
-            tracing::error!(reason = %e, "the ledger does not verify; not starting");
-            Err(DaemonError::LedgerBroken(e))
-        }
-        Err(e) => Err(DaemonError::Ledger(e)),
-    }
-}
-
-/// Refuses a fixed TCP or UDP port that another socket already holds.
-///
-/// libp2p's TCP listeners set `SO_REUSEPORT`, so a second node started on
-/// the port of a running one would bind as well and share its incoming
-/// connections. A plain bind (without `SO_REUSEPORT`) fails while any
-/// socket listens there: try one first, and close it before libp2p binds.
-fn check_ports_free(listen: &[Multiaddr]) -> Result<(), DaemonError> {
-    use libp2p::multiaddr::Protocol;
-    for addr in listen {
-        let mut ip = None;
-        let mut probe = None;
-        for p in addr.iter() {
-            match p {
-                Protocol::Ip4(a) => ip = Some(std::net::IpAddr::from(a)),
-                Protocol::Ip6(a) => ip = Some(std::net::IpAddr::from(a)),
-                Protocol::Tcp(port) if port != 0 => probe = Some((true, port)),
-                Protocol::Udp(port) if port != 0 => probe = Some((false, port)),
-                _ => {}
-            }
-        }
-        let (Some(ip), Some((tcp, port))) = (ip, probe) else {
-            continue;
-        };
-        let at = std::net::SocketAddr::new(ip, port);
-        let result = if tcp {
-            std::net::TcpListener::bind(at).map(drop)
-        } else {
-            std::net::UdpSocket::bind(at).map(drop)
-        };
-        if let Err(e) = result {
-            let reason = if e.kind() == std::io::ErrorKind::AddrInUse {
-                format!("the port is in use ({e})")
-            } else {
-                e.to_string()
-            };
-            return Err(DaemonError::Net(format!(
-                "cannot listen on {addr}: {reason}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses to start on a credential that is not genuine; starts on one
-/// that colleagues refuse for now (expired card, revoked), and says so.
-fn check_credential(home: &Home) -> Result<(), DaemonError> {
-    use confrere_protocol::{check_own_credential, OwnCredential, Purpose, VerifyOptions};
-    let opts = VerifyOptions {
-        at: crate::net::system_now(),
-        revocation: home.revocation,
-        purpose: Purpose::Authentication,
-    };
-    match check_own_credential(&home.credential, &home.trust, &opts) {
-        Ok(OwnCredential::Valid(_)) => Ok(()),
-        Ok(OwnCredential::Refused(e)) => {
-            tracing::warn!(
-                reason = %e,
-                "colleagues' nodes will refuse this node until the practitioner enrols it again with a valid card (`confrere init`); received dossiers stay readable"
-            );
-            Ok(())
-        }
-        Err(e) => Err(DaemonError::Credential(e)),
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    Workers { tasks }
 }
 
 async fn event_loop(engine: Arc<Engine>, mut events: mpsc::Receiver<NetEvent>) {
@@ -338,13 +210,77 @@ async fn event_loop(engine: Arc<Engine>, mut events: mpsc::Receiver<NetEvent>) {
 mod tests {
     use super::*;
 
+    const LISTEN_HINT: &str = "check the --listen addresses";
+
     #[test]
-    fn bootstrap_nodes_of_config_and_flags_are_kept_once_in_order() {
-        let a: Multiaddr = "/ip4/192.0.2.1/tcp/1".parse().unwrap();
-        let b: Multiaddr = "/dns4/b.example.org/tcp/2".parse().unwrap();
-        let c: Multiaddr = "/ip6/::1/tcp/3".parse().unwrap();
-        let all = bootstrap_nodes(&[a.clone(), b.clone()], &[b.clone(), c.clone(), a.clone()]);
-        assert_eq!(all, vec![a, b, c]);
-        assert!(bootstrap_nodes(&[], &[]).is_empty());
+    fn a_credential_that_cannot_be_used_is_not_blamed_on_the_listen_addresses() {
+        let e = DaemonError::NodeCredential("it holds no certificate".into());
+        assert_eq!(
+            e.to_string(),
+            "this node's credential cannot be used: it holds no certificate"
+        );
+        assert!(e.hint().contains("credential.bin"), "{}", e.hint());
+        assert!(!e.hint().contains(LISTEN_HINT));
+        let mismatch = DaemonError::Network(crate::net::NetError::KeyMismatch {
+            key: "12D3KooW".into(),
+        });
+        assert!(
+            mismatch.hint().contains("keys/libp2p.key"),
+            "{}",
+            mismatch.hint()
+        );
+        assert!(!mismatch.hint().contains(LISTEN_HINT));
+    }
+
+    #[test]
+    fn a_damaged_or_unreadable_address_book_names_peers_json() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("peers.json"), b"not json").unwrap();
+        let e = DaemonError::from(crate::net::AddressBook::load(home.path()).unwrap_err());
+        assert!(e.to_string().contains("peers.json is damaged"), "{e}");
+        assert!(
+            e.hint().contains("move peers.json out of the home"),
+            "{}",
+            e.hint()
+        );
+        assert!(!e.hint().contains(LISTEN_HINT));
+        let unreadable = DaemonError::AddressBook(crate::net::AddressBookError::Read {
+            path: "peers.json".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        assert!(
+            unreadable.hint().contains("peers.json"),
+            "{}",
+            unreadable.hint()
+        );
+        assert!(!unreadable.hint().contains(LISTEN_HINT));
+    }
+
+    #[test]
+    fn a_listen_address_refused_gets_the_listen_or_the_port_hint() {
+        let addr: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().unwrap();
+        let taken = DaemonError::Listen {
+            addr: addr.clone(),
+            reason: "the port is in use (address in use)".into(),
+            in_use: true,
+        };
+        assert_eq!(
+            taken.to_string(),
+            "cannot listen on /ip4/127.0.0.1/tcp/4001: the port is in use (address in use)"
+        );
+        assert!(taken.hint().contains("already listens on that port"));
+        let foreign = DaemonError::Listen {
+            addr: addr.clone(),
+            reason: "cannot assign requested address".into(),
+            in_use: false,
+        };
+        assert!(foreign.hint().contains(LISTEN_HINT), "{}", foreign.hint());
+        let libp2p_taken = DaemonError::Network(crate::net::NetError::Listen {
+            addr: addr.to_string(),
+            reason: "Address already in use (os error 98)".into(),
+        });
+        assert!(libp2p_taken.hint().contains("already listens on that port"));
+        let build = DaemonError::Network(crate::net::NetError::Build("no transport".into()));
+        assert!(build.hint().contains(LISTEN_HINT));
     }
 }

@@ -163,7 +163,7 @@ async fn receive(
     };
     // The chunks already held are checked first; the sink then stores and
     // checks each new chunk beside the session.
-    let key_for_check = engine.unwrap_key(&id).map_err(|e| e.error)?;
+    let key_for_check = engine.unwrap_key(&id).map_err(|e| e.to_string())?;
     let started = ChunkSink::start(
         engine.store.clone(),
         key_for_check,
@@ -266,7 +266,7 @@ async fn receive(
             from_name: rec.from_name.clone(),
         })
         .await
-        .map_err(|e| e.error)?;
+        .map_err(|e| e.to_string())?;
     let stored = engine
         .store
         .put(Tree::Inbox, id.as_bytes(), &rec)

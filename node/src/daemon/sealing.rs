@@ -17,12 +17,13 @@ use confrere_protocol::dossier::{
 };
 use confrere_protocol::NationalId;
 
-use super::common::{internal, now, store_err};
+use super::common::now;
 use super::documents::{scan, READ_BLOCK};
 use super::engine::Engine;
+use super::error::OpError;
 use super::outbox::short;
+use super::outgoing::{Outgoing, Queued};
 use super::records::{OutboxRecord, OutboxState};
-use crate::api::model::{ApiError, SendRequest, Sent};
 use crate::store::{Store, StoreError, Tree};
 
 /// Batches of sealed chunks queued for the writer thread while sealing
@@ -32,42 +33,25 @@ const WRITE_QUEUE: usize = 8;
 /// The trees whose records account for a dossier's files.
 const RECORD_TREES: [Tree; 3] = [Tree::Outbox, Tree::Inbox, Tree::Transfers];
 
-fn invalid(msg: impl Into<String>, hint: &str) -> ApiError {
-    ApiError::new("invalid", msg, hint)
-}
-
 /// A store error of a send: nothing was queued.
-fn not_queued(e: StoreError) -> ApiError {
+fn not_queued(e: StoreError) -> OpError {
     if e.is_no_space() {
-        ApiError::new(
-            "unavailable",
-            "the disk is full: the dossier could not be sealed and nothing was queued",
-            "free space on the disk that holds the node's home, then send the dossier again",
-        )
+        OpError::DiskFull
     } else {
-        let mut err = store_err(e);
-        err.error = format!("{}; nothing was queued", err.error);
-        err
+        OpError::NotQueued(e)
     }
 }
 
-/// Checks a send request, seals the dossier into the store and queues it.
+/// Checks a dossier to send, seals it into the store and queues it; a
+/// reply names the referral it answers.
 pub(crate) async fn send(
     engine: &Engine,
-    req: SendRequest,
+    req: Outgoing,
     in_reply_to: Option<DossierId>,
-) -> Result<Sent, ApiError> {
-    let to = NationalId::parse(req.to.trim()).map_err(|e| {
-        invalid(
-            format!("the recipient's national id is invalid: {e}"),
-            "give the colleague's RPPS (8 + 11 digits) or ADELI (0 + 9 characters) id",
-        )
-    })?;
+) -> Result<Queued, OpError> {
+    let to = NationalId::parse(req.to.trim()).map_err(|e| OpError::BadRecipient(e.to_string()))?;
     if to == engine.identity.national_id {
-        return Err(invalid(
-            "the recipient is this node's own practitioner",
-            "give a colleague's national id",
-        ));
+        return Err(OpError::SelfRecipient);
     }
     let known = engine
         .book
@@ -77,28 +61,20 @@ pub(crate) async fn send(
         .is_some();
     if !known {
         // Not met yet: the directory may list it.
-        let found = engine.net.find(&to).await.map_err(|e| {
-            ApiError::new(
-                "unreachable",
-                format!("the directory could not be asked for {to}: {e}"),
-                "check that this node reaches its bootstrap nodes (`confrere status`), then retry",
-            )
-        })?;
+        let found = engine
+            .net
+            .find(&to)
+            .await
+            .map_err(|e| OpError::RecipientLookup {
+                to: to.clone(),
+                reason: e.to_string(),
+            })?;
         if found.is_empty() {
-            return Err(ApiError::new(
-                "unknown_recipient",
-                format!("no known node serves {to}, and no node publishes it in the directory"),
-                "check the national id; check that the colleague's node runs with a bootstrap node ([network] bootstrap in config.toml) and that this node has one too (`confrere status` lists them); or add the colleague's node with `confrere peers add /ip4/ADDRESS/tcp/PORT/p2p/PEER_ID`",
-            ));
+            return Err(OpError::UnknownRecipient { to });
         }
     }
     let created_at = now();
-    let ins = Ins::parse(&req.patient.ins).map_err(|e| {
-        invalid(
-            format!("the patient's INS is invalid: {e}"),
-            "the INS is 13 digits and a 2-digit key, as on the patient's carte Vitale or INS record",
-        )
-    })?;
+    let ins = Ins::parse(&req.patient.ins).map_err(|e| OpError::BadIns(e.to_string()))?;
     // The record that allows this share (art. L1110-4). A reply goes back
     // to the referrer and cites none, unless the user gives one.
     let basis = if in_reply_to.is_none() || req.consent.is_some() || req.care_team.is_some() {
@@ -113,17 +89,13 @@ pub(crate) async fn send(
     } else {
         None
     };
-    let birth_date = BirthDate::parse(&req.patient.birth_date).map_err(|e| {
-        invalid(
-            format!("the birth date is invalid: {e}"),
-            "give the birth date as on the patient's INS record, written YYYY-MM-DD (e.g. 1985-02-28)",
-        )
-    })?;
+    let birth_date = BirthDate::parse(&req.patient.birth_date)
+        .map_err(|e| OpError::BadBirthDate(e.to_string()))?;
     let sex = match req.patient.sex.trim() {
         "F" | "f" => Sex::F,
         "M" | "m" => Sex::M,
         "U" | "u" => Sex::U,
-        _ => return Err(invalid("the sex must be F, M or U", "use --sex F, M or U")),
+        _ => return Err(OpError::BadSex),
     };
     let patient_ins_for_ledger = ins.clone();
     let patient = Patient {
@@ -133,26 +105,18 @@ pub(crate) async fn send(
         birth_date,
         sex,
     };
-    patient.validate(created_at).map_err(|e| {
-        invalid(
-            format!("the patient is invalid: {e}"),
-            "check the patient's details",
-        )
-    })?;
+    patient
+        .validate(created_at)
+        .map_err(|e| OpError::BadPatient(e.to_string()))?;
     let mut warnings = Vec::new();
     match patient.ins_agreement() {
         Ok(InsAgreement::MonthUnknown) => warnings.push(
             "the patient's INS carries a code for an unknown month of birth: only the sex and year of birth could be checked against it".to_owned(),
         ),
         Ok(_) => {}
-        Err(e) => {
-            return Err(invalid(
-                e.to_string(),
-                "check the INS, --sex and --birth-date against the patient's carte Vitale or INS record; one of them is mistyped",
-            ))
-        }
+        Err(e) => return Err(OpError::InsMismatch(e.to_string())),
     }
-    let id = DossierId::random().map_err(internal)?;
+    let id = DossierId::random().map_err(OpError::internal)?;
     let from = engine.identity.national_id.to_string();
     let store = engine.store.clone();
     let files = req.files.clone();
@@ -161,18 +125,13 @@ pub(crate) async fn send(
         files.iter().map(|p| scan(p)).collect::<Result<Vec<_>, _>>()
     })
     .await
-    .map_err(internal)?
-    .map_err(|e| invalid(e.to_string(), "check that the file exists and is readable"))?;
+    .map_err(OpError::internal)?
+    .map_err(|e| OpError::UnreadableDocument(e.to_string()))?;
     let mut documents = Vec::with_capacity(scanned.len());
     for s in &scanned {
-        let name = sanitize_document_name(&s.file_name).map_err(|e| {
-            invalid(
-                format!(
-                    "the document name of {} cannot be used: {e}",
-                    s.path.display()
-                ),
-                "rename the file",
-            )
+        let name = sanitize_document_name(&s.file_name).map_err(|e| OpError::BadDocumentName {
+            path: s.path.clone(),
+            reason: e.to_string(),
         })?;
         documents.push(DocumentEntry {
             name,
@@ -197,13 +156,10 @@ pub(crate) async fn send(
         in_reply_to,
         documents,
     };
-    manifest.validate().map_err(|e| {
-        invalid(
-            format!("the dossier is invalid: {e}"),
-            "check the reason, letter and files",
-        )
-    })?;
-    let key = DossierKey::generate().map_err(internal)?;
+    manifest
+        .validate()
+        .map_err(|e| OpError::BadDossier(e.to_string()))?;
+    let key = DossierKey::generate().map_err(OpError::internal)?;
     let wrapped = engine.wrap_key(&id, &key)?;
     // One pass: read, hash and seal into the store.
     let sealed = tokio::task::spawn_blocking(move || {
@@ -216,7 +172,7 @@ pub(crate) async fn send(
         Ok(Err(e)) => return Err(e),
         Err(e) => {
             give_up(engine, id).await;
-            return Err(internal(e));
+            return Err(OpError::internal(e));
         }
     };
     let queued = queue(
@@ -234,11 +190,7 @@ pub(crate) async fn send(
         Ok(()) => {
             engine.store.let_go(id.as_bytes());
             engine.wake.notify_one();
-            Ok(Sent {
-                id: id.to_string(),
-                state: "queued".into(),
-                warnings,
-            })
+            Ok(Queued { id, warnings })
         }
         Err(e) => {
             give_up(engine, id).await;
@@ -258,7 +210,7 @@ async fn queue(
     basis: Option<crate::consent::CheckedShare>,
     in_reply_to: Option<DossierId>,
     patient_ins: Ins,
-) -> Result<(), ApiError> {
+) -> Result<(), OpError> {
     let total_bytes = engine
         .store
         .chunk_bytes(id.as_bytes())
@@ -285,7 +237,7 @@ async fn queue(
     let ledger_basis = match (&basis, in_reply_to) {
         (Some(b), _) => b.ledger_basis(),
         (None, Some(r)) => confrere_protocol::ledger::ShareBasis::Reply(r),
-        (None, None) => return Err(internal("a send without a basis")),
+        (None, None) => return Err(OpError::internal("a send without a basis")),
     };
     engine
         .record(confrere_protocol::ledger::EntryKind::DossierSent {
@@ -295,24 +247,21 @@ async fn queue(
             basis: ledger_basis,
         })
         .await
-        .map_err(|e| {
-            if e.code == "unavailable" {
+        .map_err(|e| match e {
+            OpError::Ledger(crate::ledger::LedgerError::Store(StoreError::NoSpace)) => {
                 not_queued(StoreError::NoSpace)
-            } else {
-                ApiError {
-                    error: format!("{}; nothing was queued", e.error),
-                    ..e
-                }
             }
+            OpError::Ledger(e) => OpError::NotLogged(e),
+            e => e,
         })?;
     engine.outbox.create(&rec).map_err(not_queued)?;
-    engine.flush().await.map_err(|e| {
-        ApiError::new(
-            "unavailable",
-            format!("dossier {id} is queued, but the store could not make it durable: {e}"),
-            "look at `confrere outbox` before sending it again; if the disk is full, free space",
-        )
-    })
+    engine
+        .flush()
+        .await
+        .map_err(|source| OpError::QueuedNotDurable {
+            id: id.to_string(),
+            source,
+        })
 }
 
 /// After a failed seal or queueing: the dossier's key is destroyed, then
@@ -333,7 +282,7 @@ fn seal_or_discard(
     manifest: &Manifest,
     files: &[super::documents::ScannedFile],
     wrapped: &[u8],
-) -> Result<ContentSummary, ApiError> {
+) -> Result<ContentSummary, OpError> {
     let sealed = seal_into_store(store, key, manifest, files, wrapped);
     if sealed.is_err() {
         discard(store, manifest.dossier_id);
@@ -426,21 +375,11 @@ fn seal_into_store(
     manifest: &Manifest,
     files: &[super::documents::ScannedFile],
     wrapped: &[u8],
-) -> Result<confrere_protocol::dossier::ContentSummary, ApiError> {
+) -> Result<confrere_protocol::dossier::ContentSummary, OpError> {
     let id = manifest.dossier_id;
     // What is written so far is destroyed by `seal_or_discard`.
-    let fail = |e: &dyn std::fmt::Display| {
-        invalid(
-            format!("the dossier could not be sealed: {e}; nothing was queued"),
-            "a file changed while it was being read; send again",
-        )
-    };
-    let read_fail = |e: std::io::Error| {
-        invalid(
-            format!("a document could not be read: {e}; nothing was queued"),
-            "check that the file is readable and stays in place while it is sent; send again",
-        )
-    };
+    let fail = |e: &dyn std::fmt::Display| OpError::SealFailed(e.to_string());
+    let read_fail = OpError::DocumentReadFailed;
     store
         .put_wrapped_key(id.as_bytes(), wrapped)
         .map_err(not_queued)?;
@@ -478,7 +417,7 @@ fn seal_into_store(
             flusher.finish()
         });
         // `None`: the writer stopped; it says why.
-        let sealed = (|| -> Result<Option<ContentSummary>, ApiError> {
+        let sealed = (|| -> Result<Option<ContentSummary>, OpError> {
             let mut buf = vec![0u8; READ_BLOCK];
             for f in files {
                 let mut file = std::fs::File::open(&f.path).map_err(read_fail)?;
@@ -508,7 +447,7 @@ fn seal_into_store(
             (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(not_queued(e)),
             (Ok(Some(summary)), Ok(())) => Ok(summary),
-            (Ok(None), Ok(())) => Err(internal("the chunk writer stopped early")),
+            (Ok(None), Ok(())) => Err(OpError::internal("the chunk writer stopped early")),
         }
     })
 }
@@ -516,6 +455,7 @@ fn seal_into_store(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::{Code, Fault};
     use crate::store::StoreKeySource;
 
     fn manifest(size: u64) -> Manifest {
@@ -562,7 +502,7 @@ mod tests {
         let key = DossierKey::generate().expect("key");
         let err = seal_or_discard(&store, &key, &manifest, &[scanned], b"wrapped")
             .expect_err("the file changed");
-        assert!(err.error.contains("nothing was queued"), "{}", err.error);
+        assert!(err.to_string().contains("nothing was queued"), "{err}");
         assert!(!store.has_files(id.as_bytes()).expect("files"));
         assert_eq!(store.get_wrapped_key(id.as_bytes()).expect("key"), None);
         let left: Vec<_> = std::fs::read_dir(home.path().join("blobs"))
@@ -602,16 +542,16 @@ mod tests {
             std::io::Error::from(std::io::ErrorKind::StorageFull),
         );
         let e = not_queued(full);
-        assert_eq!(e.code, "unavailable");
-        assert!(e.error.contains("nothing was queued"), "{}", e.error);
-        assert!(!e.error.contains("resume"), "{}", e.error);
-        let hint = e.hint.unwrap_or_default();
+        assert_eq!(e.code(), Code::Unavailable);
+        assert!(e.to_string().contains("nothing was queued"), "{e}");
+        assert!(!e.to_string().contains("resume"), "{e}");
+        let hint = e.hint();
         assert!(hint.contains("free space") && hint.contains("send the dossier again"));
         let other = not_queued(StoreError::Internal("x".into()));
         assert!(
-            other.error.ends_with("; nothing was queued"),
-            "{}",
-            other.error
+            other.to_string().ends_with("; nothing was queued"),
+            "{other}"
         );
+        assert_eq!(other.code(), Code::Internal);
     }
 }

@@ -11,11 +11,10 @@ use confrere_protocol::transfer::{
     encode_chunk, Offer, RefuseReason, TransferMessage, CHUNK_HEADER_LEN,
 };
 
-use super::common::{now, rfc3339};
+use super::common::now;
 use super::engine::Engine;
 use super::outbox::short;
 use super::records::{OutboxRecord, OutboxState};
-use crate::api::model::OutboxItem;
 use crate::net::SecureChannel;
 use crate::store::Store;
 
@@ -33,31 +32,6 @@ const CHECK_EVERY: u64 = 16;
 const READ_AHEAD: usize = 8;
 /// Deliveries under way at once.
 const MAX_CONCURRENT: usize = 4;
-
-/// The outbox item as the API shows it.
-pub(crate) fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxItem {
-    let acked = r
-        .acked_chunks
-        .saturating_mul(confrere_protocol::dossier::SEALED_CHUNK_LEN as u64)
-        .min(r.total_bytes);
-    let sent = match r.state {
-        OutboxState::Delivered => r.total_bytes,
-        _ => in_flight.unwrap_or(acked).max(acked),
-    };
-    OutboxItem {
-        id: r.id.clone(),
-        to: r.to.clone(),
-        state: r.state.as_str().to_owned(),
-        last_error: r.last_error.clone(),
-        created_at: rfc3339(r.created_at),
-        delivered_at: r.delivered_at.map(rfc3339),
-        sent_bytes: sent,
-        total_bytes: r.total_bytes,
-        attempts: r.attempts,
-        in_reply_to: r.in_reply_to.clone(),
-        path: r.path.clone(),
-    }
-}
 
 /// Delivers queued dossiers, with backoff, until the daemon stops. Only
 /// the items the outbox's index says are due are read from the store.
@@ -189,7 +163,7 @@ async fn try_deliver(engine: &Engine, rec: &mut OutboxRecord) -> Result<(), Outc
     rec.path = ch.path().map(|p| p.as_str().to_owned());
     let key = engine
         .unwrap_key(&id)
-        .map_err(|e| Outcome::Failed(e.error))?;
+        .map_err(|e| Outcome::Failed(e.to_string()))?;
     rec.state = OutboxState::Sending;
     save(engine, rec)?;
     let offer = Offer::new(id, key, rec.content_len);
@@ -329,7 +303,7 @@ async fn finish_recorded(
             receipt: bytes,
         })
         .await
-        .map_err(|e| Outcome::Retry(format!("the delivery could not be recorded: {}", e.error)))
+        .map_err(|e| Outcome::Retry(format!("the delivery could not be recorded: {e}")))
 }
 
 /// What a refusal reason means to the user.

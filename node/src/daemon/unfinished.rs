@@ -24,7 +24,6 @@ use confrere_protocol::UnixTime;
 use super::common::{now, rfc3339};
 use super::engine::Engine;
 use super::records::{InboxRecord, TransferRecord};
-use crate::api::model::UnfinishedInbound;
 use crate::store::{Store, StoreError, Tree};
 
 /// How often the node looks for expired unfinished transfers (and once at
@@ -166,7 +165,7 @@ pub(super) fn start(
     };
     let wrapped = engine
         .wrap_key(id, key)
-        .map_err(|e| NotNow(RefuseReason::Busy, e.error))?;
+        .map_err(|e| NotNow(RefuseReason::Busy, e.to_string()))?;
     engine
         .store
         .put_wrapped_key(id.as_bytes(), &wrapped)
@@ -273,9 +272,22 @@ pub(crate) async fn sweep_worker(engine: Arc<Engine>) {
     }
 }
 
+/// Inbound transfers begun and not finished, at a glance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnfinishedSummary {
+    /// How many.
+    pub count: usize,
+    /// Bytes of chunks they hold so far.
+    pub bytes: u64,
+    /// Sealed bytes their offers announced (what they may grow to).
+    pub announced_bytes: u64,
+    /// When the oldest started (Unix seconds); none without transfers.
+    pub oldest_started_at: Option<i64>,
+}
+
 /// The unfinished inbound transfers at a glance.
-pub(crate) fn summary(store: &Store) -> Result<UnfinishedInbound, StoreError> {
-    let mut s = UnfinishedInbound::default();
+pub(crate) fn summary(store: &Store) -> Result<UnfinishedSummary, StoreError> {
+    let mut s = UnfinishedSummary::default();
     let mut oldest: Option<i64> = None;
     for (_, t) in store.scan::<TransferRecord>(Tree::Transfers)? {
         s.count += 1;
@@ -289,7 +301,7 @@ pub(crate) fn summary(store: &Store) -> Result<UnfinishedInbound, StoreError> {
         }
         oldest = Some(oldest.map_or(t.started_at, |o| o.min(t.started_at)));
     }
-    s.oldest_started_at = oldest.map(rfc3339);
+    s.oldest_started_at = oldest;
     Ok(s)
 }
 
@@ -331,7 +343,7 @@ mod tests {
         let before = summary(&store).expect("summary");
         assert_eq!(before.count, 3);
         assert!(before.bytes >= 3000, "{before:?}");
-        assert_eq!(before.oldest_started_at, Some(rfc3339(start)));
+        assert_eq!(before.oldest_started_at, Some(start));
 
         let under_way = resume(&busy).ok().expect("mark");
         let limits = UnfinishedLimits::default();
@@ -363,7 +375,7 @@ mod tests {
         assert_eq!(erased[0].id, busy);
         let after = summary(&store).expect("summary");
         assert_eq!(after.count, 1);
-        assert_eq!(after.oldest_started_at, Some(rfc3339(start + 6 * DAY)));
+        assert_eq!(after.oldest_started_at, Some(start + 6 * DAY));
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! The local API's node, peer, send, inbox and outbox methods.
+//! The local API's node, peer, send, inbox and outbox methods, and the
+//! views they answer, built from the daemon's records.
 
+use crate::api::directory_model::{directory_record, DirectoryRecord};
 use crate::api::model::*;
-use crate::daemon::common::{internal, store_err};
-use crate::daemon::Engine;
-use crate::daemon::{inbox, sending, InboxStatus, OutboxState};
+use crate::daemon::common::rfc3339;
+use crate::daemon::{inbox, sending, Engine, InboxRecord, InboxStatus, OutboxRecord, OutboxState};
+use crate::daemon::{OpError, Outgoing, Queued, TypedPatient, UnfinishedSummary};
 use crate::net::Entry;
 
+/// An address-book entry as the API shows it.
 pub(crate) fn peer_info(e: &Entry) -> PeerInfo {
     PeerInfo {
         peer_id: e.peer_id.clone(),
@@ -17,6 +20,82 @@ pub(crate) fn peer_info(e: &Entry) -> PeerInfo {
     }
 }
 
+/// An inbox item as the API shows it; the letter only when asked for.
+fn inbox_item(r: &InboxRecord, with_letter: bool) -> InboxItem {
+    InboxItem {
+        id: r.id.clone(),
+        from: r.from.clone(),
+        from_name: r.from_name.clone(),
+        patient: PatientSummary {
+            ins: r.ins.clone(),
+            family: r.family.clone(),
+            given: r.given.clone(),
+            birth_date: r.birth_date.clone(),
+        },
+        reason: r.reason.clone(),
+        urgent: r.urgent,
+        status: r.status.as_str().to_owned(),
+        received_at: rfc3339(r.received_at),
+        documents: r
+            .documents
+            .iter()
+            .map(|d| DocumentInfo {
+                name: d.name.clone(),
+                media_type: d.media_type.clone(),
+                size: d.size,
+                sha256: d.sha256.clone(),
+            })
+            .collect(),
+        in_reply_to: r.in_reply_to.clone(),
+        letter: (with_letter && !r.letter.is_empty()).then(|| r.letter.clone()),
+        decline_reason: r.decline_reason.clone(),
+    }
+}
+
+/// An outbox item as the API shows it; `in_flight`: the sealed bytes a
+/// transfer under way has sent so far.
+fn outbox_item(r: &OutboxRecord, in_flight: Option<u64>) -> OutboxItem {
+    let acked = r
+        .acked_chunks
+        .saturating_mul(confrere_protocol::dossier::SEALED_CHUNK_LEN as u64)
+        .min(r.total_bytes);
+    let sent = match r.state {
+        OutboxState::Delivered => r.total_bytes,
+        _ => in_flight.unwrap_or(acked).max(acked),
+    };
+    OutboxItem {
+        id: r.id.clone(),
+        to: r.to.clone(),
+        state: r.state.as_str().to_owned(),
+        last_error: r.last_error.clone(),
+        created_at: rfc3339(r.created_at),
+        delivered_at: r.delivered_at.map(rfc3339),
+        sent_bytes: sent,
+        total_bytes: r.total_bytes,
+        attempts: r.attempts,
+        in_reply_to: r.in_reply_to.clone(),
+        path: r.path.clone(),
+    }
+}
+
+fn unfinished_inbound(u: UnfinishedSummary) -> UnfinishedInbound {
+    UnfinishedInbound {
+        count: u.count,
+        bytes: u.bytes,
+        announced_bytes: u.announced_bytes,
+        oldest_started_at: u.oldest_started_at.map(rfc3339),
+    }
+}
+
+/// The answer to a send: the dossier, queued.
+fn sent(q: Queued) -> Sent {
+    Sent {
+        id: q.id.to_string(),
+        state: OutboxState::Queued.as_str().to_owned(),
+        warnings: q.warnings,
+    }
+}
+
 pub(crate) async fn status(engine: &Engine) -> Result<Status, ApiError> {
     let inbox = engine.inbox_records()?.len();
     let outbox = engine
@@ -24,6 +103,7 @@ pub(crate) async fn status(engine: &Engine) -> Result<Status, ApiError> {
         .iter()
         .filter(|r| r.state != OutboxState::Delivered)
         .count();
+    let unfinished = crate::daemon::unfinished::summary(&engine.store).map_err(OpError::from)?;
     Ok(Status {
         national_id: engine.identity.national_id.to_string(),
         name: engine.identity.display_name(),
@@ -49,7 +129,7 @@ pub(crate) async fn status(engine: &Engine) -> Result<Status, ApiError> {
             .collect(),
         inbox,
         outbox,
-        unfinished_inbound: crate::daemon::unfinished::summary(&engine.store).map_err(store_err)?,
+        unfinished_inbound: unfinished_inbound(unfinished),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     })
 }
@@ -60,79 +140,43 @@ pub(crate) async fn peers(engine: &Engine) -> Result<Vec<PeerInfo>, ApiError> {
 }
 
 pub(crate) async fn add_peer(engine: &Engine, req: AddPeer) -> Result<PeerInfo, ApiError> {
-    let (addr, peer) = crate::net::addressbook::parse_addr(&req.multiaddr).map_err(|e| {
-        ApiError::new(
-            "invalid",
-            e.to_string(),
-            "give the address the colleague's `confrere status` prints",
-        )
-    })?;
-    let entry = {
-        let mut book = engine.book.lock().await;
-        let entry = book.add(&req.multiaddr).map_err(|e| {
-            ApiError::new(
-                "invalid",
-                e.to_string(),
-                "give the address the colleague's `confrere status` prints",
-            )
-        })?;
-        book.save().map_err(internal)?;
-        entry
-    };
-    // Dial that very address, on a new connection, to learn which
-    // practitioner's node answers there: only then is it verified.
-    let mut target = addr.clone();
-    if let Some(p) = peer {
-        target.push(libp2p::multiaddr::Protocol::P2p(p));
-    }
-    let reached = engine.net.verify_address(target).await;
-    match reached {
-        Ok(ch) => {
-            let verified = ch.peer().identity().clone();
-            let remote = ch.remote_peer_id();
-            let _ = ch.close().await;
-            engine
-                .peer_verified(
-                    remote,
-                    verified.national_id.as_str(),
-                    &verified.display_name(),
-                    &[addr],
-                )
-                .await;
-            let book = engine.book.lock().await;
-            let mut info = book
-                .find_by_peer(&remote)
-                .map(peer_info)
-                .unwrap_or_else(|| peer_info(&entry));
-            // Verified through this very address: no error stands.
-            info.last_error = None;
-            Ok(info)
-        }
-        Err(e) => {
-            let msg = e.to_string();
-            let mut book = engine.book.lock().await;
-            book.record_error(&req.multiaddr, &msg);
-            let _ = book.save();
-            let mut info = peer_info(&entry);
-            info.last_error = Some(msg);
-            Ok(info)
-        }
-    }
+    let added = engine.add_to_book(&req.multiaddr).await?;
+    let mut info = peer_info(&added.entry);
+    info.last_error = added.error;
+    Ok(info)
 }
 
 pub(crate) async fn find_peers(
     engine: &Engine,
     national_id: String,
-) -> Result<Vec<crate::api::directory_model::DirectoryRecord>, ApiError> {
-    engine.find_in_directory(&national_id).await
+) -> Result<Vec<DirectoryRecord>, ApiError> {
+    let records = engine.find_in_directory(&national_id).await?;
+    Ok(records.iter().map(directory_record).collect())
 }
 
 pub(crate) async fn remove_peer(engine: &Engine, key: String) -> Result<Vec<PeerInfo>, ApiError> {
-    engine.remove_from_book(&key).await
+    let removed = engine.remove_from_book(&key).await?;
+    Ok(removed.iter().map(peer_info).collect())
 }
 
 pub(crate) async fn send(engine: &Engine, req: SendRequest) -> Result<Sent, ApiError> {
-    sending::send(engine, req, None).await
+    let outgoing = Outgoing {
+        to: req.to,
+        patient: TypedPatient {
+            ins: req.patient.ins,
+            family: req.patient.family,
+            given: req.patient.given,
+            birth_date: req.patient.birth_date,
+            sex: req.patient.sex,
+        },
+        reason: req.reason,
+        urgent: req.urgent,
+        letter: req.letter,
+        files: req.files,
+        consent: req.consent,
+        care_team: req.care_team,
+    };
+    Ok(sent(sending::send(engine, outgoing, None).await?))
 }
 
 pub(crate) async fn outbox(engine: &Engine) -> Result<Vec<OutboxItem>, ApiError> {
@@ -145,16 +189,17 @@ pub(crate) async fn outbox(engine: &Engine) -> Result<Vec<OutboxItem>, ApiError>
         .unwrap_or_default();
     Ok(recs
         .into_iter()
-        .map(|r| sending::outbox_item(&r, progress.get(&r.id).copied()))
+        .map(|r| outbox_item(&r, progress.get(&r.id).copied()))
         .collect())
 }
 
 pub(crate) async fn inbox(engine: &Engine) -> Result<Vec<InboxItem>, ApiError> {
-    inbox::list(engine)
+    let recs = inbox::list(engine)?;
+    Ok(recs.iter().map(|r| inbox_item(r, false)).collect())
 }
 
 pub(crate) async fn inbox_show(engine: &Engine, id: String) -> Result<InboxItem, ApiError> {
-    inbox::show(engine, &id).await
+    Ok(inbox_item(&inbox::show(engine, &id).await?, true))
 }
 
 pub(crate) async fn inbox_open(
@@ -162,11 +207,13 @@ pub(crate) async fn inbox_open(
     id: String,
     req: OpenRequest,
 ) -> Result<Opened, ApiError> {
-    inbox::open(engine, &id, req).await
+    let files = inbox::open(engine, &id, &req.out_dir).await?;
+    Ok(Opened { files })
 }
 
 pub(crate) async fn inbox_accept(engine: &Engine, id: String) -> Result<InboxItem, ApiError> {
-    inbox::set_status(engine, &id, InboxStatus::Accepted, None).await
+    let rec = inbox::set_status(engine, &id, InboxStatus::Accepted, None).await?;
+    Ok(inbox_item(&rec, false))
 }
 
 pub(crate) async fn inbox_decline(
@@ -174,7 +221,8 @@ pub(crate) async fn inbox_decline(
     id: String,
     req: DeclineRequest,
 ) -> Result<InboxItem, ApiError> {
-    inbox::set_status(engine, &id, InboxStatus::Declined, Some(req.reason)).await
+    let rec = inbox::set_status(engine, &id, InboxStatus::Declined, Some(req.reason)).await?;
+    Ok(inbox_item(&rec, false))
 }
 
 pub(crate) async fn inbox_reply(
@@ -182,5 +230,7 @@ pub(crate) async fn inbox_reply(
     id: String,
     req: ReplyRequest,
 ) -> Result<Sent, ApiError> {
-    inbox::reply(engine, &id, req).await
+    Ok(sent(
+        inbox::reply(engine, &id, req.letter, req.files).await?,
+    ))
 }

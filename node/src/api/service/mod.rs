@@ -6,8 +6,6 @@
 mod dossiers;
 mod records;
 
-pub(crate) use dossiers::peer_info;
-
 use crate::api::model::*;
 use crate::daemon::Engine;
 
