@@ -578,7 +578,10 @@ impl Rng {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         // The low bits vary most; truncation is what is wanted.
-        #[allow(clippy::cast_possible_truncation)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the low bits vary most: truncation is what is wanted"
+        )]
         Rng(nanos as u64)
     }
 

@@ -171,7 +171,11 @@ pub(crate) fn percentile(samples: &[f64], p: f64) -> Option<f64> {
     s.sort_by(f64::total_cmp);
     let rank = (p / 100.0 * s.len() as f64).ceil().max(1.0);
     // A rank within 1..=len: the cast cannot truncate meaningfully.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a positive rank within 1..=len, which fits a usize"
+    )]
     let index = (rank as usize).min(s.len()) - 1;
     Some(s[index])
 }
@@ -201,7 +205,11 @@ pub(crate) fn size(bytes: u64) -> String {
 /// A rate with thousands separators: `12,345`.
 pub(crate) fn count(n: f64) -> String {
     // Display only: rates are far below 2^53.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a positive rank within 1..=len, which fits a usize"
+    )]
     let n = n.max(0.0).round() as u64;
     let digits = n.to_string();
     let groups: Vec<&str> = digits
@@ -248,7 +256,11 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
         return Err(format!("{text:?} is not a usable size"));
     }
     // Within 1..=1e15 after the check.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a positive rank within 1..=len, which fits a usize"
+    )]
     Ok(bytes.round() as u64)
 }
 

@@ -426,7 +426,10 @@ pub(crate) mod output {
             return format!("{n} B");
         }
         // Precision loss is irrelevant for display.
-        #[allow(clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "precision loss is irrelevant for a size shown to one decimal"
+        )]
         let mut v = n as f64 / 1024.0;
         let mut unit = UNITS[0];
         for u in &UNITS[1..] {

@@ -195,7 +195,10 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, &'static str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

@@ -17,7 +17,10 @@
 //! `cargo bench -p confrere-node --bench ledger`
 //! `LEDGER_BENCH_1M=1 cargo bench -p confrere-node --bench ledger`
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;

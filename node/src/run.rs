@@ -221,7 +221,10 @@ async fn wait_for_signal() {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

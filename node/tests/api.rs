@@ -1,6 +1,9 @@
 //! The local API server against a fake node: its files in the home, the
 //! bearer token, every route's JSON, error statuses, limits and shutdown.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,10 @@
 //! records, finding records by id prefix, the check of a send (each
 //! refusal), what reaches the disk, and the local API's consent routes
 //! against a fake node.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -215,7 +218,7 @@ fn lists_are_newest_first_and_filter_by_patient() {
     );
     assert_eq!(
         consent::list(&store, Some(&ins(PATIENT))).unwrap(),
-        vec![third.clone(), first.clone()]
+        vec![third, first]
     );
     assert_eq!(
         consent::list_as_typed(&store, Some(" 1 84 02 76 451 089 80 ")).unwrap(),
@@ -227,10 +230,7 @@ fn lists_are_newest_first_and_filter_by_patient() {
     // Care-team records are listed apart.
     let t = care_team(&store, "2025-06-01", now());
     assert_eq!(consent::list(&store, None).unwrap().len(), 3);
-    assert_eq!(
-        consent::list_care_team(&store, None).unwrap(),
-        vec![t.clone()]
-    );
+    assert_eq!(consent::list_care_team(&store, None).unwrap(), vec![t]);
     assert_eq!(
         consent::list_care_team(&store, Some(&ins(OTHER_PATIENT))).unwrap(),
         vec![]
@@ -1089,7 +1089,7 @@ fn api_bodies_do_not_debug_print_patient_data() {
         now(),
     )
     .unwrap();
-    let mut revoked = c.clone();
+    let mut revoked = c;
     revoked.revoke(now(), Some("Motif ZYXWVUTSRQ")).unwrap();
     let info = ConsentInfo::new(&revoked, now());
     assert_eq!(info.state, "revoked");

@@ -94,7 +94,7 @@ fn enroll(dir: &Path, label: &str, ca: &TestCa, req: IssueRequest) -> Node {
     let home = Home::open(&home_dir).expect("open home");
     Node {
         session: Arc::new(home.session_config()),
-        keypair: home.libp2p.clone(),
+        keypair: home.libp2p,
     }
 }
 

@@ -6,7 +6,10 @@
 //!
 //! The test reads the sources: each file's code before its `#[cfg(test)]`
 //! module, comments left out.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -240,7 +240,7 @@ fn a_ledger_of_another_practitioner_or_node_is_refused() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        Ledger::open(store.clone(), key(7), "not-an-id!", "X"),
+        Ledger::open(store, key(7), "not-an-id!", "X"),
         Err(LedgerError::NationalId(_))
     ));
 }

@@ -5,7 +5,10 @@
 //!
 //! `cargo bench -p confrere-protocol --bench handshake`
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::hint::black_box;
 use std::path::PathBuf;

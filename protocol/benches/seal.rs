@@ -6,7 +6,10 @@
 //!
 //! `cargo bench -p confrere-protocol --bench seal`
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::hint::black_box;
 

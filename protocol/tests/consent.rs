@@ -1,7 +1,10 @@
 //! Consents and care-team records: creation rules, the share decision
 //! (every refusal), revocation, the stored form, and that nothing prints
 //! patient data.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use confrere_protocol::codec::DecodeError;
 use confrere_protocol::consent::{

@@ -8,7 +8,10 @@
 //! same Noise parameters, the way an attacker would.
 
 // Tests may unwrap: a panic is a failure with its location.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

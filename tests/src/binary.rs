@@ -243,7 +243,10 @@ pub fn dep_info_sources(dep_info: &str) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
     use std::fs;

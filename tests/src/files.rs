@@ -199,7 +199,10 @@ pub fn find_in_files(dir: &Path, needles: &[(&str, &[u8])]) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

@@ -2,7 +2,10 @@
 //! (`confrere_tests::binary`): the profile directory derived from this test
 //! executable's path is where cargo put this package's own binaries, whose
 //! paths it gives the integration tests in `CARGO_BIN_EXE_<name>`.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::path::Path;
 

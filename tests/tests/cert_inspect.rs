@@ -5,7 +5,10 @@
 //! Every verdict is taken at a fixed instant (`--at`), so none of these
 //! tests depends on the machine's clock, except the one that checks that
 //! the real certificate is expired today.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::path::PathBuf;
 

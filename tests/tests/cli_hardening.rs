@@ -2,7 +2,10 @@
 //! files: `confrere … | head -1` ends quietly, a daemon refuses a port
 //! another node listens on (with the reason), and a command never sends
 //! the API token or a request to a process that is not the home's daemon.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -17,7 +17,10 @@
 //! After an intended change, rewrite the snapshots with
 //! `SNAPSHOTS=overwrite cargo test -p confrere-tests --test cli_snapshots`
 //! and read the diff: a snapshot of a wrong message is a bug, not a test.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 mod snapshot_support;
 

@@ -1,6 +1,9 @@
 //! `confrere completions SHELL` and `confrere man`: generated from the clap
 //! definitions, printed or written where asked.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 

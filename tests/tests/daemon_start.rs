@@ -2,7 +2,10 @@
 //! unknown key or a bad value (named with its file and line, never
 //! replaced by a default), and a ledger altered in the middle of its
 //! chain (named by its first bad entry, with nothing appended).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

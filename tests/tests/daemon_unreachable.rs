@@ -1,6 +1,9 @@
 //! Commands that need the daemon, when it does not run: exit code 3 and a
 //! message that says so, with the command that starts it.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use confrere_tests::{confrere, confrere_cmd, run};
 

@@ -1,7 +1,10 @@
 //! `confrere demo`, the README's main command: it plays the three stories
 //! with real daemons on loopback, exits 0 and leaves no process behind.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::time::Duration;

@@ -5,7 +5,10 @@
 //! about a second each to generate): A issues the cards most tests use and is
 //! never modified; B is "another PKI" and the one the revocation test
 //! revokes in. Every enrollment writes into its own temporary directory.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::ffi::OsString;
 use std::fs;

@@ -5,7 +5,10 @@
 //! limit at start and closes all but a few connections of one address at
 //! once: during the flood `status` answers and a colleague's dossier is
 //! delivered.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::net::SocketAddr;

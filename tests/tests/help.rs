@@ -1,5 +1,8 @@
 //! `--help` texts: the exit codes at the top level, an example everywhere.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use confrere_tests::confrere;
 

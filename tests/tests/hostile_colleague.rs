@@ -16,7 +16,10 @@
 //! home is the one with bad intent. Every daemon is killed when its guard
 //! drops, the in-process network is shut down when its guard drops, every
 //! wait is bounded, and all nodes listen on 127.0.0.1 without mDNS.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -24,7 +24,10 @@
 //! Rewrite the snapshots after an intended change with
 //! `SNAPSHOTS=overwrite cargo test -p confrere-tests --test json_shapes`,
 //! then read the diff.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 mod snapshot_support;
 

@@ -3,7 +3,10 @@
 //! 0 peers" against a Confrère directory node (reach_outsider.rs) means the
 //! directory gave nothing, not that the probe could not see it. Loopback
 //! only.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

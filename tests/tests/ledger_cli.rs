@@ -3,7 +3,10 @@
 //! through the store's API: exit 0 when intact, 1 naming the first bad
 //! entry for each kind of tampering, 2 for a home that is not one, 3 when
 //! another process holds the store and no daemon answers.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,10 @@
 //!
 //! Needs root: without it the test prints `SKIPPED: …` and passes, unless
 //! `CONFRERE_NETNS_REQUIRED` is set (scripts/test.sh sets it as root).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::process::Command;
 use std::time::Duration;

@@ -15,7 +15,10 @@
 //! loopback ports without mDNS; only the TEST PKIs and cards are shared.
 //! Every daemon is killed when its guard drops, even when a test fails, and
 //! every wait is bounded.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::collections::BTreeSet;
 use std::fs;

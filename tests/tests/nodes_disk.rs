@@ -10,7 +10,10 @@
 //!
 //! Mounting needs privileges: where `mount -t tmpfs` is not allowed (most
 //! CI runners), the test says so and passes without checking anything.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::io::Write;

@@ -3,7 +3,10 @@
 //! colleague seen again gets its queued dossiers at once, not after the
 //! backoff; dossier files that a crash left without a record are destroyed
 //! when the daemon starts, and real records are untouched.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

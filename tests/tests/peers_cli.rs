@@ -10,7 +10,10 @@
 //! Two nodes (a GP and a cardiologist) on loopback without mDNS, started
 //! once for the whole scenario; every daemon is killed when its guard
 //! drops, every wait is bounded.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::Path;

@@ -10,7 +10,10 @@
 //! own temporary directory, on fixed loopback ports without mDNS; only the
 //! TEST PKI and cards are shared. Every daemon is killed when its guard
 //! drops, and every wait is bounded.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

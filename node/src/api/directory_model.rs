@@ -121,7 +121,10 @@ fn is_public(addr: &Multiaddr) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

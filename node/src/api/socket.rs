@@ -53,7 +53,10 @@ fn short_path<R>(home: &Path, _f: impl FnOnce(&Path) -> io::Result<R>) -> io::Re
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

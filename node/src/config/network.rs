@@ -226,7 +226,10 @@ fn mib<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use std::path::Path;
 

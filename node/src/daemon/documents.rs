@@ -9,7 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// Block size for reading documents.
-pub const READ_BLOCK: usize = 256 * 1024;
+pub(crate) const READ_BLOCK: usize = 256 * 1024;
 
 /// What is known of one file before it is read.
 #[derive(Clone, Debug)]

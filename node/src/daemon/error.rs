@@ -284,7 +284,7 @@ impl Fault for OpError {
         match self {
             OpError::Store(e) | OpError::NotQueued(e) => e.hint().to_string(),
             OpError::Ledger(e) | OpError::NotLogged(e) => e.hint().to_string(),
-            OpError::Policy(e) => e.hint().to_string(),
+            OpError::Policy(e) => e.hint(),
             OpError::Internal(_) => {
                 "see the daemon's log; if it persists, restart the daemon".into()
             }
@@ -331,7 +331,10 @@ impl Fault for OpError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

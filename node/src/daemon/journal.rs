@@ -13,7 +13,7 @@ use crate::ledger::LedgerError;
 /// Why the journal could not be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum JournalError {
+pub(crate) enum JournalError {
     /// The patient's INS is not valid.
     #[error("the patient's INS is invalid: {0}")]
     Ins(#[from] InsError),
@@ -40,7 +40,7 @@ impl Fault for JournalError {
 
 /// One event about a patient's dossiers, from this node's ledger.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JournalEvent {
+pub(crate) struct JournalEvent {
     /// Ledger sequence number.
     pub seq: u64,
     /// When.

@@ -206,7 +206,10 @@ async fn event_loop(engine: Arc<Engine>, mut events: mpsc::Receiver<NetEvent>) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

@@ -549,7 +549,7 @@ mod tests {
             .put_bytes(Tree::Outbox, &[9u8; 16], b"not an outbox record")
             .expect("put");
         drop(outbox);
-        let (again, settled) = Outbox::load(store.clone()).expect("load");
+        let (again, settled) = Outbox::load(store).expect("load");
         assert_eq!(settled, vec![*done.as_bytes()]);
         let due = again.claim_due(10, 4);
         assert_eq!(due.len(), 1);

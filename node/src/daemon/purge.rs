@@ -22,7 +22,7 @@ const SECS_PER_YEAR: i64 = 365 * 24 * 3600 + 6 * 3600;
 /// Why a purge failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum PurgeError {
+pub(crate) enum PurgeError {
     /// config.toml cannot be read or is invalid: the retention period is
     /// not known, so nothing is purged.
     #[error(transparent)]
@@ -62,7 +62,7 @@ impl Fault for PurgeError {
 
 /// One dossier past its retention period.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PurgedDossier {
+pub(crate) struct PurgedDossier {
     /// The dossier.
     pub dossier_id: DossierId,
     /// `inbox` or `outbox`.
@@ -75,7 +75,7 @@ pub struct PurgedDossier {
 
 /// What a purge did, or would do.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Purged {
+pub(crate) struct Purged {
     /// The retention period applied, in years.
     pub retention_years: u32,
     /// The dossiers past it.

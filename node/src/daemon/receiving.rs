@@ -23,7 +23,7 @@ use crate::net::{short_peer, SecureChannel};
 use crate::store::{StoreError, Tree};
 
 /// Largest dossier accepted (sealed bytes).
-pub const MAX_DOSSIER_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+pub(crate) const MAX_DOSSIER_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 
 /// Serves one inbound session until the peer closes it.
 pub(super) async fn serve_inbound(engine: Arc<Engine>, mut ch: SecureChannel) {

@@ -35,7 +35,7 @@ const PREFIX: &str = "revocation/";
 
 /// A revocation notice to deliver, and its outcome.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RevocationTask {
+pub(crate) struct RevocationTask {
     /// Consent id, hex.
     pub consent_id: String,
     /// Dossier id, hex.
@@ -63,7 +63,7 @@ pub struct RevocationTask {
 /// Why a revocation could not be carried out.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum RevocationError {
+pub(crate) enum RevocationError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -97,7 +97,7 @@ impl Fault for RevocationError {
 
 /// Where the erasure of a dossier shared under a consent stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErasureState {
+pub(crate) enum ErasureState {
     /// The consent is active: nothing to erase.
     Shared,
     /// The revocation notice is not acknowledged yet.
@@ -108,7 +108,7 @@ pub enum ErasureState {
 
 impl ErasureState {
     /// `shared`, `pending` or `erased` (the API's spelling).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ErasureState::Shared => "shared",
             ErasureState::Pending => "pending",
@@ -119,7 +119,7 @@ impl ErasureState {
 
 /// A dossier shared under a consent, and where its erasure stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SharedDossier {
+pub(crate) struct SharedDossier {
     /// The recipient's national id.
     pub national_id: String,
     /// The dossier, hex.
@@ -312,9 +312,8 @@ async fn deliver(engine: &Engine, task: &RevocationTask) -> Result<(String, bool
         .await
         .map_err(|e| e.to_string())?
         .ok_or("the recipient closed the session")?;
-    let receipt = match RevocationMessage::decode(&answer) {
-        Ok(RevocationMessage::Erased(r)) => r,
-        _ => return Err("the recipient did not answer with an erasure receipt".into()),
+    let Ok(RevocationMessage::Erased(receipt)) = RevocationMessage::decode(&answer) else {
+        return Err("the recipient did not answer with an erasure receipt".into());
     };
     verify_erasure(&receipt, &did, &consent_id, &ch.remote_peer_id().to_bytes())
         .map_err(|e| format!("the erasure receipt does not verify: {e}"))?;

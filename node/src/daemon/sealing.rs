@@ -200,7 +200,10 @@ pub(crate) async fn send(
 }
 
 /// Writes the ledger entry and the outbox record of a sealed dossier.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each argument is one part of the entry and record written together; a struct would only rename them"
+)]
 async fn queue(
     engine: &Engine,
     id: DossierId,

@@ -28,7 +28,7 @@ use crate::store::{Store, StoreError, Tree};
 
 /// How often the node looks for expired unfinished transfers (and once at
 /// start).
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+pub(crate) const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The limits on unfinished inbound transfers in force: `[transfers]` of
 /// the home's configuration (the protocol's defaults where unset).

@@ -429,7 +429,10 @@ fn publishable(addrs: &[Multiaddr]) -> Vec<Multiaddr> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

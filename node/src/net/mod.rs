@@ -96,7 +96,10 @@ pub fn split_peer(addr: &Multiaddr) -> (Multiaddr, Option<PeerId>) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

@@ -31,10 +31,11 @@ use super::{Store, StoreError};
 
 mod stream;
 
-pub use stream::{ChunkReader, ChunkWriter};
+pub use stream::ChunkReader;
+pub(crate) use stream::ChunkWriter;
 
 /// Directory of the chunk files, in the home.
-pub const BLOBS_DIR: &str = "blobs";
+pub(crate) const BLOBS_DIR: &str = "blobs";
 
 /// Files kept open at once.
 const MAX_OPEN: usize = 32;

@@ -194,7 +194,7 @@ mod tests {
             cipher(8).open("inbox", b"k1", &sealed),
             Err(CryptError::Authentication)
         );
-        let mut tampered = sealed.clone();
+        let mut tampered = sealed;
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         assert_eq!(

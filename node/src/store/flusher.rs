@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use super::{Store, StoreError};
 
 /// Chunks written between two requests for a flush (about 4 MiB).
-pub const CHUNKS_PER_FLUSH: u32 = 64;
+pub(crate) const CHUNKS_PER_FLUSH: u32 = 64;
 
 /// A background flusher of one store; see the module documentation.
 pub struct Flusher {

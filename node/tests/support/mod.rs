@@ -1,6 +1,9 @@
 //! Enrolled test nodes for the network tests: a TEST CA, card
 //! certificates and homes made with the node's own code.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test files, each of which uses only part of it"
+)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,29 +18,29 @@ use libp2p::PeerId;
 use time::{Duration as TimeDuration, OffsetDateTime};
 
 /// A node's identity, read back from its home.
-pub struct Node {
+pub(crate) struct Node {
     pub national_id: &'static str,
     pub session: Arc<SessionConfig>,
     pub keypair: Keypair,
 }
 
 impl Node {
-    pub fn peer_id(&self) -> PeerId {
+    pub(crate) fn peer_id(&self) -> PeerId {
         self.keypair.public().to_peer_id()
     }
 }
 
-pub fn ca() -> TestCa {
+pub(crate) fn ca() -> TestCa {
     TestCa::generate_with_key_bits(OffsetDateTime::now_utc(), 2048).expect("test CA")
 }
 
-pub fn write(path: &Path, text: &str) {
+pub(crate) fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write test PKI file");
 }
 
 /// Issues a card certificate under `issuer` and enrolls a home trusting
 /// the roots of `trusted`.
-pub fn enroll(
+pub(crate) fn enroll(
     dir: &Path,
     label: &str,
     issuer: &TestCa,
@@ -88,10 +91,10 @@ pub fn enroll(
     Node {
         national_id: leak(req.national_id),
         session: Arc::new(home.session_config()),
-        keypair: home.libp2p.clone(),
+        keypair: home.libp2p,
     }
 }
 
-pub fn leak(s: String) -> &'static str {
+pub(crate) fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }

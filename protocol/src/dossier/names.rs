@@ -177,7 +177,10 @@ pub fn unique_name(name: &str, existing: &dyn Fn(&str) -> bool) -> Result<String
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

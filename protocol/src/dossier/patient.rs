@@ -281,7 +281,10 @@ fn check_name(name: &str, field: &'static str) -> Result<(), PatientError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests {
     use super::*;
 

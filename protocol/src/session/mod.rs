@@ -71,7 +71,10 @@ mod payload;
 mod transport;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails at the first unexpected value"
+)]
 mod tests;
 
 pub use error::{ConfigError, Fault, SessionError};

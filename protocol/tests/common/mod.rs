@@ -1,7 +1,10 @@
 //! Helpers shared by the tests that use the OpenSSL-made fixture corpus in
 //! `tests/fixtures/openssl/` (see its MANIFEST.md).
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test files, each of which uses only part of it"
+)]
 
 use confrere_protocol::{
     parse_certificates, parse_crls, Certificate, Crl, Purpose, RevocationCheck, TrustStore,

@@ -2,7 +2,10 @@
 //! (it must never panic) and that tamper with signed messages (they must
 //! be refused).
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test files, each of which uses only part of it"
+)]
 
 use proptest::sample::Index;
 

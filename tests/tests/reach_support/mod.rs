@@ -2,7 +2,11 @@
 //! reach_outsider.rs) share: the TEST PKIs and cards, the patient, sending
 //! a document and checking that the very bytes arrived, and the bounds of
 //! their waits.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "test support: shared by several test files (each uses part of it), and a test fails at the first unexpected value"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,10 @@
 //! Both kinds of file live under `tests/cmd/`. With `SNAPSHOTS=overwrite`
 //! in the environment, a file that does not match is rewritten from what
 //! the commands printed; read every changed line before committing it.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "shared by several test files, each of which uses only part of it"
+)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -28,7 +28,7 @@ use super::STRIDE;
 use crate::store::StoreError;
 
 /// Alignment of direct reads and writes: offsets, lengths and buffers.
-pub const ALIGN: usize = 4096;
+pub(crate) const ALIGN: usize = 4096;
 
 /// Bytes gathered before a direct write (16 full chunks and a bit).
 const WRITE_BATCH: usize = 1 << 20;
@@ -107,7 +107,7 @@ fn unsupported(e: &io::Error) -> bool {
 
 /// Writes a run of consecutive chunks of one dossier's file; see the module
 /// documentation.
-pub struct ChunkWriter {
+pub(crate) struct ChunkWriter {
     plain: File,
     direct: Option<File>,
     buf: AlignedBuf,
@@ -145,13 +145,13 @@ impl ChunkWriter {
     }
 
     /// The index of the next chunk to push.
-    pub fn next_index(&self) -> u64 {
+    pub(crate) fn next_index(&self) -> u64 {
         self.next
     }
 
     /// Adds chunk `index`, which must be the next one. The chunk is in the
     /// file after the next [`write_out`](Self::write_out) at the latest.
-    pub fn push(&mut self, index: u64, sealed: &[u8]) -> io::Result<()> {
+    pub(crate) fn push(&mut self, index: u64, sealed: &[u8]) -> io::Result<()> {
         if index != self.next || sealed.len() as u64 > STRIDE {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -209,7 +209,7 @@ impl ChunkWriter {
     /// Puts every chunk pushed so far into the file: whole blocks directly,
     /// the unaligned tail through the page cache (it is written again,
     /// directly, once the block it starts fills up).
-    pub fn write_out(&mut self) -> io::Result<()> {
+    pub(crate) fn write_out(&mut self) -> io::Result<()> {
         self.write_aligned()?;
         if self.buf.len > 0 {
             self.plain.write_all_at(self.buf.filled(), self.at)?;
