@@ -43,6 +43,10 @@ pub enum OpError {
     /// stored dossier that does not open).
     #[error("{0}")]
     Internal(String),
+    /// A reply citing no record was addressed to someone other than the
+    /// referrer, or about another patient.
+    #[error("a reply that cites no consent or care-team record goes back to the colleague who sent the referral, about the same patient")]
+    ReplyElsewhere,
     /// A consent or care-team record was stored, but could not be made
     /// durable or logged in the ledger; it was removed again.
     #[error("the {what} was not recorded: {source}")]
@@ -273,6 +277,7 @@ impl Fault for OpError {
                 Code::Unavailable
             }
             OpError::RefusedMove { .. }
+            | OpError::ReplyElsewhere
             | OpError::ErasedItem { .. }
             | OpError::DirectoryLookup { .. } => Code::Refused,
             OpError::NotPublished(_) => Code::NotPublished,
@@ -288,6 +293,7 @@ impl Fault for OpError {
             OpError::Internal(_) => {
                 "see the daemon's log; if it persists, restart the daemon".into()
             }
+            OpError::ReplyElsewhere => "to send it to another colleague or about another patient, send a new dossier citing the patient's consent or care-team record (`confrere send --consent ID`)".into(),
             OpError::NotRecorded { source, .. } => {
                 format!("nothing was recorded; {}, then record it again", source.hint())
             }

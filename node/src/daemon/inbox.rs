@@ -10,6 +10,7 @@ use confrere_protocol::dossier::{ContentEvent, ContentOpener, DossierId};
 
 use super::engine::Engine;
 use super::error::OpError;
+use super::grounds::ReplyTo;
 use super::outgoing::{Outgoing, Queued, TypedPatient};
 use super::records::{InboxRecord, InboxStatus};
 use super::sending;
@@ -128,7 +129,8 @@ pub(crate) async fn reply(
         consent: None,
         care_team: None,
     };
-    let sent = sending::send(engine, send, Some(did)).await?;
+    let reply = ReplyTo::referral(did, &rec)?;
+    let sent = sending::send(engine, send, Some(reply)).await?;
     set_status(engine, id, InboxStatus::Answered, None).await?;
     Ok(sent)
 }

@@ -23,6 +23,7 @@ pub(crate) mod directory;
 mod documents;
 mod engine;
 mod error;
+mod grounds;
 pub(crate) mod inbox;
 pub(crate) mod journal;
 mod outbox;

@@ -21,6 +21,7 @@ use super::common::now;
 use super::documents::{scan, READ_BLOCK};
 use super::engine::Engine;
 use super::error::OpError;
+use super::grounds::{Grounds, ReplyTo};
 use super::outbox::short;
 use super::outgoing::{Outgoing, Queued};
 use super::records::{OutboxRecord, OutboxState};
@@ -47,8 +48,9 @@ fn not_queued(e: StoreError) -> OpError {
 pub(crate) async fn send(
     engine: &Engine,
     req: Outgoing,
-    in_reply_to: Option<DossierId>,
+    reply: Option<ReplyTo>,
 ) -> Result<Queued, OpError> {
+    let in_reply_to = reply.as_ref().map(ReplyTo::referral_id);
     let to = NationalId::parse(req.to.trim()).map_err(|e| OpError::BadRecipient(e.to_string()))?;
     if to == engine.identity.national_id {
         return Err(OpError::SelfRecipient);
@@ -77,17 +79,18 @@ pub(crate) async fn send(
     let ins = Ins::parse(&req.patient.ins).map_err(|e| OpError::BadIns(e.to_string()))?;
     // The record that allows this share (art. L1110-4). A reply goes back
     // to the referrer and cites none, unless the user gives one.
-    let basis = if in_reply_to.is_none() || req.consent.is_some() || req.care_team.is_some() {
-        Some(crate::consent::check_send(
+    let grounds = match reply {
+        Some(reply) if req.consent.is_none() && req.care_team.is_none() => {
+            Grounds::reply(reply, &to, &ins)?
+        }
+        _ => Grounds::Checked(crate::consent::check_send(
             &engine.store,
             req.consent.as_deref(),
             req.care_team.as_deref(),
             &ins,
             &to,
             created_at,
-        )?)
-    } else {
-        None
+        )?),
     };
     let birth_date = BirthDate::parse(&req.patient.birth_date)
         .map_err(|e| OpError::BadBirthDate(e.to_string()))?;
@@ -181,7 +184,7 @@ pub(crate) async fn send(
         to,
         created_at,
         summary,
-        basis,
+        grounds,
         in_reply_to,
         patient_ins_for_ledger,
     )
@@ -210,7 +213,7 @@ async fn queue(
     to: NationalId,
     created_at: confrere_protocol::UnixTime,
     summary: ContentSummary,
-    basis: Option<crate::consent::CheckedShare>,
+    grounds: Grounds,
     in_reply_to: Option<DossierId>,
     patient_ins: Ins,
 ) -> Result<(), OpError> {
@@ -234,14 +237,10 @@ async fn queue(
         in_reply_to: in_reply_to.map(|d| d.to_string()),
         content_digest: hex::encode(summary.content_digest),
         receipt: None,
-        basis: basis.as_ref().map(crate::consent::CheckedShare::queued),
+        basis: grounds.queued(),
         path: None,
     };
-    let ledger_basis = match (&basis, in_reply_to) {
-        (Some(b), _) => b.ledger_basis(),
-        (None, Some(r)) => confrere_protocol::ledger::ShareBasis::Reply(r),
-        (None, None) => return Err(OpError::internal("a send without a basis")),
-    };
+    let ledger_basis = grounds.ledger_basis();
     engine
         .record(confrere_protocol::ledger::EntryKind::DossierSent {
             dossier_id: id,
