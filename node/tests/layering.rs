@@ -203,3 +203,16 @@ fn the_checks_see_what_they_look_for() {
     assert_eq!(module_of(Path::new("daemon/engine.rs")), "daemon");
     assert_eq!(module_of(Path::new("config.rs")), "config");
 }
+
+#[test]
+fn the_top_level_modules_form_no_cycle() {
+    let graph = module_graph();
+    let cyclic: Vec<&String> = graph
+        .keys()
+        .filter(|m| reachable(&graph, m).contains(*m))
+        .collect();
+    assert!(
+        cyclic.is_empty(),
+        "these modules reach themselves through others (each layer uses only those below it): {cyclic:?}; graph: {graph:?}"
+    );
+}

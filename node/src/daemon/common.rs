@@ -4,7 +4,7 @@ use confrere_protocol::UnixTime;
 
 /// The current time.
 pub(crate) fn now() -> UnixTime {
-    crate::net::system_now()
+    crate::clock::system_now()
 }
 
 /// RFC 3339 of Unix seconds.

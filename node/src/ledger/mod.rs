@@ -103,7 +103,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn system_now() -> UnixTime {
-    crate::net::system_now()
+    crate::clock::system_now()
 }
 
 impl Ledger {
