@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use confrere_node::home::{self, Home, InitRequest};
+use confrere_node::home::{self, CardSource, Home, InitRequest};
 use confrere_node::net::system_now;
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::{NationalId, RevocationCheck};
@@ -141,8 +141,10 @@ fn enroll(dir: &Path, trust: &Trust<'_>, i: usize, now: OffsetDateTime) -> Resul
     let home_dir = dir.join("homes").join(i.to_string());
     home::init(&InitRequest {
         home: home_dir.clone(),
-        cert: card.join("cert.pem"),
-        key: card.join("key.pem"),
+        card: CardSource::KeyFile {
+            cert: card.join("cert.pem"),
+            key: card.join("key.pem"),
+        },
         chain: vec![trust.chain.to_path_buf()],
         trust: vec![trust.root.to_path_buf()],
         crls: vec![trust.crl.to_path_buf()],

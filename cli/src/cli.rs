@@ -43,7 +43,8 @@ pub(crate) enum Command {
     #[command(after_help = "\
 Example:
   confrere init --home ~/confrere --cert card/cert.pem --key card/key.pem \\
-      --chain card/chain.pem --trust pki/root.pem --crl pki/crl.pem")]
+      --chain card/chain.pem --trust pki/root.pem --crl pki/crl.pem
+  confrere init --home ~/confrere --p12 card.p12 --trust pki/root.pem --crl pki/crl.pem")]
     Init(InitArgs),
     /// Run the node in the foreground until SIGINT or SIGTERM.
     #[command(after_help = "\
@@ -303,16 +304,22 @@ pub(crate) struct RunArgs {
 
 /// Options of `init`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("card").required(true).args(["cert", "p12"])))]
 pub(crate) struct InitArgs {
     /// The node's home directory to create.
     #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
     pub home: PathBuf,
     /// The practitioner's authentication certificate (PEM or DER).
-    #[arg(long, value_name = "FILE")]
-    pub cert: PathBuf,
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
     /// The card key: PKCS#8 private key (PEM or DER) of the certificate.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Instead of --cert and --key: a software certificate (PKCS#12, .p12)
+    /// holding the certificate, its key and intermediates. The password is
+    /// read from CONFRERE_P12_PASSWORD, else asked on the terminal.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cert", "key"])]
+    pub p12: Option<PathBuf>,
     /// Intermediate CA certificates; repeatable.
     #[arg(long, value_name = "FILE")]
     pub chain: Vec<PathBuf>,

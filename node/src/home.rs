@@ -31,9 +31,9 @@ use confrere_protocol::credential::{issue_credential, NodeCredential};
 use confrere_protocol::keys::NoiseKeypair;
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::{
-    parse_certificates, parse_crls, verify_certificate, CertError, Certificate, CredentialError,
-    Crl, Pkcs8Signer, PractitionerIdentity, Purpose, RevocationCheck, SignerError, TrustStore,
-    UnixTime, VerifyOptions,
+    open_pkcs12, parse_certificates, parse_crls, verify_certificate, CertError, Certificate,
+    CredentialError, Crl, Pkcs12Error, Pkcs12Password, Pkcs8Signer, PractitionerIdentity, Purpose,
+    RevocationCheck, SignerError, TrustStore, UnixTime, VerifyOptions,
 };
 
 use crate::config::{Config, ConfigError};
@@ -44,14 +44,12 @@ mod config_text;
 use config_text::config_text;
 
 /// Where the inputs of [`init`] come from.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct InitRequest {
     /// The home directory to create (must be absent or empty).
     pub home: PathBuf,
-    /// The practitioner's authentication certificate, PEM or DER.
-    pub cert: PathBuf,
-    /// The card key, PKCS#8 PEM or DER.
-    pub key: PathBuf,
+    /// Where the practitioner's certificate and card key come from.
+    pub card: CardSource,
     /// Intermediate CA certificates.
     pub chain: Vec<PathBuf>,
     /// Trust anchors (at least one file).
@@ -62,6 +60,29 @@ pub struct InitRequest {
     pub revocation: RevocationCheck,
     /// The current time.
     pub now: UnixTime,
+}
+
+/// Where the practitioner's authentication certificate and its key come
+/// from. A PKCS#11 token would be a third source.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CardSource {
+    /// A certificate file and an unencrypted PKCS#8 key file.
+    KeyFile {
+        /// The authentication certificate, PEM or DER (further
+        /// certificates in the file count as its chain).
+        cert: PathBuf,
+        /// The card key, PKCS#8 PEM or DER.
+        key: PathBuf,
+    },
+    /// A PKCS#12 (`.p12`) software certificate: certificate, key and,
+    /// often, intermediate CAs, under a password.
+    Pkcs12 {
+        /// The `.p12` file.
+        file: PathBuf,
+        /// Its password; used in memory only, wiped on drop.
+        password: Pkcs12Password,
+    },
 }
 
 /// What [`init`] made.
@@ -102,6 +123,14 @@ pub enum HomeError {
         path: String,
         /// What is wrong.
         error: SignerError,
+    },
+    /// The `.p12` file cannot be used.
+    #[error("{path}: {error}")]
+    Pkcs12 {
+        /// The `.p12` file.
+        path: String,
+        /// What is wrong.
+        error: Pkcs12Error,
     },
     /// The credential could not be made.
     #[error("the node credential could not be made: {0}")]
@@ -147,6 +176,7 @@ impl HomeError {
             }
             HomeError::Credential(CredentialError::Certificate(error)) => error.hint().into(),
             HomeError::Key { .. } => "give the PKCS#8 private key that belongs to --cert".into(),
+            HomeError::Pkcs12 { error, .. } => error.hint().into(),
             HomeError::Credential(_) => "check the certificate and the key".into(),
             HomeError::AlreadyExists(_) => {
                 "choose another --home, or remove the old one if it is truly unused".into()
@@ -210,6 +240,15 @@ pub fn load_trust(
     Ok((store, intermediates))
 }
 
+/// Reads a PKCS#8 card key and checks it is `leaf`'s.
+fn read_key(key: &Path, leaf: &Certificate) -> Result<Pkcs8Signer, HomeError> {
+    let key_bytes = zeroize::Zeroizing::new(files::read(key)?);
+    Pkcs8Signer::from_pem_or_der(&key_bytes, leaf).map_err(|error| HomeError::Key {
+        path: key.display().to_string(),
+        error,
+    })
+}
+
 /// Enrolls a node: checks the certificate, makes the node's keys, has the
 /// card key sign the credential and writes the home. See the module docs.
 pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
@@ -227,10 +266,25 @@ pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
     if !absent {
         return Err(HomeError::AlreadyExists(home_str));
     }
-    let mut certs = read_certs(&req.cert)?;
-    let leaf = certs.remove(0);
+    // A .p12 is opened first: a wrong password stops here, before anything
+    // is written. A key file is read after the certificate verifies.
+    let (leaf, certs, signer) = match &req.card {
+        CardSource::KeyFile { cert, .. } => {
+            let mut certs = read_certs(cert)?;
+            let leaf = certs.remove(0);
+            (leaf, certs, None)
+        }
+        CardSource::Pkcs12 { file, password } => {
+            let bytes = zeroize::Zeroizing::new(files::read(file)?);
+            let card = open_pkcs12(&bytes, password).map_err(|error| HomeError::Pkcs12 {
+                path: file.display().to_string(),
+                error,
+            })?;
+            (card.certificate, card.chain, Some(card.signer))
+        }
+    };
     let (trust, intermediates) = load_trust(&req.trust, &req.chain, &req.crls)?;
-    // Extra certificates in the --cert file count as its chain.
+    // Extra certificates in the --cert or .p12 file count as its chain.
     let presented: Vec<Certificate> = certs.into_iter().chain(intermediates).collect();
     let opts = VerifyOptions {
         at: req.now,
@@ -239,12 +293,16 @@ pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
     };
     let verified =
         verify_certificate(&leaf, &presented, &trust, &opts).map_err(HomeError::Certificate)?;
-    let key_bytes = zeroize::Zeroizing::new(files::read(&req.key)?);
-    let signer =
-        Pkcs8Signer::from_pem_or_der(&key_bytes, &leaf).map_err(|error| HomeError::Key {
-            path: req.key.display().to_string(),
-            error,
-        })?;
+    let signer = match (signer, &req.card) {
+        (Some(signer), _) => signer,
+        (None, CardSource::KeyFile { key, .. }) => read_key(key, &leaf)?,
+        (None, CardSource::Pkcs12 { file, .. }) => {
+            return Err(HomeError::Pkcs12 {
+                path: file.display().to_string(),
+                error: Pkcs12Error::NoKey,
+            })
+        }
+    };
     let noise = NoiseKeypair::generate().map_err(|e| HomeError::KeyGeneration(e.to_string()))?;
     let libp2p = libp2p_identity::Keypair::generate_ed25519();
     let peer_id = libp2p.public().to_peer_id();

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use confrere_node::home::{self, Home, InitRequest};
+use confrere_node::home::{self, CardSource, Home, InitRequest};
 use confrere_node::net::channel::{self, ChannelError, SecureChannel};
 use confrere_node::net::{
     system_now, NetConfig, NetError, NetEvent, NetLimits, Network, NetworkHandle, SESSION_PROTOCOL,
@@ -82,8 +82,10 @@ fn enroll(dir: &Path, label: &str, ca: &TestCa, req: IssueRequest) -> Node {
     let home_dir = dir.join(format!("{label}-home"));
     home::init(&InitRequest {
         home: home_dir.clone(),
-        cert: files.join("cert.pem"),
-        key: files.join("key.pem"),
+        card: CardSource::KeyFile {
+            cert: files.join("cert.pem"),
+            key: files.join("key.pem"),
+        },
         chain: vec![files.join("chain.pem")],
         trust: vec![files.join("root.pem")],
         crls: vec![files.join("crl.pem")],

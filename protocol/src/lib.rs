@@ -18,6 +18,7 @@ pub mod error;
 pub mod identity;
 pub mod keys;
 pub mod ledger;
+pub mod pkcs12;
 pub mod receipt;
 pub mod revocation;
 pub mod session;
@@ -34,6 +35,7 @@ pub use credential::{
 };
 pub use error::CertError;
 pub use identity::{IdType, NationalId, PractitionerIdentity};
+pub use pkcs12::{open_pkcs12, Pkcs12Card, Pkcs12Error, Pkcs12Password};
 pub use signer::{CardSigner, Pkcs8Signer, SignatureScheme, SignerError};
 pub use time::UnixTime;
 pub use verify::{

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use confrere_node::api::consent_model::{GrantConsentRequest, RevokeConsentRequest};
 use confrere_node::api::model::{AddPeer, OpenRequest, Patient, ReplyRequest, SendRequest};
-use confrere_node::home::{init, InitRequest};
+use confrere_node::home::{init, CardSource, InitRequest};
 use confrere_protocol::{RevocationCheck, UnixTime};
 use confrere_testpki::{self as testpki, IssueRequest};
 
@@ -161,8 +161,10 @@ fn enroll_and_start(
     let home = dir.join(format!("{}-home", p.label));
     init(&InitRequest {
         home: home.clone(),
-        cert: card.join("cert.pem"),
-        key: card.join("key.pem"),
+        card: CardSource::KeyFile {
+            cert: card.join("cert.pem"),
+            key: card.join("key.pem"),
+        },
         chain: vec![card.join("chain.pem")],
         trust: vec![pki.join("root.pem")],
         crls: vec![pki.join("crl.pem")],

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use confrere_node::home::{self, Home, InitRequest};
+use confrere_node::home::{self, CardSource, Home, InitRequest};
 use confrere_node::net::system_now;
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::RevocationCheck;
@@ -78,8 +78,10 @@ pub(crate) fn enroll(
     let home_dir = dir.join(format!("{label}-home"));
     home::init(&InitRequest {
         home: home_dir.clone(),
-        cert: files.join("cert.pem"),
-        key: files.join("key.pem"),
+        card: CardSource::KeyFile {
+            cert: files.join("cert.pem"),
+            key: files.join("key.pem"),
+        },
         chain: vec![files.join("chain.pem")],
         trust,
         crls,
