@@ -290,3 +290,92 @@ pub fn crl_states(home: &Path, trust: &TrustStore, now: UnixTime) -> Vec<CrlStat
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "a test fails at the first unexpected value"
+    )]
+
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/tests/fixtures/openssl");
+        fs::read(dir.join(name)).unwrap()
+    }
+
+    /// A home with only its trust material: the fixtures' root, intermediate
+    /// and the intermediate's older CRL.
+    fn home() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("trust")).unwrap();
+        fs::write(dir.path().join("trust/anchors.pem"), fixture("root.pem")).unwrap();
+        fs::write(
+            dir.path().join("trust/chain.pem"),
+            fixture("intermediate.pem"),
+        )
+        .unwrap();
+        fs::write(dir.path().join(CRLS_FILE), fixture("crl-stale.pem")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn one_refused_crl_leaves_the_home_unchanged() {
+        let dir = home();
+        let file = [fixture("crl-root.pem"), fixture("crl-forged.pem")].concat();
+        let err = import_crls(dir.path(), &file, "both.pem").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CrlImportError::Refused {
+                    index: 2,
+                    error: CrlUpdateError::BadSignature { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            fs::read(dir.path().join(CRLS_FILE)).unwrap(),
+            fixture("crl-stale.pem")
+        );
+        assert!(!dir.path().join(IMPORTED_FILE).exists());
+    }
+
+    #[test]
+    fn newer_crls_replace_the_held_ones_and_status_says_imported() {
+        let dir = home();
+        let file = [fixture("crl.pem"), fixture("crl-root.pem")].concat();
+        let changes = import_crls(dir.path(), &file, "both.pem").unwrap();
+        assert_eq!(changes.len(), 2);
+        assert!(changes[0].replaced.is_some() && changes[1].replaced.is_none());
+        let trust = home_trust(dir.path()).unwrap();
+        assert_eq!(trust.crls().len(), 2, "the older CRL was dropped");
+        let at = UnixTime::parse_rfc3339("2025-06-01T00:00:00Z").unwrap();
+        let states = crl_states(dir.path(), &trust, at);
+        assert!(states
+            .iter()
+            .all(|s| s.source == Some("imported") && s.freshness == Freshness::Fresh));
+        // The same file again: refused, as not newer.
+        let err = import_crls(dir.path(), &file, "both.pem").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CrlImportError::Refused {
+                    error: CrlUpdateError::NotNewer { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let late = UnixTime::parse_rfc3339("2025-06-29T00:00:00Z").unwrap();
+        assert!(crl_states(dir.path(), &trust, late)
+            .iter()
+            .all(|s| s.freshness == Freshness::ExpiresSoon));
+        let stale = UnixTime::parse_rfc3339("2025-07-02T00:00:00Z").unwrap();
+        assert!(crl_states(dir.path(), &trust, stale)
+            .iter()
+            .all(|s| s.freshness == Freshness::Stale));
+    }
+}
