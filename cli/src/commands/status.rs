@@ -84,7 +84,8 @@ fn crl_lines(label: &str, crl: &CrlStatus) {
             clean(next)
         ),
         "stale" => outln!(
-            "              this CRL is stale: peers are refused while this CRL is stale: import a fresh one with `confrere crl import`"
+            "              stale since {}: peers are refused while this CRL is stale: import a fresh one with `confrere crl import`",
+            clean(next)
         ),
         _ => {}
     }
