@@ -68,6 +68,9 @@ Example:
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Certificate revocation lists: take a CA's new CRL by hand.
+    #[command(subcommand)]
+    Crl(CrlCommand),
     /// Show the running node: who it speaks for, where it listens, its
     /// inbox and outbox.
     #[command(after_help = "\
@@ -355,6 +358,33 @@ fn parse_seq(s: &str) -> Result<u64, String> {
 fn parse_instant(s: &str) -> Result<UnixTime, String> {
     UnixTime::parse_rfc3339(s)
         .ok_or_else(|| format!("not an RFC 3339 instant (like 2021-01-01T00:00:00Z): {s}"))
+}
+
+/// `confrere crl …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum CrlCommand {
+    /// Import CRLs (PEM or DER, one or several): each must be signed by a
+    /// CA of the node's trust material and be newer than the one held.
+    #[command(after_help = "\
+A running daemon takes the new CRLs at its next start.
+
+Example:
+  confrere crl import --home ~/confrere ac-personnes.crl")]
+    Import(CrlImportArgs),
+}
+
+/// Options of `crl import`.
+#[derive(Debug, Args)]
+pub(crate) struct CrlImportArgs {
+    /// The node's home directory.
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
+    pub home: PathBuf,
+    /// The CRL file (PEM or DER).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--home` of the commands that talk to the running daemon.

@@ -19,7 +19,8 @@ use clap::Parser;
 use confrere_protocol::UnixTime;
 
 use cli::{
-    CareTeamCommand, CertCommand, Cli, Command, ConsentCommand, LedgerCommand, PeersCommand,
+    CareTeamCommand, CertCommand, Cli, Command, ConsentCommand, CrlCommand, LedgerCommand,
+    PeersCommand,
 };
 
 fn now() -> UnixTime {
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         Command::Init(a) => (commands::init::run(a, now), a.json),
         Command::Run(a) => (commands::run::run(a), false),
         Command::Demo { dir } => (commands::demo::run(dir.as_deref(), now), false),
+        Command::Crl(CrlCommand::Import(a)) => (commands::crl::import(a), a.json),
         Command::Status(a) => (commands::status::run(a), a.json),
         Command::Peers(PeersCommand::Add(a)) => (commands::peers::add(a), a.json),
         Command::Peers(PeersCommand::List(a)) => (commands::peers::list(a), a.json),

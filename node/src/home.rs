@@ -40,6 +40,7 @@ use crate::config::{Config, ConfigError};
 use crate::files::{self, ReadError};
 
 mod config_text;
+pub mod crl;
 
 use config_text::config_text;
 

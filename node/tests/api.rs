@@ -56,6 +56,7 @@ fn status() -> Status {
         outbox: 1,
         unfinished_inbound: Default::default(),
         version: "0.1.0".into(),
+        crls: Vec::new(),
     }
 }
 

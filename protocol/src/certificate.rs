@@ -411,6 +411,7 @@ pub struct Crl {
     issuer: String,
     this_update: UnixTime,
     next_update: Option<UnixTime>,
+    number: Option<Vec<u8>>,
     pub(crate) revoked: Vec<(Vec<u8>, UnixTime)>,
     pub(crate) signature_algorithm: SignatureAlgorithm,
     pub(crate) signature: Vec<u8>,
@@ -453,6 +454,9 @@ impl Crl {
             next_update: crl
                 .next_update()
                 .map(|t| UnixTime::from_secs(t.timestamp())),
+            number: crl
+                .crl_number()
+                .map(|n| strip_leading_zeros(&n.to_bytes_be()).to_vec()),
             revoked,
             signature_algorithm: SignatureAlgorithm::from_oid(&crl.signature_algorithm),
             signature: crl.signature_value.data.to_vec(),
@@ -483,6 +487,11 @@ impl Crl {
     /// nextUpdate, if the CRL has one.
     pub fn next_update(&self) -> Option<UnixTime> {
         self.next_update
+    }
+
+    /// The cRLNumber extension, big-endian without leading zeros, if present.
+    pub fn number(&self) -> Option<&[u8]> {
+        self.number.as_deref()
     }
 
     /// Number of revoked certificates listed.

@@ -11,6 +11,7 @@ pub mod certificate;
 pub mod codec;
 pub mod consent;
 pub mod credential;
+pub mod crl;
 pub mod custody;
 pub mod directory;
 pub mod dossier;

@@ -1,6 +1,8 @@
 //! One module per command; each returns an exit code or a [`CliError`].
 
 pub(crate) mod cert;
+// Takes CRLs into the home's files; the daemon reads them at start.
+pub(crate) mod crl;
 // Shell completions and man pages, generated from the clap definitions.
 pub(crate) mod completions;
 pub(crate) mod demo;

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use confrere_node::api::model::CrlStatus;
+
 use crate::cli::StatusArgs;
 use crate::client::output::{clean, print_json};
 use crate::client::Client;
@@ -53,8 +55,40 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
         ),
         _ => outln!("Unfinished    no inbound transfer"),
     }
+    for (i, crl) in status.crls.iter().enumerate() {
+        let label = if i == 0 { "CRLs" } else { "" };
+        crl_lines(label, crl);
+    }
     outln!("Daemon        confrère {}", clean(&status.version));
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// A CA's CRL: its dates and source, then a warning when it is about to go
+/// stale or a plain statement when it is.
+fn crl_lines(label: &str, crl: &CrlStatus) {
+    let ca = clean(&crl.ca);
+    let (Some(this), Some(source)) = (&crl.this_update, &crl.source) else {
+        outln!("{label:<12}  {ca}: no CRL held");
+        return;
+    };
+    let next = crl.next_update.as_deref().unwrap_or("none");
+    outln!(
+        "{label:<12}  {ca}: this update {}, next update {}, from {}",
+        clean(this),
+        clean(next),
+        clean(source)
+    );
+    match crl.freshness.as_str() {
+        "expires soon" => outln!(
+            "              warning: this CRL goes stale on {} (in less than 3 days): import a fresh one with `confrere crl import`",
+            clean(next)
+        ),
+        "stale" => outln!(
+            "              stale since {}: peers are refused while this CRL is stale: import a fresh one with `confrere crl import`",
+            clean(next)
+        ),
+        _ => {}
+    }
 }
 
 /// Bytes as MiB, one decimal.

@@ -50,6 +50,27 @@ pub struct Status {
     pub unfinished_inbound: UnfinishedInbound,
     /// The daemon's version.
     pub version: String,
+    /// Each CA of the trust material with the CRL the daemon holds for it.
+    #[serde(default)]
+    pub crls: Vec<CrlStatus>,
+}
+
+/// A CA's CRL as the daemon holds it (`Status::crls`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CrlStatus {
+    /// The CA's subject.
+    pub ca: String,
+    /// thisUpdate of its newest CRL (RFC 3339), none when no CRL is held.
+    pub this_update: Option<String>,
+    /// Its nextUpdate (RFC 3339).
+    pub next_update: Option<String>,
+    /// Where it came from: `enrolment` (`confrere init --crl`) or
+    /// `imported` (`confrere crl import`); none when no CRL is held.
+    pub source: Option<String>,
+    /// `fresh`, `expires soon` (nextUpdate less than 3 days away),
+    /// `stale` (past nextUpdate: peers under this CA are refused) or
+    /// `missing`.
+    pub freshness: String,
 }
 
 /// Inbound transfers begun and not finished (`Status::unfinished_inbound`):
