@@ -10,9 +10,10 @@
 //!
 //! OpenSSL runs are skipped, with a notice, when `openssl` is not on PATH.
 
+mod common;
+use common::{have_openssl, openssl};
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use confrere_protocol::{
     parse_certificates, parse_crls, verify_certificate, CertError, TrustStore, UnixTime,
@@ -192,29 +193,6 @@ fn certificates_have_the_shape_of_the_openssl_fixtures() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].raw_serial(), issued.serial.as_slice());
     assert_eq!(entries[0].revocation_date.timestamp(), now.unix_timestamp());
-}
-
-fn have_openssl() -> bool {
-    let found = Command::new("openssl").arg("version").output().is_ok();
-    if !found {
-        eprintln!("NOTICE: openssl is not on PATH; OpenSSL checks skipped");
-    }
-    found
-}
-
-/// Runs openssl in `dir`; returns whether it succeeded and its stdout + stderr.
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// The CRL blocks of a PEM file, each with its armour.

@@ -2,9 +2,10 @@
 //!
 //! OpenSSL checks are skipped, with a notice, when `openssl` is not on PATH.
 
+mod common;
+use common::{have_openssl, openssl};
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use confrere_testpki::{
     self as testpki, files, init_test_ca, issue_test, refresh_crl_test, revoke_test, IssueRequest,
@@ -27,29 +28,6 @@ fn sage_femme() -> IssueRequest {
 /// at, and 2048-bit keys generate several times faster than the default 3072.
 fn fast_ca() -> TestCa {
     TestCa::generate_with_key_bits(now(), 2048).expect("ca")
-}
-
-fn have_openssl() -> bool {
-    let found = Command::new("openssl").arg("version").output().is_ok();
-    if !found {
-        eprintln!("NOTICE: openssl is not on PATH; OpenSSL checks skipped");
-    }
-    found
-}
-
-/// Runs openssl in `dir`; returns whether it succeeded and its stdout + stderr.
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// Copies the CA files needed for `openssl verify` next to an issued certificate.
