@@ -305,13 +305,11 @@ pub(crate) struct RunArgs {
     pub public: bool,
 }
 
-/// Options of `init`.
+/// Where the practitioner's certificate and card key come from (`init`,
+/// and whatever else the card signs for).
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("card").required(true).args(["cert", "p12"])))]
-pub(crate) struct InitArgs {
-    /// The node's home directory to create.
-    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
-    pub home: PathBuf,
+pub(crate) struct CardArgs {
     /// The practitioner's authentication certificate (PEM or DER).
     #[arg(long, value_name = "FILE", requires = "key")]
     pub cert: Option<PathBuf>,
@@ -323,6 +321,16 @@ pub(crate) struct InitArgs {
     /// read from CONFRERE_P12_PASSWORD, else asked on the terminal.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["cert", "key"])]
     pub p12: Option<PathBuf>,
+}
+
+/// Options of `init`.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The node's home directory to create.
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
+    pub home: PathBuf,
+    #[command(flatten)]
+    pub card: CardArgs,
     /// Intermediate CA certificates; repeatable.
     #[arg(long, value_name = "FILE")]
     pub chain: Vec<PathBuf>,

@@ -31,16 +31,19 @@ use confrere_protocol::credential::{issue_credential, NodeCredential};
 use confrere_protocol::keys::NoiseKeypair;
 use confrere_protocol::session::SessionConfig;
 use confrere_protocol::{
-    open_pkcs12, parse_certificates, parse_crls, verify_certificate, CertError, Certificate,
-    CredentialError, Crl, Pkcs12Error, Pkcs12Password, Pkcs8Signer, PractitionerIdentity, Purpose,
-    RevocationCheck, SignerError, TrustStore, UnixTime, VerifyOptions,
+    parse_certificates, parse_crls, verify_certificate, CertError, Certificate, CredentialError,
+    Crl, Pkcs12Error, PractitionerIdentity, Purpose, RevocationCheck, SignerError, TrustStore,
+    UnixTime, VerifyOptions,
 };
 
 use crate::config::{Config, ConfigError};
 use crate::files::{self, ReadError};
 
+mod card;
 mod config_text;
 pub mod crl;
+
+pub use card::CardSource;
 
 use config_text::config_text;
 
@@ -61,29 +64,6 @@ pub struct InitRequest {
     pub revocation: RevocationCheck,
     /// The current time.
     pub now: UnixTime,
-}
-
-/// Where the practitioner's authentication certificate and its key come
-/// from. A PKCS#11 token would be a third source.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum CardSource {
-    /// A certificate file and an unencrypted PKCS#8 key file.
-    KeyFile {
-        /// The authentication certificate, PEM or DER (further
-        /// certificates in the file count as its chain).
-        cert: PathBuf,
-        /// The card key, PKCS#8 PEM or DER.
-        key: PathBuf,
-    },
-    /// A PKCS#12 (`.p12`) software certificate: certificate, key and,
-    /// often, intermediate CAs, under a password.
-    Pkcs12 {
-        /// The `.p12` file.
-        file: PathBuf,
-        /// Its password; used in memory only, wiped on drop.
-        password: Pkcs12Password,
-    },
 }
 
 /// What [`init`] made.
@@ -199,7 +179,7 @@ impl HomeError {
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<Certificate>, HomeError> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<Certificate>, HomeError> {
     let bytes = files::read(path)?;
     parse_certificates(&bytes).map_err(|error| HomeError::BadInput {
         path: path.display().to_string(),
@@ -241,15 +221,6 @@ pub fn load_trust(
     Ok((store, intermediates))
 }
 
-/// Reads a PKCS#8 card key and checks it is `leaf`'s.
-fn read_key(key: &Path, leaf: &Certificate) -> Result<Pkcs8Signer, HomeError> {
-    let key_bytes = zeroize::Zeroizing::new(files::read(key)?);
-    Pkcs8Signer::from_pem_or_der(&key_bytes, leaf).map_err(|error| HomeError::Key {
-        path: key.display().to_string(),
-        error,
-    })
-}
-
 /// Enrolls a node: checks the certificate, makes the node's keys, has the
 /// card key sign the credential and writes the home. See the module docs.
 pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
@@ -269,21 +240,8 @@ pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
     }
     // A .p12 is opened first: a wrong password stops here, before anything
     // is written. A key file is read after the certificate verifies.
-    let (leaf, certs, signer) = match &req.card {
-        CardSource::KeyFile { cert, .. } => {
-            let mut certs = read_certs(cert)?;
-            let leaf = certs.remove(0);
-            (leaf, certs, None)
-        }
-        CardSource::Pkcs12 { file, password } => {
-            let bytes = zeroize::Zeroizing::new(files::read(file)?);
-            let card = open_pkcs12(&bytes, password).map_err(|error| HomeError::Pkcs12 {
-                path: file.display().to_string(),
-                error,
-            })?;
-            (card.certificate, card.chain, Some(card.signer))
-        }
-    };
+    let opened = card::open_card(&req.card)?;
+    let (leaf, certs) = (opened.leaf.clone(), opened.chain.clone());
     let (trust, intermediates) = load_trust(&req.trust, &req.chain, &req.crls)?;
     // Extra certificates in the --cert or .p12 file count as its chain.
     let presented: Vec<Certificate> = certs.into_iter().chain(intermediates).collect();
@@ -294,16 +252,7 @@ pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
     };
     let verified =
         verify_certificate(&leaf, &presented, &trust, &opts).map_err(HomeError::Certificate)?;
-    let signer = match (signer, &req.card) {
-        (Some(signer), _) => signer,
-        (None, CardSource::KeyFile { key, .. }) => read_key(key, &leaf)?,
-        (None, CardSource::Pkcs12 { file, .. }) => {
-            return Err(HomeError::Pkcs12 {
-                path: file.display().to_string(),
-                error: Pkcs12Error::NoKey,
-            })
-        }
-    };
+    let signer = opened.into_signer(&req.card)?;
     let noise = NoiseKeypair::generate().map_err(|e| HomeError::KeyGeneration(e.to_string()))?;
     let libp2p = libp2p_identity::Keypair::generate_ed25519();
     let peer_id = libp2p.public().to_peer_id();
@@ -322,7 +271,7 @@ pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
         .collect();
     let not_before = req.now.add_secs(-300);
     let credential = issue_credential(
-        &signer,
+        signer.as_ref(),
         &verified,
         &ship,
         *noise.public(),

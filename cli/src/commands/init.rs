@@ -1,34 +1,18 @@
 //! `confrere init`: enroll a node.
 
-use std::io::IsTerminal;
-use std::path::Path;
 use std::process::ExitCode;
 
-use confrere_node::home::{init, CardSource, HomeError, InitRequest};
-use confrere_protocol::{Pkcs12Error, Pkcs12Password, RevocationCheck, UnixTime};
+use confrere_node::home::{init, HomeError, InitRequest};
+use confrere_protocol::{Pkcs12Error, RevocationCheck, UnixTime};
 use serde_json::json;
 
+use super::card;
 use crate::cli::InitArgs;
 use crate::error::{CliError, EXIT_OK};
 
 /// Runs `init`.
 pub(crate) fn run(args: &InitArgs, now: UnixTime) -> Result<ExitCode, CliError> {
-    let card = match (&args.p12, &args.cert, &args.key) {
-        (Some(file), _, _) => CardSource::Pkcs12 {
-            file: file.clone(),
-            password: p12_password(file)?,
-        },
-        (None, Some(cert), Some(key)) => CardSource::KeyFile {
-            cert: cert.clone(),
-            key: key.clone(),
-        },
-        _ => {
-            return Err(CliError::input(
-                "no card given",
-                "give --cert FILE and --key FILE, or --p12 FILE",
-            ))
-        }
-    };
+    let card = card::card_source(&args.card)?;
     let req = InitRequest {
         home: args.home.clone(),
         card,
@@ -67,36 +51,6 @@ pub(crate) fn run(args: &InitArgs, now: UnixTime) -> Result<ExitCode, CliError> 
         outln!("The card key was used once and was not copied into the home.");
     }
     Ok(ExitCode::from(EXIT_OK))
-}
-
-/// The environment variable a `.p12` password is read from.
-const P12_PASSWORD_VAR: &str = "CONFRERE_P12_PASSWORD";
-
-/// The `.p12` password: from [`P12_PASSWORD_VAR`], else asked on the
-/// terminal without echo. Never logged or stored.
-fn p12_password(file: &Path) -> Result<Pkcs12Password, CliError> {
-    if let Some(v) = std::env::var_os(P12_PASSWORD_VAR) {
-        return v.into_string().map(Pkcs12Password::new).map_err(|_| {
-            CliError::input(
-                format!("{P12_PASSWORD_VAR} is not valid UTF-8"),
-                "set it to the .p12 password as text",
-            )
-        });
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::input(
-            "the .p12 password cannot be asked: standard input is not a terminal",
-            format!("set {P12_PASSWORD_VAR} to the password of the .p12 file"),
-        ));
-    }
-    rpassword::prompt_password(format!("Password for {}: ", file.display()))
-        .map(Pkcs12Password::new)
-        .map_err(|e| {
-            CliError::input(
-                format!("cannot read the .p12 password from the terminal: {e}"),
-                format!("set {P12_PASSWORD_VAR} to the password of the .p12 file"),
-            )
-        })
 }
 
 fn to_cli(e: HomeError) -> CliError {

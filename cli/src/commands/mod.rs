@@ -1,5 +1,7 @@
 //! One module per command; each returns an exit code or a [`CliError`].
 
+// The card options (certificate, key, .p12) and their secrets.
+pub(crate) mod card;
 pub(crate) mod cert;
 // Takes CRLs into the home's files; the daemon reads them at start.
 pub(crate) mod crl;
