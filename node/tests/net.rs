@@ -386,6 +386,53 @@ async fn a_node_under_an_untrusted_ca_is_refused_both_ways() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn new_trust_takes_effect_at_the_next_handshake_without_a_restart() {
+    bounded(async {
+        let pki = pki();
+        let (cardio, _cardio_events) = start(&pki.cardio, loopback_tcp()).await;
+        let (stranger, _stranger_events) = start(&pki.stranger, loopback_tcp()).await;
+        let mut changes = cardio.live_session().subscribe();
+
+        // The cardiologist trusts CA 1 only: the stranger (CA 2) is refused.
+        let opened = stranger
+            .open_channel(pki.cardio.peer_id(), cardio.listen_addrs())
+            .await;
+        assert!(opened.is_err(), "CA 2 is not trusted yet: {opened:?}");
+
+        // The running node is given trust material that holds CA 2 too.
+        cardio
+            .live_session()
+            .replace_trust(pki.stranger.session.trust.as_ref().clone());
+        assert!(
+            changes.has_changed().expect("the sender lives"),
+            "subscribers are told"
+        );
+        let current = changes.borrow_and_update().clone();
+        assert_eq!(current.trust.anchors().len(), 2);
+        assert_eq!(
+            current.credential.peer_id(),
+            pki.cardio.session.credential.peer_id(),
+            "the credential is kept"
+        );
+
+        // The next handshake uses it.
+        let channel = stranger
+            .open_channel(pki.cardio.peer_id(), cardio.listen_addrs())
+            .await
+            .expect("the stranger is accepted under the new trust");
+        assert_eq!(
+            channel.peer().identity().national_id.as_str(),
+            "810001000024"
+        );
+        let _ = channel.close().await;
+
+        cardio.shutdown().await;
+        stranger.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_network_refuses_a_libp2p_key_its_credential_does_not_bind() {
     let pki = pki();

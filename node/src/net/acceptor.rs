@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use confrere_protocol::session::SessionConfig;
 use confrere_protocol::UnixTime;
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -21,6 +20,7 @@ use super::admission::Admission;
 use super::budget::MemoryBudget;
 use super::channel::{self, ChannelTimeouts};
 use super::handle::{NetEvent, Notices};
+use super::live::LiveSession;
 use super::per_ip::PeerIps;
 use super::short_peer;
 
@@ -29,7 +29,7 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// What the acceptor needs.
 pub(super) struct Acceptor {
-    pub(super) session: Arc<SessionConfig>,
+    pub(super) session: Arc<LiveSession>,
     pub(super) now: fn() -> UnixTime,
     pub(super) timeouts: ChannelTimeouts,
     pub(super) events: mpsc::Sender<NetEvent>,
@@ -64,7 +64,7 @@ impl Acceptor {
                     continue;
                 }
             };
-            let session = Arc::clone(&self.session);
+            let session = self.session.current();
             let events = self.events.clone();
             let notices = self.notices.clone();
             let admission = self.admission.clone();

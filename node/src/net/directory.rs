@@ -34,14 +34,14 @@ use confrere_protocol::directory::{
     directory_key, encode_record_set, merge_record, sign_record, verify_record, verify_record_set,
     VerifiedRecord, MAX_ADDRESSES, MAX_ADDRESS_LEN, MAX_RECORDS_PER_ID,
 };
-use confrere_protocol::verify::RevocationCheck;
-use confrere_protocol::{NationalId, NodeCredential, Purpose, TrustStore, UnixTime, VerifyOptions};
+use confrere_protocol::{NationalId, NodeCredential, Purpose, UnixTime, VerifyOptions};
 use libp2p::kad::store::{MemoryStore, RecordStore};
 use libp2p::kad::{self, QueryId, Quorum, Record, RecordKey};
 use libp2p::{Multiaddr, PeerId};
 use tokio::time::Instant;
 
 use super::handle::{NetError, Reply};
+use super::live::LiveSession;
 use super::short_peer;
 use crate::ledger::Libp2pNodeSigner;
 
@@ -73,10 +73,10 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(20);
 
 /// What the network knows to build a record and verify others'.
 pub(super) struct DirectoryKeys {
-    pub(super) credential: NodeCredential,
+    /// The credential records are published under and the trust they are
+    /// verified with: those in force at each use.
+    pub(super) session: Arc<LiveSession>,
     pub(super) signer: Libp2pNodeSigner,
-    pub(super) trust: Arc<TrustStore>,
-    pub(super) revocation: RevocationCheck,
     pub(super) now: fn() -> UnixTime,
 }
 
@@ -111,7 +111,7 @@ pub(super) struct Directory {
 
 impl Directory {
     pub(super) fn new(keys: DirectoryKeys) -> Result<Self, NetError> {
-        let own = own_national_id(&keys.credential)?;
+        let own = own_national_id(&keys.session.current().credential)?;
         Ok(Directory {
             own_key: directory_key(&own),
             keys,
@@ -131,7 +131,7 @@ impl Directory {
     fn opts(&self) -> VerifyOptions {
         VerifyOptions {
             at: (self.keys.now)(),
-            revocation: self.keys.revocation,
+            revocation: self.keys.session.current().revocation,
             purpose: Purpose::Authentication,
         }
     }
@@ -191,7 +191,8 @@ impl Directory {
             .saturating_mul(1000);
         let sequence = millis.max(self.last_sequence.saturating_add(1));
         let validity = i64::try_from(RECORD_VALIDITY.as_secs()).unwrap_or(i64::MAX);
-        let expires = now.add_secs(validity).min(self.keys.credential.not_after());
+        let session = self.keys.session.current();
+        let expires = now.add_secs(validity).min(session.credential.not_after());
         if expires <= now {
             if !self.warned_expired {
                 tracing::warn!(
@@ -205,14 +206,14 @@ impl Directory {
         let addresses = self.published_addrs.iter().map(|a| a.to_vec()).collect();
         let record = match sign_record(
             &self.keys.signer,
-            &self.keys.credential,
+            &session.credential,
             addresses,
             sequence,
             now,
             expires,
         )
         .and_then(|r| r.encode())
-        .and_then(|bytes| verify_record(&bytes, &self.own_key, &self.keys.trust, &self.opts()))
+        .and_then(|bytes| verify_record(&bytes, &self.own_key, &session.trust, &self.opts()))
         {
             Ok(r) => r,
             Err(e) => {
@@ -275,7 +276,12 @@ impl Directory {
         record: Record,
     ) {
         let key = record.key.to_vec();
-        let set = match verify_record_set(&record.value, &key, &self.keys.trust, &self.opts()) {
+        let set = match verify_record_set(
+            &record.value,
+            &key,
+            &self.keys.session.current().trust,
+            &self.opts(),
+        ) {
             Ok(set) => set,
             Err(e) => {
                 tracing::debug!(peer = %short_peer(source), error = %e, "directory set refused");
@@ -344,7 +350,12 @@ impl Directory {
         let Some(lookup) = self.lookups.get_mut(&id) else {
             return false;
         };
-        match verify_record_set(&record.value, &lookup.key, &self.keys.trust, &opts) {
+        match verify_record_set(
+            &record.value,
+            &lookup.key,
+            &self.keys.session.current().trust,
+            &opts,
+        ) {
             Ok(set) => {
                 for refused in &set.refused {
                     tracing::debug!(

@@ -8,7 +8,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use confrere_protocol::session::SessionConfig;
 use confrere_protocol::UnixTime;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
@@ -18,6 +17,7 @@ use super::budget::MemoryBudget;
 use super::channel::{self, ChannelError, ChannelTimeouts, SecureChannel};
 use super::gate::Verified;
 use super::limits::NetLimits;
+use super::live::LiveSession;
 use super::reach::{ConnectionPath, Reachability};
 use super::{short_peer, split_peer, SESSION_PROTOCOL};
 
@@ -230,7 +230,7 @@ pub struct NetworkHandle {
     pub(super) reach: Arc<Mutex<ReachState>>,
     pub(super) bootstrap: Vec<Multiaddr>,
     pub(super) listen_addrs: Arc<Mutex<Vec<Multiaddr>>>,
-    pub(super) session: Arc<SessionConfig>,
+    pub(super) session: Arc<LiveSession>,
     pub(super) now: fn() -> UnixTime,
     pub(super) timeouts: ChannelTimeouts,
     pub(super) limits: NetLimits,
@@ -279,6 +279,13 @@ impl NetworkHandle {
     /// Inbound sessions open now with `peer`, handshakes included.
     pub fn sessions_with(&self, peer: &PeerId) -> usize {
         self.admission.sessions_of(peer)
+    }
+
+    /// The session configuration in force: its trust material and the
+    /// credential the node presents, replaced while the node runs (a new
+    /// CRL, a renewed card).
+    pub fn live_session(&self) -> &Arc<LiveSession> {
+        &self.session
     }
 
     /// How this node can be reached now (AutoNAT, relay slots, `--public`).
@@ -437,7 +444,14 @@ impl NetworkHandle {
                 })
         };
         let stream = bounded(short_peer(&peer), open).await?;
-        Ok(channel::connect_with(stream, &self.session, peer, self.now, self.timeouts).await?)
+        Ok(channel::connect_with(
+            stream,
+            &self.session.current(),
+            peer,
+            self.now,
+            self.timeouts,
+        )
+        .await?)
     }
 
     /// Closes every connection to `peer` (channels on them fail at their

@@ -37,6 +37,7 @@ pub mod gate;
 mod greeter;
 pub mod handle;
 pub mod limits;
+pub mod live;
 pub mod per_ip;
 pub mod reach;
 pub mod swarm;
@@ -46,6 +47,7 @@ pub use budget::MemoryBudget;
 pub use channel::{ChannelError, ChannelTimeouts, SecureChannel};
 pub use handle::{NetError, NetEvent, NetworkHandle};
 pub use limits::NetLimits;
+pub use live::LiveSession;
 pub use reach::{ConnectionPath, Reachability, RelayLimits};
 pub use swarm::{NetConfig, Network};
 

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use confrere_protocol::directory::MAX_SET_LEN;
-use confrere_protocol::session::SessionConfig;
 use confrere_protocol::UnixTime;
 use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::identity::Keypair;
@@ -40,7 +39,10 @@ use super::driver::{Driver, ReachSetup};
 use super::gate::{Gated, Verified};
 use super::greeter;
 use super::handle::{NetError, NetEvent, NetworkHandle, Notices, ReachState};
+use confrere_protocol::session::SessionConfig;
+
 use super::limits::NetLimits;
+use super::live::LiveSession;
 use super::per_ip::{IpLimits, PeerIps};
 use super::reach::Reachability;
 use super::reach::RelayLimits;
@@ -62,8 +64,9 @@ pub struct NetConfig {
     pub listen: Vec<Multiaddr>,
     /// Whether to discover peers on the local network with mDNS.
     pub mdns: bool,
-    /// The session configuration (`Home::session_config`).
-    pub session: Arc<SessionConfig>,
+    /// The session configuration in force (starting from
+    /// `Home::session_config`).
+    pub session: Arc<LiveSession>,
     /// The clock sessions verify credentials at.
     pub now: fn() -> UnixTime,
     /// Time bounds of every channel.
@@ -99,12 +102,15 @@ impl NetConfig {
     /// A configuration with the defaults: [`NetConfig::default_listen`],
     /// mDNS on, default timeouts, default limits for the process's
     /// descriptor limit as it is now ([`NetLimits::default`]).
+    ///
+    /// The network's sessions start with `session`; what replaces it while
+    /// the node runs goes through [`NetworkHandle::live_session`].
     pub fn new(keypair: Keypair, session: Arc<SessionConfig>, now: fn() -> UnixTime) -> Self {
         NetConfig {
             keypair,
             listen: Self::default_listen(),
             mdns: true,
-            session,
+            session: Arc::new(LiveSession::new(session)),
             now,
             timeouts: ChannelTimeouts::default(),
             limits: NetLimits::default(),
@@ -159,7 +165,7 @@ impl Network {
         config: NetConfig,
     ) -> Result<(NetworkHandle, mpsc::Receiver<NetEvent>), NetError> {
         let local = config.keypair.public().to_peer_id();
-        if local.to_bytes() != config.session.credential.peer_id() {
+        if local.to_bytes() != config.session.current().credential.peer_id() {
             return Err(NetError::KeyMismatch {
                 key: short_peer(&local),
             });
@@ -179,10 +185,8 @@ impl Network {
             }
         }
         let directory = Directory::new(DirectoryKeys {
-            credential: config.session.credential.clone(),
+            session: Arc::clone(&config.session),
             signer: Libp2pNodeSigner::new(config.keypair.clone()),
-            trust: Arc::clone(&config.session.trust),
-            revocation: config.session.revocation,
             now: config.now,
         })?;
         let verified = Verified::default();
