@@ -13,6 +13,7 @@ use confrere_protocol::{
     open_pkcs12, CardSigner, Certificate, Pkcs12Error, Pkcs12Password, Pkcs8Signer,
 };
 
+use super::pkcs11::{open_token, KeyChoice, Pkcs11Error, Pkcs11Pin, TokenChoice};
 use super::{read_certs, HomeError};
 use crate::files;
 
@@ -36,6 +37,17 @@ pub enum CardSource {
         file: PathBuf,
         /// Its password; used in memory only, wiped on drop.
         password: Pkcs12Password,
+    },
+    /// A smart card (or any token) read through a PKCS#11 module.
+    Pkcs11 {
+        /// The card middleware's PKCS#11 module (a shared library).
+        module: PathBuf,
+        /// Which token of the module.
+        token: TokenChoice,
+        /// Which certificate and key of the token.
+        key: KeyChoice,
+        /// The user PIN; passed to `C_Login` only, wiped on drop.
+        pin: Pkcs11Pin,
     },
 }
 
@@ -73,6 +85,22 @@ pub(crate) fn open_card(card: &CardSource) -> Result<OpenedCard, HomeError> {
                 signer: Some(Box::new(card.signer)),
             })
         }
+        CardSource::Pkcs11 {
+            module,
+            token,
+            key,
+            pin,
+        } => {
+            let card = open_token(module, token, key, pin).map_err(|error| HomeError::Pkcs11 {
+                module: module.display().to_string(),
+                error,
+            })?;
+            Ok(OpenedCard {
+                leaf: card.certificate,
+                chain: Vec::new(),
+                signer: Some(Box::new(card.signer)),
+            })
+        }
     }
 }
 
@@ -85,6 +113,12 @@ impl OpenedCard {
             (None, CardSource::Pkcs12 { file, .. }) => Err(HomeError::Pkcs12 {
                 path: file.display().to_string(),
                 error: Pkcs12Error::NoKey,
+            }),
+            (None, CardSource::Pkcs11 { module, .. }) => Err(HomeError::Pkcs11 {
+                module: module.display().to_string(),
+                error: Pkcs11Error::NoKeyForCertificate {
+                    certificates: Vec::new(),
+                },
             }),
         }
     }
