@@ -83,7 +83,12 @@ pub(crate) fn open_token(
     if !module.is_file() {
         return Err(Pkcs11Error::ModuleMissing);
     }
-    let ctx = Pkcs11::new(module).map_err(|e| match e {
+    // A name without a directory would be looked up by dlopen in the
+    // system's library paths, not here: load the file that was checked.
+    let module = module
+        .canonicalize()
+        .map_err(|_| Pkcs11Error::ModuleMissing)?;
+    let ctx = Pkcs11::new(&module).map_err(|e| match e {
         CkError::LibraryLoading(e) => Pkcs11Error::NotAModule(e.to_string()),
         CkError::MissingSymbol(s) => Pkcs11Error::NotAModule(format!("it has no {s}")),
         other => Pkcs11Error::NotAModule(other.to_string()),
