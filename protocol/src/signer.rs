@@ -3,8 +3,9 @@
 //!
 //! The practice node runs unattended while the card stays in the
 //! practitioner's wallet, so the card key signs once, at enrollment, the node
-//! credential. Today the key comes from a PKCS#8 file (test PKI, software
-//! certificates); a PKCS#11 smart card fits behind the same trait.
+//! credential. The key comes from a PKCS#8 file (test PKI), a `.p12`
+//! (software certificates) or a PKCS#11 smart card (the node's
+//! `home::pkcs11`, which does the device I/O this crate does not).
 
 use std::fmt;
 
