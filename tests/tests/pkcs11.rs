@@ -241,6 +241,33 @@ fn two_tokens_are_listed_until_one_is_named() {
 }
 
 #[test]
+fn two_certificates_with_their_keys_are_listed_until_one_is_named() {
+    let Some(hsm) = SoftHsm::new() else { return };
+    let s = shared();
+    hsm.init_token("TWO");
+    hsm.import_key("TWO", &s.jean.key(), "01");
+    hsm.import_cert("TWO", &s.jean.cert(), "01");
+    hsm.import_key("TWO", &s.marie.key(), "a2");
+    hsm.import_cert("TWO", &s.marie.cert(), "a2");
+    let parent = tempfile::tempdir().unwrap();
+    let home = parent.path().join("home");
+    let out = init_pkcs11(&hsm, &home, Some(PIN), &[]);
+    out.code(2)
+        .stderr_has("several certificates have their key on the token")
+        .stderr_has("(id 01)")
+        .stderr_has("(id a2)")
+        .stderr_has("--key-id");
+    assert_nothing_left(parent.path(), &out);
+
+    let out = init_pkcs11(&hsm, &home, Some(PIN), &["--key-id", "03"]);
+    out.code(2).stderr_has("with id 03");
+    assert_nothing_left(parent.path(), &out);
+
+    let out = init_pkcs11(&hsm, &home, Some(PIN), &["--key-id", "A2"]);
+    out.code(0).stdout_has("MARIE MARTIN");
+}
+
+#[test]
 fn a_missing_module_or_a_file_that_is_not_one_is_refused() {
     let s = shared();
     let parent = tempfile::tempdir().unwrap();
