@@ -2,6 +2,8 @@
 //! token, which certificate and key, and the signature encodings the token's
 //! mechanisms need. The device calls are in `token.rs`.
 
+use confrere_protocol::certificate::KeyKind;
+
 use super::{KeyChoice, Pkcs11Error, TokenChoice};
 
 /// A token as its slot describes it.
@@ -148,6 +150,54 @@ pub(crate) fn choose_pair(
         several => Err(Pkcs11Error::SeveralKeys {
             candidates: list(several),
         }),
+    }
+}
+
+/// The type of a private key object (`CKA_KEY_TYPE`), as far as signing
+/// cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenKeyKind {
+    /// `CKK_RSA`.
+    Rsa,
+    /// `CKK_EC`.
+    Ec,
+    /// Anything else, or not shown.
+    Other,
+}
+
+/// How the token is asked to sign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signing {
+    /// `CKM_SHA256_RSA_PKCS` over the message.
+    RsaSha256,
+    /// `CKM_RSA_PKCS` over the SHA-256 `DigestInfo`, for tokens without
+    /// the hashing mechanism.
+    RsaDigestInfo,
+    /// `CKM_ECDSA` over the SHA-256 digest; the raw signature made DER.
+    EcdsaP256,
+}
+
+/// How the key `name` of type `key` signs for a certificate whose key is
+/// `cert`, given whether the token offers `CKM_SHA256_RSA_PKCS` and
+/// `CKM_RSA_PKCS`. A key of another type than the certificate's is not its
+/// key; a type no credential is signed with is unsupported.
+pub(crate) fn choose_signing(
+    key: TokenKeyKind,
+    cert: KeyKind,
+    has_sha256_rsa_pkcs: bool,
+    has_rsa_pkcs: bool,
+    name: &str,
+) -> Result<Signing, Pkcs11Error> {
+    match (key, cert) {
+        (TokenKeyKind::Rsa, KeyKind::Rsa { .. }) if has_sha256_rsa_pkcs || !has_rsa_pkcs => {
+            Ok(Signing::RsaSha256)
+        }
+        (TokenKeyKind::Rsa, KeyKind::Rsa { .. }) => Ok(Signing::RsaDigestInfo),
+        (TokenKeyKind::Ec, KeyKind::EcP256) => Ok(Signing::EcdsaP256),
+        (TokenKeyKind::Rsa, KeyKind::EcP256) | (TokenKeyKind::Ec, KeyKind::Rsa { .. }) => {
+            Err(Pkcs11Error::KeyMismatch(name.to_owned()))
+        }
+        _ => Err(Pkcs11Error::UnsupportedKey(name.to_owned())),
     }
 }
 
@@ -313,6 +363,52 @@ mod tests {
             choose_pair(&[], &[obj("k", b"\x01")], &KeyChoice::OnlyOne),
             Err(Pkcs11Error::NoCertificate { .. })
         ));
+    }
+
+    #[test]
+    fn the_signing_mechanism_follows_the_key_and_what_the_token_offers() {
+        let rsa = KeyKind::Rsa { bits: 2048 };
+        let sign = |k, c, sha, raw| choose_signing(k, c, sha, raw, "k");
+        assert_eq!(
+            sign(TokenKeyKind::Rsa, rsa, true, true),
+            Ok(Signing::RsaSha256)
+        );
+        assert_eq!(
+            sign(TokenKeyKind::Rsa, rsa, false, true),
+            Ok(Signing::RsaDigestInfo)
+        );
+        // A token that lists neither is asked for the hashing one, and
+        // says itself if it cannot.
+        assert_eq!(
+            sign(TokenKeyKind::Rsa, rsa, false, false),
+            Ok(Signing::RsaSha256)
+        );
+        assert_eq!(
+            sign(TokenKeyKind::Ec, KeyKind::EcP256, false, false),
+            Ok(Signing::EcdsaP256)
+        );
+    }
+
+    #[test]
+    fn a_key_of_another_type_than_the_certificates_is_refused() {
+        let rsa = KeyKind::Rsa { bits: 2048 };
+        let sign = |k, c| choose_signing(k, c, true, true, "k");
+        assert_eq!(
+            sign(TokenKeyKind::Ec, rsa),
+            Err(Pkcs11Error::KeyMismatch("k".into()))
+        );
+        assert_eq!(
+            sign(TokenKeyKind::Rsa, KeyKind::EcP256),
+            Err(Pkcs11Error::KeyMismatch("k".into()))
+        );
+        assert_eq!(
+            sign(TokenKeyKind::Ec, KeyKind::EcP384),
+            Err(Pkcs11Error::UnsupportedKey("k".into()))
+        );
+        assert_eq!(
+            sign(TokenKeyKind::Other, rsa),
+            Err(Pkcs11Error::UnsupportedKey("k".into()))
+        );
     }
 
     #[test]

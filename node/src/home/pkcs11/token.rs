@@ -6,8 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use confrere_protocol::{
-    certificate::KeyKind, check_card_key, parse_certificates, CardSigner, Certificate,
-    SignatureScheme, SignerError,
+    check_card_key, parse_certificates, CardSigner, Certificate, SignatureScheme, SignerError,
 };
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -20,8 +19,8 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
 use super::choose::{
-    choose_pair, choose_token, ecdsa_p256_raw_to_der, rsa_sha256_digest_info, ObjectSummary,
-    TokenSummary,
+    choose_pair, choose_signing, choose_token, ecdsa_p256_raw_to_der, rsa_sha256_digest_info,
+    ObjectSummary, Signing, TokenKeyKind, TokenSummary,
 };
 use super::{KeyChoice, Pkcs11Error, Pkcs11Pin, TokenChoice};
 
@@ -31,18 +30,6 @@ pub(crate) struct Pkcs11Card {
     pub(crate) certificate: Certificate,
     /// Its key, on the token.
     pub(crate) signer: Pkcs11Signer,
-}
-
-/// How the token is asked to sign.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Signing {
-    /// `CKM_SHA256_RSA_PKCS` over the message.
-    RsaSha256,
-    /// `CKM_RSA_PKCS` over the SHA-256 `DigestInfo`, for tokens without
-    /// the hashing mechanism.
-    RsaDigestInfo,
-    /// `CKM_ECDSA` over the SHA-256 digest; the raw signature made DER.
-    EcdsaP256,
 }
 
 /// A card key on a PKCS#11 token, in a logged-in session (logged out and
@@ -133,20 +120,18 @@ pub(crate) fn open_token(
         }
     }
     let mechanisms = ctx.get_mechanism_list(slot).map_err(device)?;
-    let signing = match (key_type, certificate.public_key().kind) {
-        (Some(KeyType::RSA), KeyKind::Rsa { .. }) => {
-            if mechanisms.contains(&MechanismType::SHA256_RSA_PKCS)
-                || !mechanisms.contains(&MechanismType::RSA_PKCS)
-            {
-                Signing::RsaSha256
-            } else {
-                Signing::RsaDigestInfo
-            }
-        }
-        (Some(KeyType::EC), KeyKind::EcP256) => Signing::EcdsaP256,
-        (Some(KeyType::RSA | KeyType::EC), _) => return Err(Pkcs11Error::KeyMismatch(key_name)),
-        _ => return Err(Pkcs11Error::UnsupportedKey(key_name)),
+    let key_kind = match key_type {
+        Some(KeyType::RSA) => TokenKeyKind::Rsa,
+        Some(KeyType::EC) => TokenKeyKind::Ec,
+        _ => TokenKeyKind::Other,
     };
+    let signing = choose_signing(
+        key_kind,
+        certificate.public_key().kind,
+        mechanisms.contains(&MechanismType::SHA256_RSA_PKCS),
+        mechanisms.contains(&MechanismType::RSA_PKCS),
+        &key_name,
+    )?;
     let signer = Pkcs11Signer {
         session: Mutex::new(session),
         key: *key_handle,
@@ -204,14 +189,11 @@ fn login(ctx: &Pkcs11, slot: Slot, session: &Session, pin: &Pkcs11Pin) -> Result
             RvError::PinIncorrect | RvError::PinInvalid | RvError::PinLenRange,
             _,
         )) => {
-            let final_try = ctx
+            // What the token says now: this try may have locked it.
+            let (locked, final_try) = ctx
                 .get_token_info(slot)
-                .map(|i| i.user_pin_final_try())
-                .unwrap_or(false);
-            let locked = ctx
-                .get_token_info(slot)
-                .map(|i| i.user_pin_locked())
-                .unwrap_or(false);
+                .map(|i| (i.user_pin_locked(), i.user_pin_final_try()))
+                .unwrap_or((false, false));
             Err(if locked {
                 Pkcs11Error::PinLocked
             } else {
