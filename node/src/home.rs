@@ -250,7 +250,8 @@ pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
         return Err(HomeError::AlreadyExists(home_str));
     }
     // A .p12 or a PKCS#11 token is opened first: a wrong password or PIN
-    // stops here, before anything is written. A key file is read after the certificate verifies.
+    // stops here, before anything is written. A key file is read after the
+    // certificate verifies.
     let opened = card::open_card(&req.card)?;
     let (leaf, certs) = (opened.leaf.clone(), opened.chain.clone());
     let (trust, intermediates) = load_trust(&req.trust, &req.chain, &req.crls)?;

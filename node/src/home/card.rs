@@ -4,7 +4,8 @@
 //! A card is opened in two steps, so that nothing slow or secret is touched
 //! before the certificate verifies: [`open_card`] reads the certificate
 //! (and, for a `.p12`, decrypts the whole file, so a wrong password stops
-//! everything at once); [`OpenedCard::into_signer`] then gives the key that
+//! everything at once; for a PKCS#11 token, logs in with the PIN and checks
+//! the key on the token is the certificate's); [`OpenedCard::into_signer`] then gives the key that
 //! signs. Enrollment and renewal both go through here.
 
 use std::path::{Path, PathBuf};
