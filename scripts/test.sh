@@ -11,6 +11,17 @@ if ! command -v openssl >/dev/null 2>&1; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq openssl
 fi
 
+# The PKCS#11 tests (tests/tests/pkcs11.rs) put TEST cards on SoftHSM2
+# tokens: softhsm2-util and its module. Without them (and without root or
+# sudo to install them) those tests are skipped, unless CONFRERE_SOFTHSM_REQUIRED=1
+# or, as root, CONFRERE_NETNS_REQUIRED=1 (below) makes them fail.
+if ! command -v softhsm2-util >/dev/null 2>&1; then
+    echo "installing softhsm2 (needed by the PKCS#11 card tests)" >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq softhsm2 \
+        || echo "softhsm2 could not be installed: the PKCS#11 tests will be skipped" >&2
+fi
+
 # The multi-host tests (tests/tests/netns_*.rs, reach*.rs) build practices
 # behind NAT routers in Linux network namespaces: they need root, `ip` and `tc`
 # (iproute2) and `nft` (nftables). As root (CI), they must run: a missing tool or kernel

@@ -42,8 +42,10 @@ use crate::files::{self, ReadError};
 mod card;
 mod config_text;
 pub mod crl;
+mod pkcs11;
 
 pub use card::CardSource;
+pub use pkcs11::{KeyChoice, Pkcs11Error, Pkcs11Pin, TokenChoice};
 
 use config_text::config_text;
 
@@ -113,6 +115,14 @@ pub enum HomeError {
         /// What is wrong.
         error: Pkcs12Error,
     },
+    /// The card key on a PKCS#11 token cannot be used.
+    #[error("PKCS#11 module {module}: {error}")]
+    Pkcs11 {
+        /// The module.
+        module: String,
+        /// What is wrong.
+        error: Pkcs11Error,
+    },
     /// The credential could not be made.
     #[error("the node credential could not be made: {0}")]
     Credential(CredentialError),
@@ -158,6 +168,7 @@ impl HomeError {
             HomeError::Credential(CredentialError::Certificate(error)) => error.hint().into(),
             HomeError::Key { .. } => "give the PKCS#8 private key that belongs to --cert".into(),
             HomeError::Pkcs12 { error, .. } => error.hint().into(),
+            HomeError::Pkcs11 { error, .. } => error.hint().into(),
             HomeError::Credential(_) => "check the certificate and the key".into(),
             HomeError::AlreadyExists(_) => {
                 "choose another --home, or remove the old one if it is truly unused".into()
@@ -238,8 +249,9 @@ pub fn init(req: &InitRequest) -> Result<InitReport, HomeError> {
     if !absent {
         return Err(HomeError::AlreadyExists(home_str));
     }
-    // A .p12 is opened first: a wrong password stops here, before anything
-    // is written. A key file is read after the certificate verifies.
+    // A .p12 or a PKCS#11 token is opened first: a wrong password or PIN
+    // stops here, before anything is written. A key file is read after the
+    // certificate verifies.
     let opened = card::open_card(&req.card)?;
     let (leaf, certs) = (opened.leaf.clone(), opened.chain.clone());
     let (trust, intermediates) = load_trust(&req.trust, &req.chain, &req.crls)?;

@@ -37,7 +37,9 @@ pub use credential::{
 pub use error::CertError;
 pub use identity::{IdType, NationalId, PractitionerIdentity};
 pub use pkcs12::{open_pkcs12, Pkcs12Card, Pkcs12Error, Pkcs12Password};
-pub use signer::{CardSigner, Pkcs8Signer, SignatureScheme, SignerError};
+pub use signer::{
+    check_card_key, CardSigner, Pkcs8Signer, SignatureScheme, SignerError, CARD_KEY_CHALLENGE,
+};
 pub use time::UnixTime;
 pub use verify::{
     check_policy_oid, verify_certificate, InvalidPolicy, Purpose, RevocationCheck, TrustStore,

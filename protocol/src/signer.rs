@@ -3,8 +3,9 @@
 //!
 //! The practice node runs unattended while the card stays in the
 //! practitioner's wallet, so the card key signs once, at enrollment, the node
-//! credential. Today the key comes from a PKCS#8 file (test PKI, software
-//! certificates); a PKCS#11 smart card fits behind the same trait.
+//! credential. The key comes from a PKCS#8 file (test PKI), a `.p12`
+//! (software certificates) or a PKCS#11 smart card (the node's
+//! `home::pkcs11`, which does the device I/O this crate does not).
 
 use std::fmt;
 
@@ -81,6 +82,36 @@ pub trait CardSigner: Send + Sync {
     fn scheme(&self) -> SignatureScheme;
     /// Signs `msg` (the signer hashes it).
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignerError>;
+}
+
+/// The fixed message a card key signs to show that it is its certificate's
+/// key (see [`check_card_key`]).
+pub const CARD_KEY_CHALLENGE: &[u8] =
+    b"confrere card key check: this signature proves nothing else";
+
+/// Checks that `signer` holds the private key `cert` certifies: it must sign
+/// with the scheme of the certificate's key, and its signature of
+/// [`CARD_KEY_CHALLENGE`] must verify under the certificate's public key.
+///
+/// For keys whose public half cannot be read and compared (a smart card's),
+/// this is what tells "the certificate's key" from "some key on the card".
+pub fn check_card_key(signer: &dyn CardSigner, cert: &Certificate) -> Result<(), SignerError> {
+    let Some(scheme) = SignatureScheme::for_key(cert.public_key().kind) else {
+        return Err(SignerError::UnsupportedKey(
+            " (the certificate's key is neither RSA nor ECDSA P-256)",
+        ));
+    };
+    if signer.scheme() != scheme {
+        return Err(SignerError::KeyDoesNotMatchCertificate);
+    }
+    let sig = signer.sign(CARD_KEY_CHALLENGE)?;
+    crate::signature::verify_signature(
+        cert.public_key(),
+        &scheme.algorithm(),
+        CARD_KEY_CHALLENGE,
+        &sig,
+    )
+    .map_err(|_| SignerError::KeyDoesNotMatchCertificate)
 }
 
 enum Pkcs8Key {
@@ -182,6 +213,89 @@ impl CardSigner for Pkcs8Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openssl/");
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURES}{name}")).expect("fixture")
+    }
+
+    fn cert(name: &str) -> Certificate {
+        crate::parse_certificates(&fixture(name))
+            .expect("certificate")
+            .remove(0)
+    }
+
+    fn pkcs8(key: &str, cert_name: &str) -> Pkcs8Signer {
+        Pkcs8Signer::from_pem_or_der(&fixture(key), &cert(cert_name)).expect("key")
+    }
+
+    /// Signs with another signer, or fails, or claims another scheme.
+    struct Fake {
+        scheme: SignatureScheme,
+        inner: Option<Pkcs8Signer>,
+    }
+
+    impl CardSigner for Fake {
+        fn scheme(&self) -> SignatureScheme {
+            self.scheme
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignerError> {
+            match &self.inner {
+                Some(s) => s.sign(msg),
+                None => Err(SignerError::SigningFailed),
+            }
+        }
+    }
+
+    #[test]
+    fn the_certificates_own_key_passes_the_card_key_check() {
+        for (key, c) in [
+            ("good-rsa.key.pem", "good-rsa.pem"),
+            ("good-ecdsa.key.pem", "good-ecdsa.pem"),
+        ] {
+            check_card_key(&pkcs8(key, c), &cert(c)).expect("own key");
+        }
+    }
+
+    #[test]
+    fn another_key_fails_the_card_key_check() {
+        let other = pkcs8("other-good-rsa.key.pem", "other-good-rsa.pem");
+        assert_eq!(
+            check_card_key(&other, &cert("good-rsa.pem")),
+            Err(SignerError::KeyDoesNotMatchCertificate)
+        );
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_kind_fails_the_card_key_check() {
+        let ec = pkcs8("good-ecdsa.key.pem", "good-ecdsa.pem");
+        assert_eq!(
+            check_card_key(&ec, &cert("good-rsa.pem")),
+            Err(SignerError::KeyDoesNotMatchCertificate)
+        );
+        // A signer claiming the right scheme but signing with an EC key.
+        let liar = Fake {
+            scheme: SignatureScheme::RsaPkcs1Sha256,
+            inner: Some(ec),
+        };
+        assert_eq!(
+            check_card_key(&liar, &cert("good-rsa.pem")),
+            Err(SignerError::KeyDoesNotMatchCertificate)
+        );
+    }
+
+    #[test]
+    fn a_key_that_cannot_sign_fails_the_card_key_check() {
+        let mute = Fake {
+            scheme: SignatureScheme::RsaPkcs1Sha256,
+            inner: None,
+        };
+        assert_eq!(
+            check_card_key(&mute, &cert("good-rsa.pem")),
+            Err(SignerError::SigningFailed)
+        );
+    }
 
     #[test]
     fn scheme_codes_round_trip() {

@@ -6,7 +6,8 @@
 //! ([`cli`]), starts and stops daemons ([`daemon`]), sends dossiers and
 //! reads outboxes and inboxes ([`dossiers`]), waits with bounds ([`wait`]),
 //! knows where the certificate fixtures of the workspace live and makes
-//! TEST PKIs and cards ([`fixtures`]), and looks into files ([`files`]).
+//! TEST PKIs and cards ([`fixtures`]), puts cards on SoftHSM2 tokens
+//! ([`softhsm`]), and looks into files ([`files`]).
 //! Everything is re-exported here, so a test writes
 //! `use confrere_tests::{Daemon, enroll, …}`.
 //!
@@ -21,6 +22,7 @@ pub mod dossiers;
 pub mod files;
 pub mod fixtures;
 pub mod netns;
+pub mod softhsm;
 pub mod wait;
 
 pub use binary::{confrere_bin, workspace_bin};

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use confrere_node::home::{init, HomeError, InitRequest};
+use confrere_node::home::{init, HomeError, InitRequest, Pkcs11Error};
 use confrere_protocol::{Pkcs12Error, RevocationCheck, UnixTime};
 use serde_json::json;
 
@@ -70,6 +70,18 @@ fn to_cli(e: HomeError) -> CliError {
         }
         | HomeError::Key {
             error: confrere_protocol::SignerError::UnsupportedKey(_),
+            ..
+        }
+        | HomeError::Pkcs11 {
+            error:
+                Pkcs11Error::ModuleMissing
+                | Pkcs11Error::NotAModule(_)
+                | Pkcs11Error::NoToken
+                | Pkcs11Error::TokenNotFound { .. }
+                | Pkcs11Error::SeveralTokens { .. }
+                | Pkcs11Error::KeyNotFound { .. }
+                | Pkcs11Error::SeveralKeys { .. }
+                | Pkcs11Error::WrongPin { .. },
             ..
         } => CliError::input(e, hint),
         _ => CliError::refused(e, hint),

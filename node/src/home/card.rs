@@ -4,7 +4,8 @@
 //! A card is opened in two steps, so that nothing slow or secret is touched
 //! before the certificate verifies: [`open_card`] reads the certificate
 //! (and, for a `.p12`, decrypts the whole file, so a wrong password stops
-//! everything at once); [`OpenedCard::into_signer`] then gives the key that
+//! everything at once; for a PKCS#11 token, logs in with the PIN and checks
+//! the key on the token is the certificate's); [`OpenedCard::into_signer`] then gives the key that
 //! signs. Enrollment and renewal both go through here.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use confrere_protocol::{
     open_pkcs12, CardSigner, Certificate, Pkcs12Error, Pkcs12Password, Pkcs8Signer,
 };
 
+use super::pkcs11::{open_token, KeyChoice, Pkcs11Error, Pkcs11Pin, TokenChoice};
 use super::{read_certs, HomeError};
 use crate::files;
 
@@ -36,6 +38,17 @@ pub enum CardSource {
         file: PathBuf,
         /// Its password; used in memory only, wiped on drop.
         password: Pkcs12Password,
+    },
+    /// A smart card (or any token) read through a PKCS#11 module.
+    Pkcs11 {
+        /// The card middleware's PKCS#11 module (a shared library).
+        module: PathBuf,
+        /// Which token of the module.
+        token: TokenChoice,
+        /// Which certificate and key of the token.
+        key: KeyChoice,
+        /// The user PIN; passed to `C_Login` only, wiped on drop.
+        pin: Pkcs11Pin,
     },
 }
 
@@ -73,6 +86,22 @@ pub(crate) fn open_card(card: &CardSource) -> Result<OpenedCard, HomeError> {
                 signer: Some(Box::new(card.signer)),
             })
         }
+        CardSource::Pkcs11 {
+            module,
+            token,
+            key,
+            pin,
+        } => {
+            let card = open_token(module, token, key, pin).map_err(|error| HomeError::Pkcs11 {
+                module: module.display().to_string(),
+                error,
+            })?;
+            Ok(OpenedCard {
+                leaf: card.certificate,
+                chain: Vec::new(),
+                signer: Some(Box::new(card.signer)),
+            })
+        }
     }
 }
 
@@ -85,6 +114,12 @@ impl OpenedCard {
             (None, CardSource::Pkcs12 { file, .. }) => Err(HomeError::Pkcs12 {
                 path: file.display().to_string(),
                 error: Pkcs12Error::NoKey,
+            }),
+            (None, CardSource::Pkcs11 { module, .. }) => Err(HomeError::Pkcs11 {
+                module: module.display().to_string(),
+                error: Pkcs11Error::NoKeyForCertificate {
+                    certificates: Vec::new(),
+                },
             }),
         }
     }
