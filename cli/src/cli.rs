@@ -46,6 +46,21 @@ Example:
       --chain card/chain.pem --trust pki/root.pem --crl pki/crl.pem
   confrere init --home ~/confrere --p12 card.p12 --trust pki/root.pem --crl pki/crl.pem")]
     Init(InitArgs),
+    /// Renew the node credential with the practitioner's new card
+    /// certificate: same node keys, same practitioner; inbox, outbox,
+    /// consents and ledger stay.
+    #[command(after_help = "\
+With the daemon running, the command reads the card and sends the new
+credential to it: the daemon checks it again, records the renewal in the
+ledger, presents it from the next handshake on and republishes its
+directory record. Without a daemon, the home is updated here. The replaced
+files are kept as credential.bin.previous and certificate.pem.previous.
+
+Example:
+  confrere renew --home ~/confrere --cert newcard/cert.pem --key newcard/key.pem \\
+      --chain newcard/chain.pem
+  confrere renew --home ~/confrere --p12 newcard.p12")]
+    Renew(RenewArgs),
     /// Run the node in the foreground until SIGINT or SIGTERM.
     #[command(after_help = "\
 The store key comes from HOME/keys/store.key, or from a passphrase in the
@@ -343,6 +358,22 @@ pub(crate) struct InitArgs {
     /// Do not check revocation, now or for peers (tests and trials only).
     #[arg(long)]
     pub no_revocation_check: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `renew`.
+#[derive(Debug, Args)]
+pub(crate) struct RenewArgs {
+    /// The node's home.
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
+    pub home: PathBuf,
+    #[command(flatten)]
+    pub card: CardArgs,
+    /// Intermediate CA certificates besides the home's own; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Vec<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -39,6 +39,9 @@ pub struct Engine {
     /// Outbox items found settled at start, whose sealed copy the start-up
     /// sweep removes if a crash left it.
     pub(crate) settled_at_start: std::sync::Mutex<Vec<[u8; 16]>>,
+    /// Held while a renewed credential is checked and put in force, so
+    /// that two renewals never race.
+    pub(crate) renewing: Mutex<()>,
     store_key: StoreKey,
 }
 
@@ -96,6 +99,7 @@ impl Engine {
             ledger,
             outbox,
             settled_at_start: std::sync::Mutex::new(settled),
+            renewing: Mutex::new(()),
             store_key,
         })
     }

@@ -145,6 +145,7 @@ pub(crate) async fn status(engine: &Engine) -> Result<Status, ApiError> {
             freshness: c.freshness.as_str().to_owned(),
         })
         .collect(),
+        card: super::credential::card_status(engine),
     })
 }
 
