@@ -80,6 +80,7 @@ fn peer() -> PeerInfo {
         name: Some("ANNE MARTIN".into()),
         last_seen: Some("2025-01-02T10:00:00Z".into()),
         last_error: None,
+        credential_not_after: Some("2027-01-02T10:00:00Z".into()),
     }
 }
 

@@ -141,6 +141,10 @@ pub struct PeerInfo {
     pub last_seen: Option<String>,
     /// Why the last attempt to reach it failed, if it did.
     pub last_error: Option<String>,
+    /// End of the node credential its last verified session presented
+    /// (RFC 3339); a renewed credential shows from the next session on.
+    #[serde(default)]
+    pub credential_not_after: Option<String>,
 }
 
 /// `POST /v1/peers`.

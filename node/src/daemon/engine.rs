@@ -249,9 +249,11 @@ impl Engine {
         national_id: &str,
         name: &str,
         addrs: &[Multiaddr],
+        credential_not_after: confrere_protocol::UnixTime,
     ) {
         let mut book = self.book.lock().await;
         book.record_verified(&peer, national_id, name, addrs, now());
+        book.record_credential_end(&peer, credential_not_after);
         if let Err(e) = book.save() {
             tracing::warn!(error = %e, "cannot save the address book");
         }
