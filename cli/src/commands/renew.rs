@@ -129,7 +129,7 @@ fn apply_here(
     let ledger_seq = match store {
         Some(store) => {
             let identity = renewal.identity();
-            let signer = Arc::new(Libp2pNodeSigner::new(home.libp2p.clone()));
+            let signer = Arc::new(Libp2pNodeSigner::new(home.libp2p));
             let ledger = Ledger::open(
                 store,
                 signer,
