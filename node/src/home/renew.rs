@@ -284,3 +284,27 @@ fn replace(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RenewError> {
     }
     files::sync_dir(dir).map_err(err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn the_card_warning_starts_60_days_before_its_end() {
+        let now = UnixTime::from_secs(1_800_000_000);
+        let end = |days: i64| now.add_secs(days * DAY);
+        assert_eq!(card_expiry_warning(end(61), now), None);
+        assert_eq!(card_expiry_warning(end(60).add_secs(1), now), None);
+        let w = card_expiry_warning(end(60), now).expect("warning at 60 days");
+        assert!(w.starts_with("the card certificate expires on "), "{w}");
+        assert!(w.ends_with("renew with `confrere renew`"), "{w}");
+        assert!(w.contains(&end(60).to_rfc3339()[..10]), "{w}");
+        let past = card_expiry_warning(end(-1), now).expect("warning once expired");
+        assert!(
+            past.starts_with("the card certificate expired on "),
+            "{past}"
+        );
+    }
+}
