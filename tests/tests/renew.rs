@@ -289,6 +289,70 @@ fn renew_with_the_daemon_running_takes_effect_at_once() {
     );
 }
 
+/// `POST /v1/credential` straight to the daemon's socket, as a command line
+/// that skipped its own checks would: the status code and the body.
+#[cfg(unix)]
+fn post_credential(home: &Path, credential_hex: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let token = fs::read_to_string(home.join("api.token")).unwrap();
+    let body = serde_json::json!({ "credential_hex": credential_hex }).to_string();
+    let mut sock = std::os::unix::net::UnixStream::connect(home.join("api.sock")).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        sock,
+        "POST /v1/credential HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        token.trim(),
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    let code = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, answer)
+}
+
+#[cfg(unix)]
+#[test]
+fn the_daemon_checks_what_it_is_sent_and_changes_nothing_on_refusal() {
+    let dir = tempfile::tempdir_in(shared_dir()).unwrap();
+    let gp_home = home_in(dir.path(), "gp");
+    let cardio_home = home_in(dir.path(), "cardio");
+    enroll(&gp_home, gp_card(), &[pki()]).code(0);
+    enroll(&cardio_home, cardio_card(), &[pki()]).code(0);
+    let _gp = start(dir.path(), "gp", &gp_home);
+    let before = fs::read(gp_home.join("credential.bin")).unwrap();
+
+    let (code, answer) = post_credential(&gp_home, "not hex");
+    assert_eq!(code, 400, "{answer}");
+    // Another node's credential (another practitioner's keys too).
+    let other = fs::read(cardio_home.join("credential.bin")).unwrap();
+    let (code, answer) = post_credential(&gp_home, &hex_of(&other));
+    assert_eq!(code, 409, "{answer}");
+    assert!(answer.contains("another node's keys"), "{answer}");
+    // The credential in force, sent again.
+    let (code, answer) = post_credential(&gp_home, &hex_of(&before));
+    assert_eq!(code, 409, "{answer}");
+    assert!(answer.contains("already in use"), "{answer}");
+    // A credential cut short.
+    let (code, answer) = post_credential(&gp_home, &hex_of(&before[..before.len() / 2]));
+    assert_eq!(code, 400, "{answer}");
+
+    assert_eq!(fs::read(gp_home.join("credential.bin")).unwrap(), before);
+    assert!(!gp_home.join("credential.bin.previous").exists());
+    assert!(renewals(&gp_home).is_empty());
+    cli(&gp_home, &["ledger", "verify"]).code(0);
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[test]
 fn status_warns_when_the_card_ends_within_60_days() {
     let dir = tempfile::tempdir_in(shared_dir()).unwrap();
