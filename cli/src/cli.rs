@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use confrere_protocol::UnixTime;
 
 mod peers;
+mod renew;
 
 pub(crate) use peers::{PeersAddArgs, PeersCommand, PeersFindArgs, PeersListArgs, PeersRemoveArgs};
+pub(crate) use renew::RenewArgs;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -358,22 +360,6 @@ pub(crate) struct InitArgs {
     /// Do not check revocation, now or for peers (tests and trials only).
     #[arg(long)]
     pub no_revocation_check: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Options of `renew`.
-#[derive(Debug, Args)]
-pub(crate) struct RenewArgs {
-    /// The node's home.
-    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
-    pub home: PathBuf,
-    #[command(flatten)]
-    pub card: CardArgs,
-    /// Intermediate CA certificates besides the home's own; repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub chain: Vec<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -224,13 +224,18 @@ pub fn write_renewal(dir: &Path, renewal: &Renewal) -> Result<(), RenewError> {
             replace(dir, &previous(name), &old)?;
         }
     }
-    replace(
+    let written = replace(
         dir,
         CERTIFICATE_FILE,
         pem("CERTIFICATE", renewal.certificate().der()).as_bytes(),
-    )?;
+    )
     // The credential last: it is what the node runs with.
-    replace(dir, CREDENTIAL_FILE, &renewal.credential().encode())
+    .and_then(|()| replace(dir, CREDENTIAL_FILE, &renewal.credential().encode()));
+    if written.is_err() {
+        // Half-way: put the old pair back, so the home stays consistent.
+        let _ = restore_previous(dir);
+    }
+    written
 }
 
 /// Puts the `*.previous` files back (a renewal the ledger could not record).
