@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use confrere_protocol::UnixTime;
 
 mod peers;
+mod renew;
 
 pub(crate) use peers::{PeersAddArgs, PeersCommand, PeersFindArgs, PeersListArgs, PeersRemoveArgs};
+pub(crate) use renew::RenewArgs;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -48,6 +50,21 @@ Example:
   confrere init --home ~/confrere --pkcs11-module /usr/lib/libcps3_pkcs11_lnx.so \\
       --trust pki/root.pem --crl pki/crl.pem")]
     Init(InitArgs),
+    /// Renew the node credential with the practitioner's new card
+    /// certificate: same node keys, same practitioner; inbox, outbox,
+    /// consents and ledger stay.
+    #[command(after_help = "\
+With the daemon running, the command reads the card and sends the new
+credential to it: the daemon checks it again, records the renewal in the
+ledger, presents it from the next handshake on and republishes its
+directory record. Without a daemon, the home is updated here. The replaced
+files are kept as credential.bin.previous and certificate.pem.previous.
+
+Example:
+  confrere renew --home ~/confrere --cert newcard/cert.pem --key newcard/key.pem \\
+      --chain newcard/chain.pem
+  confrere renew --home ~/confrere --p12 newcard.p12")]
+    Renew(RenewArgs),
     /// Run the node in the foreground until SIGINT or SIGTERM.
     #[command(after_help = "\
 The store key comes from HOME/keys/store.key, or from a passphrase in the

@@ -240,6 +240,14 @@ impl Client {
         self.post("/care-team", req)
     }
 
+    /// `POST /v1/credential`.
+    pub(crate) fn renew_credential(
+        &self,
+        req: &confrere_node::api::model::RenewCredentialRequest,
+    ) -> Result<confrere_node::api::model::RenewedCredential, CliError> {
+        self.post("/credential", req)
+    }
+
     fn get<T: DeserializeOwned>(&self, route: &str) -> Result<T, CliError> {
         self.call("GET", route, None)
     }

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Cert(CertCommand::Inspect(a)) => (commands::cert::inspect(a, now), a.json),
         Command::Pki(p) => (commands::pki::run(p, now), false),
         Command::Init(a) => (commands::init::run(a, now), a.json),
+        Command::Renew(a) => (commands::renew::run(a, now), a.json),
         Command::Run(a) => (commands::run::run(a), false),
         Command::Demo { dir } => (commands::demo::run(dir.as_deref(), now), false),
         Command::Crl(CrlCommand::Import(a)) => (commands::crl::import(a), a.json),

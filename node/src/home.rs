@@ -43,6 +43,7 @@ mod card;
 mod config_text;
 pub mod crl;
 mod pkcs11;
+pub mod renew;
 
 pub use card::CardSource;
 pub use pkcs11::{KeyChoice, Pkcs11Error, Pkcs11Pin, TokenChoice};
@@ -541,32 +542,7 @@ impl Home {
             ));
         }
         let config = Config::load(dir)?;
-        let revocation = if config.trust.revocation_check {
-            RevocationCheck::Required
-        } else {
-            RevocationCheck::Off
-        };
-        let (mut trust, _) = load_trust(
-            &[dir.join("trust/anchors.pem")],
-            &[dir.join("trust/chain.pem")]
-                .into_iter()
-                .filter(|p| fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
-                .collect::<Vec<_>>(),
-            &[dir.join("trust/crls.pem")]
-                .into_iter()
-                .filter(|p| fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
-                .collect::<Vec<_>>(),
-        )?;
-        // The config reader checked each policy with the same function.
-        trust
-            .set_policies(config.trust.policies.clone())
-            .map_err(|e| {
-                HomeError::Config(crate::config::ConfigError::Invalid {
-                    path: dir.join(crate::config::CONFIG_FILE),
-                    line: None,
-                    message: format!("[trust] policies: {e}"),
-                })
-            })?;
+        let (trust, revocation) = home_trust(dir, &config)?;
         Ok(Home {
             dir: dir.to_path_buf(),
             credential,
@@ -577,4 +553,39 @@ impl Home {
             config,
         })
     }
+}
+
+/// The trust material of a home (anchors, intermediates, CRLs, the
+/// accepted policies of `config`) and whether revocation is checked.
+pub(crate) fn home_trust(
+    dir: &Path,
+    config: &Config,
+) -> Result<(TrustStore, RevocationCheck), HomeError> {
+    let revocation = if config.trust.revocation_check {
+        RevocationCheck::Required
+    } else {
+        RevocationCheck::Off
+    };
+    let (mut trust, _) = load_trust(
+        &[dir.join("trust/anchors.pem")],
+        &[dir.join("trust/chain.pem")]
+            .into_iter()
+            .filter(|p| fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
+            .collect::<Vec<_>>(),
+        &[dir.join("trust/crls.pem")]
+            .into_iter()
+            .filter(|p| fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
+            .collect::<Vec<_>>(),
+    )?;
+    // The config reader checked each policy with the same function.
+    trust
+        .set_policies(config.trust.policies.clone())
+        .map_err(|e| {
+            HomeError::Config(crate::config::ConfigError::Invalid {
+                path: dir.join(crate::config::CONFIG_FILE),
+                line: None,
+                message: format!("[trust] policies: {e}"),
+            })
+        })?;
+    Ok((trust, revocation))
 }

@@ -186,11 +186,18 @@ fn check_credential(home: &Home) -> Result<(), DaemonError> {
         purpose: Purpose::Authentication,
     };
     match check_own_credential(&home.credential, &home.trust, &opts) {
-        Ok(OwnCredential::Valid(_)) => Ok(()),
+        Ok(OwnCredential::Valid(peer)) => {
+            if let Some(warning) =
+                crate::home::renew::card_expiry_warning(peer.certificate().not_after(), opts.at)
+            {
+                tracing::warn!("{warning}");
+            }
+            Ok(())
+        }
         Ok(OwnCredential::Refused(e)) => {
             tracing::warn!(
                 reason = %e,
-                "colleagues' nodes will refuse this node until the practitioner enrols it again with a valid card (`confrere init`); received dossiers stay readable"
+                "colleagues' nodes will refuse this node until the practitioner renews it with a valid card (`confrere renew`); received dossiers stay readable"
             );
             Ok(())
         }

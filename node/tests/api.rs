@@ -14,8 +14,9 @@ use std::time::Duration;
 use confrere_node::api::model::{
     AddPeer, ApiError, CareTeamInfo, CareTeamRequest, ConsentInfo, DeclineRequest, DirectoryRecord,
     DocumentInfo, EntryView, GrantConsentRequest, InboxItem, JournalLine, NodeApi, OpenRequest,
-    Opened, OutboxItem, Patient, PatientSummary, PeerInfo, PurgeReport, PurgeRequest, ReplyRequest,
-    RevokeConsentRequest, SendRequest, Sent, Status, VerifyReport,
+    Opened, OutboxItem, Patient, PatientSummary, PeerInfo, PurgeReport, PurgeRequest,
+    RenewCredentialRequest, RenewedCredential, ReplyRequest, RevokeConsentRequest, SendRequest,
+    Sent, Status, VerifyReport,
 };
 use confrere_node::api::server::{serve, ApiServer, Endpoint, ENDPOINT_FILE, TOKEN_FILE};
 use confrere_node::api::socket::SOCKET_FILE;
@@ -57,6 +58,17 @@ fn status() -> Status {
         unfinished_inbound: Default::default(),
         version: "0.1.0".into(),
         crls: Vec::new(),
+        card: Default::default(),
+    }
+}
+
+fn renewed() -> RenewedCredential {
+    RenewedCredential {
+        national_id: "810001000016".into(),
+        peer_id: "12D3KooWFake".into(),
+        old_not_after: "2027-01-01T00:00:00Z".into(),
+        new_not_after: "2030-01-01T00:00:00Z".into(),
+        ledger_seq: Some(12),
     }
 }
 
@@ -68,6 +80,7 @@ fn peer() -> PeerInfo {
         name: Some("ANNE MARTIN".into()),
         last_seen: Some("2025-01-02T10:00:00Z".into()),
         last_error: None,
+        credential_not_after: Some("2027-01-02T10:00:00Z".into()),
     }
 }
 
@@ -251,6 +264,14 @@ impl NodeApi for Fake {
     async fn care_team_record(&self, _req: CareTeamRequest) -> Result<CareTeamInfo, ApiError> {
         self.record("care_team_record".into())?;
         Err(not_here())
+    }
+
+    async fn renew_credential(
+        &self,
+        req: RenewCredentialRequest,
+    ) -> Result<RenewedCredential, ApiError> {
+        self.record(format!("renew_credential {}", req.credential_hex))?;
+        Ok(renewed())
     }
 }
 
@@ -560,6 +581,16 @@ fn every_route_round_trips_its_json() {
         serde_json::from_value::<Sent>(body).unwrap(),
         sent("ffeeddccbbaa9988")
     );
+    let (code, body) = h.call(
+        "POST",
+        "/v1/credential",
+        Some(json!({ "credential_hex": "01ab" })),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        serde_json::from_value::<RenewedCredential>(body).unwrap(),
+        renewed()
+    );
 
     assert_eq!(
         h.fake.calls(),
@@ -578,6 +609,7 @@ fn every_route_round_trips_its_json() {
                 "inbox_reply 2222 {}",
                 serde_json::to_string(&reply).unwrap()
             ),
+            "renew_credential 01ab".into(),
         ]
     );
     h.shutdown();

@@ -843,6 +843,13 @@ impl NodeApi for ConsentFake {
         ));
         Ok(care_team_info())
     }
+
+    async fn renew_credential(
+        &self,
+        _req: confrere_node::api::model::RenewCredentialRequest,
+    ) -> Result<confrere_node::api::model::RenewedCredential, ApiError> {
+        Err(ApiError::new("internal", "not part of this fake", "none"))
+    }
 }
 
 struct Server {

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod ledger;
 pub mod pkcs12;
 pub mod receipt;
+pub mod renewal;
 pub mod revocation;
 pub mod session;
 pub mod signature;
@@ -37,6 +38,7 @@ pub use credential::{
 pub use error::CertError;
 pub use identity::{IdType, NationalId, PractitionerIdentity};
 pub use pkcs12::{open_pkcs12, Pkcs12Card, Pkcs12Error, Pkcs12Password};
+pub use renewal::{check_renewal, check_renewal_certificate, Renewal, RenewalError};
 pub use signer::{
     check_card_key, CardSigner, Pkcs8Signer, SignatureScheme, SignerError, CARD_KEY_CHALLENGE,
 };

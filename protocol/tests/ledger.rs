@@ -138,6 +138,12 @@ fn every_kind() -> Vec<EntryKind> {
             to: NURSE.into(),
             basis: ShareBasis::CareTeam([0x44; 16]),
         },
+        EntryKind::CredentialRenewed {
+            old_fingerprint: [0xa1; 32],
+            old_not_after: UnixTime::from_secs(T0 + 1000),
+            new_fingerprint: [0xb2; 32],
+            new_not_after: UnixTime::from_secs(T0 + 2000),
+        },
     ]
 }
 
@@ -185,7 +191,7 @@ fn sha(parts: &[&[u8]]) -> [u8; 32] {
 #[test]
 fn a_chain_of_every_kind_verifies() {
     let entries = chain();
-    assert_eq!(entries.len(), 16);
+    assert_eq!(entries.len(), 17);
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(e.seq, i as u64);
         if i > 0 {
@@ -193,14 +199,14 @@ fn a_chain_of_every_kind_verifies() {
         }
     }
     let summary = verify_chain(&entries, &peer_id_of(&node_key()), head(&entries)).expect("intact");
-    assert_eq!(summary.entries, 16);
-    assert_eq!(summary.head_seq, 15);
-    assert_eq!(summary.head_hash, entries[15].hash());
+    assert_eq!(summary.entries, 17);
+    assert_eq!(summary.head_seq, 16);
+    assert_eq!(summary.head_hash, entries[16].hash());
     assert_eq!(summary.national_id, GP);
     assert_eq!(summary.name, "Jeanne MARTIN");
     assert_eq!(summary.started, UnixTime::from_secs(T0));
-    assert_eq!(summary.last_time, UnixTime::from_secs(T0 + 15 * 60));
-    assert_eq!(summary.checkpoint_seq, Some(15));
+    assert_eq!(summary.last_time, UnixTime::from_secs(T0 + 16 * 60));
+    assert_eq!(summary.checkpoint_seq, Some(16));
     // Without a checkpoint too, and with anchored signatures.
     verify_chain(&entries, &peer_id_of(&node_key()), None).expect("intact");
     verify_chain_with(
@@ -464,6 +470,45 @@ fn genesis_fixed_bytes() {
 }
 
 #[test]
+fn credential_renewed_fixed_bytes() {
+    let k = node_key();
+    let prev = [0xab; 32];
+    let entry = append_after(
+        Some((6, prev)),
+        UnixTime::from_secs(T0),
+        EntryKind::CredentialRenewed {
+            old_fingerprint: [0x11; 32],
+            old_not_after: UnixTime::from_secs(1_900_000_000),
+            new_fingerprint: [0x22; 32],
+            new_not_after: UnixTime::from_secs(2_000_000_000),
+        },
+        &k,
+    )
+    .expect("entry");
+    let mut body = vec![1u8];
+    body.extend_from_slice(&7u64.to_be_bytes());
+    body.extend_from_slice(&T0.to_be_bytes());
+    body.extend_from_slice(&prev);
+    body.push(14);
+    body.extend_from_slice(&[0x11; 32]);
+    body.extend_from_slice(&1_900_000_000i64.to_be_bytes());
+    body.extend_from_slice(&[0x22; 32]);
+    body.extend_from_slice(&2_000_000_000i64.to_be_bytes());
+    assert_eq!(entry.hash(), sha(&[b"confrere/ledger-entry/v1\0", &body]));
+    let wire = [&body[..], &entry.signature].concat();
+    assert_eq!(entry.encode().expect("encodes"), wire);
+    assert_eq!(LedgerEntry::decode(&wire), Ok(entry.clone()));
+    assert_eq!(entry.kind.name(), "credential_renewed");
+    assert_eq!(entry.kind.patient_ins(), None);
+    assert_eq!(entry.kind.dossier_id(), None);
+    // A cut-off kind is refused, not misread.
+    assert_eq!(
+        LedgerEntry::decode(&wire[..body.len() - 1]),
+        Err(DecodeError::Truncated)
+    );
+}
+
+#[test]
 fn checkpoint_fixed_bytes() {
     let k = node_key();
     let cp = HeadCheckpoint::sign(&k, 0x0102, [0xcd; 32]).expect("checkpoint");
@@ -711,14 +756,14 @@ fn a_truncated_tail_is_detected_against_the_checkpoint() {
     assert_eq!(
         verify_chain(cut, &peer, head(&entries)),
         Err(ChainError::TruncatedTail {
-            expected_seq: 15,
-            found_seq: 13
+            expected_seq: 16,
+            found_seq: 14
         })
     );
     assert_eq!(
         verify_chain(&entries[..1], &peer, head(&entries)),
         Err(ChainError::TruncatedTail {
-            expected_seq: 15,
+            expected_seq: 16,
             found_seq: 0
         })
     );
@@ -1179,6 +1224,20 @@ fn kind_strategy() -> impl Strategy<Value = EntryKind> {
             dossier_id,
             patient_ins
         }),
+        (
+            any::<[u8; 32]>(),
+            any::<i64>(),
+            any::<[u8; 32]>(),
+            any::<i64>()
+        )
+            .prop_map(|(old_fingerprint, old, new_fingerprint, new)| {
+                EntryKind::CredentialRenewed {
+                    old_fingerprint,
+                    old_not_after: UnixTime::from_secs(old),
+                    new_fingerprint,
+                    new_not_after: UnixTime::from_secs(new),
+                }
+            }),
     ]
 }
 

@@ -53,7 +53,8 @@ pub(crate) fn run(args: &InitArgs, now: UnixTime) -> Result<ExitCode, CliError> 
     Ok(ExitCode::from(EXIT_OK))
 }
 
-fn to_cli(e: HomeError) -> CliError {
+/// The command error of a home or card error.
+pub(crate) fn to_cli(e: HomeError) -> CliError {
     let hint = e.hint();
     match e {
         HomeError::Read(_)

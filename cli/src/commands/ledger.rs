@@ -175,7 +175,7 @@ pub(crate) fn verify(args: &LedgerVerifyArgs) -> Result<ExitCode, CliError> {
 
 /// The main fields of an entry, `key=value`, in a fixed order.
 fn details(v: &EntryView) -> String {
-    const ORDER: [&str; 18] = [
+    const ORDER: [&str; 20] = [
         "national_id",
         "name",
         "dossier_id",
@@ -194,6 +194,8 @@ fn details(v: &EntryView) -> String {
         "expires",
         "informed_on",
         "reason",
+        "old_not_after",
+        "new_not_after",
     ];
     let mut parts = Vec::new();
     for key in ORDER {

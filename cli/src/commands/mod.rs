@@ -13,6 +13,8 @@ pub(crate) mod journal;
 // Reads the store directly, or asks the daemon when it runs.
 pub(crate) mod ledger;
 pub(crate) mod pki;
+// Has the card sign a renewed credential; the daemon applies it when it runs.
+pub(crate) mod renew;
 pub(crate) mod run;
 // Commands that talk to the running daemon through its local API.
 pub(crate) mod consent;

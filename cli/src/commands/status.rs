@@ -20,6 +20,15 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
     outln!("Practitioner  {}", clean(&status.name));
     outln!("National id   {}", clean(&status.national_id));
     outln!("Peer id       {}", clean(&status.peer_id));
+    if !status.card.not_after.is_empty() {
+        outln!(
+            "Card          valid until {}",
+            clean(&status.card.not_after)
+        );
+    }
+    if let Some(warning) = &status.card.warning {
+        outln!("              warning: {}", clean(warning));
+    }
     if status.listen.is_empty() {
         outln!("Listening on  (nothing yet)");
     }

@@ -219,6 +219,17 @@ fn kind_fields(kind: &EntryKind) -> Value {
             "dossier_id": dossier_id.to_string(),
             "patient_ins": patient_ins.as_str(),
         }),
+        EntryKind::CredentialRenewed {
+            old_fingerprint,
+            old_not_after,
+            new_fingerprint,
+            new_not_after,
+        } => json!({
+            "old_fingerprint": hex::encode(old_fingerprint),
+            "old_not_after": old_not_after.to_rfc3339(),
+            "new_fingerprint": hex::encode(new_fingerprint),
+            "new_not_after": new_not_after.to_rfc3339(),
+        }),
         // Kinds added later show their name only until they are listed here.
         _ => json!({}),
     }

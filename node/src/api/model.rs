@@ -53,6 +53,44 @@ pub struct Status {
     /// Each CA of the trust material with the CRL the daemon holds for it.
     #[serde(default)]
     pub crls: Vec<CrlStatus>,
+    /// The card certificate of the credential in force: its end, and a
+    /// warning within 60 days of it.
+    #[serde(default)]
+    pub card: CardStatus,
+}
+
+/// The card certificate the node's credential in force carries
+/// (`Status::card`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CardStatus {
+    /// End of the card certificate's validity (RFC 3339).
+    pub not_after: String,
+    /// "the card certificate expires on … : renew with `confrere renew`",
+    /// within 60 days of its end (or past it); none otherwise.
+    pub warning: Option<String>,
+}
+
+/// `POST /v1/credential`: a renewed node credential the command line made
+/// with the practitioner's new card.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RenewCredentialRequest {
+    /// The encoded node credential, hex.
+    pub credential_hex: String,
+}
+
+/// The answer of `POST /v1/credential` (and what `confrere renew` reports).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RenewedCredential {
+    /// The practitioner's national id (the same before and after).
+    pub national_id: String,
+    /// The node's PeerId (the same before and after).
+    pub peer_id: String,
+    /// End of the old credential's validity (RFC 3339).
+    pub old_not_after: String,
+    /// End of the new credential's validity (RFC 3339).
+    pub new_not_after: String,
+    /// The ledger entry that records the renewal, when one was written.
+    pub ledger_seq: Option<u64>,
 }
 
 /// A CA's CRL as the daemon holds it (`Status::crls`).
@@ -103,6 +141,10 @@ pub struct PeerInfo {
     pub last_seen: Option<String>,
     /// Why the last attempt to reach it failed, if it did.
     pub last_error: Option<String>,
+    /// End of the node credential its last verified session presented
+    /// (RFC 3339); a renewed credential shows from the next session on.
+    #[serde(default)]
+    pub credential_not_after: Option<String>,
 }
 
 /// `POST /v1/peers`.
@@ -418,4 +460,11 @@ pub trait NodeApi: Send + Sync + 'static {
         &self,
         req: CareTeamRequest,
     ) -> impl Future<Output = Result<CareTeamInfo, ApiError>> + Send;
+
+    /// Checks and puts in force a renewed node credential: files, ledger,
+    /// sessions and directory record (`POST /v1/credential`).
+    fn renew_credential(
+        &self,
+        req: RenewCredentialRequest,
+    ) -> impl Future<Output = Result<RenewedCredential, ApiError>> + Send;
 }

@@ -455,7 +455,8 @@ fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
         .route("/purge", post(purge::<A>))
         .route("/ledger", get(ledger::<A>))
         .route("/ledger/verify", get(ledger_verify::<A>))
-        .route("/care-team", post(care_team_record::<A>));
+        .route("/care-team", post(care_team_record::<A>))
+        .route("/credential", post(renew_credential::<A>));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
@@ -662,6 +663,13 @@ async fn care_team_record<A: NodeApi>(
     Body(req): Body<CareTeamRequest>,
 ) -> Response {
     answer(api.care_team_record(req).await)
+}
+
+async fn renew_credential<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    Body(req): Body<crate::api::model::RenewCredentialRequest>,
+) -> Response {
+    answer(api.renew_credential(req).await)
 }
 
 #[cfg(test)]

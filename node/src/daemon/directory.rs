@@ -61,6 +61,7 @@ impl Engine {
         match self.net.verify_address(target).await {
             Ok(ch) => {
                 let verified = ch.peer().identity().clone();
+                let credential_not_after = ch.peer().credential_not_after();
                 let remote = ch.remote_peer_id();
                 let _ = ch.close().await;
                 self.peer_verified(
@@ -68,6 +69,7 @@ impl Engine {
                     verified.national_id.as_str(),
                     &verified.display_name(),
                     &[addr],
+                    credential_not_after,
                 )
                 .await;
                 let book = self.book.lock().await;

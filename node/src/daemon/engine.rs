@@ -39,6 +39,9 @@ pub struct Engine {
     /// Outbox items found settled at start, whose sealed copy the start-up
     /// sweep removes if a crash left it.
     pub(crate) settled_at_start: std::sync::Mutex<Vec<[u8; 16]>>,
+    /// Held while a renewed credential is checked and put in force, so
+    /// that two renewals never race.
+    pub(crate) renewing: Mutex<()>,
     store_key: StoreKey,
 }
 
@@ -96,6 +99,7 @@ impl Engine {
             ledger,
             outbox,
             settled_at_start: std::sync::Mutex::new(settled),
+            renewing: Mutex::new(()),
             store_key,
         })
     }
@@ -245,9 +249,11 @@ impl Engine {
         national_id: &str,
         name: &str,
         addrs: &[Multiaddr],
+        credential_not_after: confrere_protocol::UnixTime,
     ) {
         let mut book = self.book.lock().await;
         book.record_verified(&peer, national_id, name, addrs, now());
+        book.record_credential_end(&peer, credential_not_after);
         if let Err(e) = book.save() {
             tracing::warn!(error = %e, "cannot save the address book");
         }

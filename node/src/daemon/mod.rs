@@ -192,9 +192,10 @@ async fn event_loop(engine: Arc<Engine>, mut events: mpsc::Receiver<NetEvent>) {
                 national_id,
                 name,
                 addrs,
+                credential_not_after,
             } => {
                 engine
-                    .peer_verified(peer, &national_id, &name, &addrs)
+                    .peer_verified(peer, &national_id, &name, &addrs, credential_not_after)
                     .await
             }
             NetEvent::Discovered { peer, addrs } => engine.peer_discovered(peer, addrs).await,

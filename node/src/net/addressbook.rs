@@ -67,6 +67,10 @@ pub struct Entry {
     /// The last error met reaching it, cleared by a verified session.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// End of the node credential its last verified session presented
+    /// (RFC 3339): a renewed credential shows here from the next session.
+    #[serde(default)]
+    pub credential_not_after: Option<String>,
 }
 
 impl Entry {
@@ -325,6 +329,13 @@ impl AddressBook {
         entry.last_seen = Some(now.to_rfc3339());
         entry.last_error = None;
         entry.clone()
+    }
+
+    /// Notes the end of the credential a session of `peer` just verified.
+    pub fn record_credential_end(&mut self, peer: &PeerId, not_after: UnixTime) {
+        if let Some(i) = self.position_by_peer(&peer.to_base58()) {
+            self.entries[i].credential_not_after = Some(not_after.to_rfc3339());
+        }
     }
 
     /// Records an error met reaching a node, named by its PeerId or by one

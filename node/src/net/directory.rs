@@ -9,7 +9,8 @@
 //!    [`RECORD_VALIDITY`], merges it into what it holds under its own key
 //!    and puts the set on the [`Kademlia`](libp2p::kad) nodes closest to
 //!    the key. Again every [`REPUBLISH_INTERVAL`], when its addresses
-//!    change, and after a failed put. Sequence numbers are the publication
+//!    change, after a failed put, and at once when the credential in force
+//!    changes (a renewed card: [`LiveSession::replace_credential`]). Sequence numbers are the publication
 //!    time in milliseconds (never less than the last one plus one), so they
 //!    grow across restarts without a file.
 //! 2. **Store.** Kademlia hands every record a peer asks to store to
@@ -103,6 +104,13 @@ pub(super) struct Directory {
     put_failed: bool,
     /// When a put last reached a directory node.
     last_published: Option<Instant>,
+    /// Wakes when the session configuration in force changes.
+    changes: tokio::sync::watch::Receiver<Arc<confrere_protocol::session::SessionConfig>>,
+    /// The credential the node's record is made with (the one in force
+    /// when the directory last looked).
+    credential: confrere_protocol::credential::NodeCredential,
+    /// The credential changed: publish as soon as no put is under way.
+    credential_changed: bool,
     /// The verified records lookups found, per key: what a lookup answers
     /// when no directory node can be asked (the uplink is down), until the
     /// records expire.
@@ -112,7 +120,12 @@ pub(super) struct Directory {
 impl Directory {
     pub(super) fn new(keys: DirectoryKeys) -> Result<Self, NetError> {
         let own = own_national_id(&keys.session.current().credential)?;
+        let mut changes = keys.session.subscribe();
+        let credential = changes.borrow_and_update().credential.clone();
         Ok(Directory {
+            changes,
+            credential,
+            credential_changed: false,
             own_key: directory_key(&own),
             keys,
             held: HashMap::new(),
@@ -169,6 +182,20 @@ impl Directory {
 
     /// Called every second: publishes when due, drops expired records.
     pub(super) fn tick(&mut self, kad: &mut kad::Behaviour<MemoryStore>) {
+        if self.changes.has_changed().unwrap_or(false) {
+            let current = self.changes.borrow_and_update().credential.clone();
+            if current != self.credential {
+                tracing::info!(
+                    not_after = %current.not_after(),
+                    "the node credential was renewed: publishing this node's record again"
+                );
+                self.credential = current;
+                self.credential_changed = true;
+            }
+        }
+        if self.credential_changed && !self.published_addrs.is_empty() {
+            self.publish_at = Some(Instant::now());
+        }
         if let Some(at) = self.publish_at {
             if at <= Instant::now() && self.publishing.is_none() {
                 self.publish(kad);
@@ -203,6 +230,7 @@ impl Directory {
             self.publish_at = None;
             return;
         }
+        self.credential_changed = false;
         let addresses = self.published_addrs.iter().map(|a| a.to_vec()).collect();
         let record = match sign_record(
             &self.keys.signer,

@@ -367,6 +367,7 @@ impl Driver {
             national_id: notice.national_id,
             name: notice.name,
             addrs,
+            credential_not_after: notice.credential_not_after,
         });
     }
 

@@ -63,6 +63,8 @@ pub enum NetEvent {
         name: String,
         /// Where the peer can be reached, as far as this node knows.
         addrs: Vec<Multiaddr>,
+        /// End of the node credential the peer presented.
+        credential_not_after: confrere_protocol::UnixTime,
     },
 }
 
@@ -206,6 +208,7 @@ pub(super) struct VerifiedNotice {
     pub(super) peer: PeerId,
     pub(super) national_id: String,
     pub(super) name: String,
+    pub(super) credential_not_after: confrere_protocol::UnixTime,
 }
 
 impl VerifiedNotice {
@@ -215,6 +218,7 @@ impl VerifiedNotice {
             peer: channel.remote_peer_id(),
             national_id: identity.national_id.as_str().to_owned(),
             name: identity.display_name(),
+            credential_not_after: channel.peer().credential_not_after(),
         }
     }
 }

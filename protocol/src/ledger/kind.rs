@@ -29,6 +29,8 @@
 //! 11 revocation received       consent_id:[16] | dossier_id:[16] | from:national_id
 //! 12 erasure receipt received  dossier_id:[16] | from:national_id | receipt
 //! 13 retention purge           dossier_id:[16] | ins
+//! 14 credential renewed        old_cert_sha256:[32] | old_not_after:i64
+//!                              | new_cert_sha256:[32] | new_not_after:i64
 //! ```
 //!
 //! Every field is checked when an entry is made and again when it is
@@ -42,10 +44,14 @@ use std::fmt;
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::credential::MAX_PEER_ID;
-use crate::dossier::ins::{Ins, INS_LEN};
-use crate::dossier::manifest::{DossierId, MAX_NATIONAL_ID_LEN};
-use crate::dossier::patient::BirthDate;
-use crate::identity::NationalId;
+use crate::dossier::ins::Ins;
+use crate::dossier::manifest::DossierId;
+use crate::time::UnixTime;
+
+use super::fields::{
+    basis, check_date, check_national_id, check_receipt, check_recipients, check_text, date, ins,
+    national_id, recipients, text, write_recipients,
+};
 
 /// Longest practitioner name, in bytes of UTF-8.
 pub const MAX_NAME_LEN: usize = 1024;
@@ -243,6 +249,18 @@ pub enum EntryKind {
         /// The patient.
         patient_ins: Ins,
     },
+    /// The node renewed its credential with the practitioner's new card
+    /// certificate (same practitioner, same node keys).
+    CredentialRenewed {
+        /// SHA-256 of the DER of the certificate the old credential carried.
+        old_fingerprint: [u8; 32],
+        /// End of the old credential's validity.
+        old_not_after: UnixTime,
+        /// SHA-256 of the DER of the new certificate.
+        new_fingerprint: [u8; 32],
+        /// End of the new credential's validity.
+        new_not_after: UnixTime,
+    },
 }
 
 impl fmt::Debug for EntryKind {
@@ -281,6 +299,7 @@ impl EntryKind {
             EntryKind::RevocationReceived { .. } => "revocation_received",
             EntryKind::ErasureReceiptReceived { .. } => "erasure_receipt_received",
             EntryKind::RetentionPurge { .. } => "retention_purge",
+            EntryKind::CredentialRenewed { .. } => "credential_renewed",
         }
     }
 
@@ -300,6 +319,7 @@ impl EntryKind {
             EntryKind::RevocationReceived { .. } => 11,
             EntryKind::ErasureReceiptReceived { .. } => 12,
             EntryKind::RetentionPurge { .. } => 13,
+            EntryKind::CredentialRenewed { .. } => 14,
         }
     }
 
@@ -401,7 +421,9 @@ impl EntryKind {
                 check_text(from_name, MAX_NAME_LEN, "sender name")?;
             }
             EntryKind::DossierOpened { by, .. } => check_national_id(by, "reader national id")?,
-            EntryKind::DossierExported { .. } | EntryKind::RetentionPurge { .. } => {}
+            EntryKind::DossierExported { .. }
+            | EntryKind::RetentionPurge { .. }
+            | EntryKind::CredentialRenewed { .. } => {}
             EntryKind::DossierErased { reason, .. } => {
                 check_text(reason, MAX_TEXT_LEN, "erasure reason")?;
             }
@@ -554,6 +576,17 @@ impl EntryKind {
                 w.raw(dossier_id.as_bytes())
                     .raw(patient_ins.as_str().as_bytes());
             }
+            EntryKind::CredentialRenewed {
+                old_fingerprint,
+                old_not_after,
+                new_fingerprint,
+                new_not_after,
+            } => {
+                w.raw(old_fingerprint)
+                    .i64(old_not_after.as_secs())
+                    .raw(new_fingerprint)
+                    .i64(new_not_after.as_secs());
+            }
         }
     }
 
@@ -638,102 +671,15 @@ impl EntryKind {
                 dossier_id: DossierId(r.array()?),
                 patient_ins: ins(r)?,
             },
+            14 => EntryKind::CredentialRenewed {
+                old_fingerprint: r.array()?,
+                old_not_after: UnixTime::from_secs(r.i64()?),
+                new_fingerprint: r.array()?,
+                new_not_after: UnixTime::from_secs(r.i64()?),
+            },
             other => return Err(DecodeError::UnknownTag(other)),
         };
         kind.check()?;
         Ok(kind)
-    }
-}
-
-fn check_national_id(id: &str, field: &'static str) -> Result<(), DecodeError> {
-    if id.len() > MAX_NATIONAL_ID_LEN {
-        return Err(DecodeError::TooLong);
-    }
-    NationalId::parse(id)
-        .map(|_| ())
-        .map_err(|_| DecodeError::Invalid(field))
-}
-
-fn check_text(s: &str, max: usize, field: &'static str) -> Result<(), DecodeError> {
-    if s.len() > max {
-        return Err(DecodeError::Invalid(field));
-    }
-    Ok(())
-}
-
-fn check_date(s: &str, field: &'static str) -> Result<(), DecodeError> {
-    match BirthDate::parse(s) {
-        Ok(d) if d.to_iso() == s => Ok(()),
-        _ => Err(DecodeError::Invalid(field)),
-    }
-}
-
-fn check_recipients(recipients: &[String]) -> Result<(), DecodeError> {
-    if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
-        return Err(DecodeError::Invalid("recipient count"));
-    }
-    recipients
-        .iter()
-        .try_for_each(|r| check_national_id(r, "recipient national id"))
-}
-
-fn check_receipt(receipt: &[u8]) -> Result<(), DecodeError> {
-    if receipt.len() > MAX_ENTRY_RECEIPT_LEN {
-        return Err(DecodeError::TooLong);
-    }
-    Ok(())
-}
-
-fn write_recipients(w: &mut Writer, recipients: &[String]) {
-    w.u8(u8::try_from(recipients.len()).unwrap_or(u8::MAX));
-    for r in recipients {
-        w.bytes8(r.as_bytes());
-    }
-}
-
-fn utf8(bytes: &[u8], field: &'static str) -> Result<String, DecodeError> {
-    std::str::from_utf8(bytes)
-        .map(str::to_owned)
-        .map_err(|_| DecodeError::Invalid(field))
-}
-
-fn national_id(r: &mut Reader<'_>) -> Result<String, DecodeError> {
-    utf8(r.bytes8(MAX_NATIONAL_ID_LEN)?, "national id")
-}
-
-fn text(r: &mut Reader<'_>, max: usize, field: &'static str) -> Result<String, DecodeError> {
-    utf8(r.bytes16(max)?, field)
-}
-
-fn ins(r: &mut Reader<'_>) -> Result<Ins, DecodeError> {
-    let raw = r.raw(INS_LEN)?;
-    let s = std::str::from_utf8(raw).map_err(|_| DecodeError::Invalid("patient INS"))?;
-    match Ins::parse(s) {
-        // Only the canonical form (no spaces, upper-case 2A/2B) is accepted.
-        Ok(ins) if ins.as_str() == s => Ok(ins),
-        _ => Err(DecodeError::Invalid("patient INS")),
-    }
-}
-
-fn date(r: &mut Reader<'_>) -> Result<String, DecodeError> {
-    utf8(r.raw(DATE_LEN)?, "date")
-}
-
-fn recipients(r: &mut Reader<'_>) -> Result<Vec<String>, DecodeError> {
-    let n = usize::from(r.u8()?);
-    if n == 0 || n > MAX_RECIPIENTS {
-        return Err(DecodeError::Invalid("recipient count"));
-    }
-    (0..n).map(|_| national_id(r)).collect()
-}
-
-fn basis(r: &mut Reader<'_>) -> Result<ShareBasis, DecodeError> {
-    let tag = r.u8()?;
-    let id: [u8; 16] = r.array()?;
-    match tag {
-        1 => Ok(ShareBasis::Consent(id)),
-        2 => Ok(ShareBasis::CareTeam(id)),
-        3 => Ok(ShareBasis::Reply(DossierId(id))),
-        other => Err(DecodeError::UnknownTag(other)),
     }
 }

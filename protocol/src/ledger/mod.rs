@@ -34,6 +34,7 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod entry;
+mod fields;
 pub mod kind;
 
 pub use chain::{

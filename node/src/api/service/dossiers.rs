@@ -17,6 +17,7 @@ pub(crate) fn peer_info(e: &Entry) -> PeerInfo {
         name: e.name.clone(),
         last_seen: e.last_seen.clone(),
         last_error: e.last_error.clone(),
+        credential_not_after: e.credential_not_after.clone(),
     }
 }
 
@@ -145,6 +146,7 @@ pub(crate) async fn status(engine: &Engine) -> Result<Status, ApiError> {
             freshness: c.freshness.as_str().to_owned(),
         })
         .collect(),
+        card: super::credential::card_status(engine),
     })
 }
 

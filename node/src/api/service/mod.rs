@@ -3,6 +3,7 @@
 //! inbox and outbox; `records`: the ledger, journal, purge, consents and
 //! care-team records).
 
+mod credential;
 mod dossiers;
 mod records;
 
@@ -118,5 +119,12 @@ impl NodeApi for Engine {
 
     async fn care_team_record(&self, req: CareTeamRequest) -> Result<CareTeamInfo, ApiError> {
         records::care_team_record(self, req).await
+    }
+
+    async fn renew_credential(
+        &self,
+        req: RenewCredentialRequest,
+    ) -> Result<RenewedCredential, ApiError> {
+        credential::renew(self, req).await
     }
 }
