@@ -455,7 +455,9 @@ fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
         .route("/purge", post(purge::<A>))
         .route("/ledger", get(ledger::<A>))
         .route("/ledger/verify", get(ledger_verify::<A>))
-        .route("/care-team", post(care_team_record::<A>));
+        .route("/care-team", post(care_team_record::<A>))
+        .route("/crls/update", post(crl_update::<A>))
+        .route("/crls/import", post(crl_import::<A>));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
@@ -662,6 +664,17 @@ async fn care_team_record<A: NodeApi>(
     Body(req): Body<CareTeamRequest>,
 ) -> Response {
     answer(api.care_team_record(req).await)
+}
+
+async fn crl_update<A: NodeApi>(State(api): State<Arc<A>>) -> Response {
+    answer(api.crl_update().await)
+}
+
+async fn crl_import<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    Body(req): Body<crate::api::model::CrlImportRequest>,
+) -> Response {
+    answer(api.crl_import(req).await)
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct Engine {
     /// Outbox items found settled at start, whose sealed copy the start-up
     /// sweep removes if a crash left it.
     pub(crate) settled_at_start: std::sync::Mutex<Vec<[u8; 16]>>,
+    /// The CRLs' fetch state, and one change of them at a time.
+    pub(crate) crls: super::crls::CrlKeeper,
     store_key: StoreKey,
 }
 
@@ -96,6 +98,7 @@ impl Engine {
             ledger,
             outbox,
             settled_at_start: std::sync::Mutex::new(settled),
+            crls: super::crls::CrlKeeper::default(),
             store_key,
         })
     }
