@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::crls::{Outcome, Round};
+
 /// `POST /v1/crls/update`: what the fetch did for each CA.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CrlUpdateReport {
@@ -61,4 +63,40 @@ pub struct CrlTaken {
     pub next_update: Option<String>,
     /// thisUpdate of the CRL it replaces, if one was held.
     pub replaced_this_update: Option<String>,
+}
+
+/// What `round` did, as `POST /v1/crls/update` answers it.
+pub fn update_report(round: &Round) -> CrlUpdateReport {
+    let cas = round
+        .cas
+        .iter()
+        .map(|c| {
+            let mut r = CrlFetchResult {
+                ca: c.ca.clone(),
+                outcome: c.outcome.as_str().to_owned(),
+                error: c.outcome.error(),
+                ..CrlFetchResult::default()
+            };
+            match &c.outcome {
+                Outcome::Taken {
+                    url,
+                    this_update,
+                    next_update,
+                } => {
+                    r.url = Some(url.clone());
+                    r.this_update = Some(this_update.to_string());
+                    r.next_update = next_update.map(|t| t.to_string());
+                }
+                Outcome::Current { url } | Outcome::Refused { url, .. } => {
+                    r.url = Some(url.clone());
+                }
+                Outcome::Unreachable { .. } | Outcome::NoSource => {}
+            }
+            r
+        })
+        .collect();
+    CrlUpdateReport {
+        cas,
+        other_errors: round.other_errors.clone(),
+    }
 }

@@ -3,11 +3,11 @@
 
 use std::io::Read;
 
+use crate::api::crl_model::update_report;
 use crate::api::model::{
-    ApiError, CrlFetchResult, CrlImportReport, CrlImportRequest, CrlStatus, CrlTaken,
-    CrlUpdateReport,
+    ApiError, CrlImportReport, CrlImportRequest, CrlStatus, CrlTaken, CrlUpdateReport,
 };
-use crate::crls::{Outcome, MAX_CRL_BYTES};
+use crate::crls::MAX_CRL_BYTES;
 use crate::daemon::Engine;
 use crate::home::crl::{crl_states, CrlImportError, Freshness};
 
@@ -44,38 +44,7 @@ pub(super) async fn update(engine: &Engine) -> Result<CrlUpdateReport, ApiError>
         .update_crls()
         .await
         .map_err(|e| ApiError::new("internal", e, "try again; the daemon's log says more"))?;
-    let cas = round
-        .cas
-        .iter()
-        .map(|c| {
-            let mut r = CrlFetchResult {
-                ca: c.ca.clone(),
-                outcome: c.outcome.as_str().to_owned(),
-                error: c.outcome.error(),
-                ..CrlFetchResult::default()
-            };
-            match &c.outcome {
-                Outcome::Taken {
-                    url,
-                    this_update,
-                    next_update,
-                } => {
-                    r.url = Some(url.clone());
-                    r.this_update = Some(this_update.to_string());
-                    r.next_update = next_update.map(|t| t.to_string());
-                }
-                Outcome::Current { url } | Outcome::Refused { url, .. } => {
-                    r.url = Some(url.clone());
-                }
-                Outcome::Unreachable { .. } | Outcome::NoSource => {}
-            }
-            r
-        })
-        .collect();
-    Ok(CrlUpdateReport {
-        cas,
-        other_errors: round.other_errors,
-    })
+    Ok(update_report(&round))
 }
 
 pub(super) async fn import(
