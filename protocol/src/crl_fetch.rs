@@ -13,7 +13,7 @@
 //! Whether a fetched CRL is taken is [`crate::crl::check_crl_update`]'s
 //! decision.
 
-use crate::certificate::Certificate;
+use crate::certificate::{Certificate, Crl};
 use crate::time::UnixTime;
 use crate::verify::TrustStore;
 
@@ -47,6 +47,30 @@ pub fn is_fetchable_url(url: &str) -> bool {
         && url.len() > "http://".len()
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     scheme_ok && rest_ok
+}
+
+/// A fetched CRL that is already past its nextUpdate (or has none).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the CRL of \"{issuer}\" served there is already stale (nextUpdate {next_update}): it is not taken, the CRL held stays; the publication site has not published a current one yet")]
+pub struct StaleFetched {
+    /// The CA named in the CRL.
+    pub issuer: String,
+    /// Its nextUpdate, or `none`.
+    pub next_update: String,
+}
+
+/// Whether a fetched CRL is current at `now`. A stale one is never taken
+/// from a distribution point: the node keeps the newest current CRL it
+/// has (and status warns as it nears its nextUpdate). By hand, `confrere
+/// crl import` still takes a newer stale CRL (the operator's choice).
+pub fn check_fetched_current(crl: &Crl, now: UnixTime) -> Result<(), StaleFetched> {
+    match crl.next_update() {
+        Some(next) if next >= now => Ok(()),
+        next => Err(StaleFetched {
+            issuer: crl.issuer().to_owned(),
+            next_update: next.map_or_else(|| "none".to_owned(), |t| t.to_string()),
+        }),
+    }
 }
 
 /// A CA of the trust material and the URLs its CRL is published at.
@@ -209,6 +233,20 @@ mod tests {
         assert_eq!(next_fetch(fresh, 2, Some(t(DAY)), t(DAY)), t(6 * DAY));
         // No failure: the due time.
         assert_eq!(next_fetch(fresh, 0, Some(t(DAY)), t(DAY)), t(6 * DAY));
+    }
+
+    #[test]
+    fn a_fetched_crl_past_its_next_update_is_not_taken() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openssl");
+        let crl = crate::parse_crls(&std::fs::read(format!("{dir}/crl.pem")).expect("fixture"))
+            .expect("crl")
+            .remove(0);
+        // crl.pem: lastUpdate 2025-05-01, nextUpdate 2025-07-01.
+        let during = UnixTime::parse_rfc3339("2025-06-01T00:00:00Z").expect("time");
+        let after = UnixTime::parse_rfc3339("2025-07-02T00:00:00Z").expect("time");
+        assert!(check_fetched_current(&crl, during).is_ok());
+        let err = check_fetched_current(&crl, after).expect_err("stale");
+        assert!(err.to_string().contains("already stale"), "{err}");
     }
 
     #[test]

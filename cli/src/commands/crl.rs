@@ -145,8 +145,14 @@ fn offline_update(args: &CrlUpdateArgs) -> Result<CrlUpdateReport, CliError> {
         .filter_map(|der| confrere_protocol::Certificate::from_der(der).ok())
         .collect();
     let proxy = home.config.crl.proxy.clone();
-    let round = run_round(&home.dir, &home.trust, &chain, &home.config.crl, |url| {
-        fetch(url, proxy.as_deref())
-    });
+    let now = confrere_node::clock::system_now();
+    let round = run_round(
+        &home.dir,
+        &home.trust,
+        &chain,
+        &home.config.crl,
+        now,
+        |url| fetch(url, proxy.as_deref()),
+    );
     Ok(update_report(&round))
 }

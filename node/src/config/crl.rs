@@ -26,8 +26,9 @@ pub struct CrlSection {
     #[serde(default, deserialize_with = "urls")]
     pub urls: Vec<String>,
     /// An HTTP proxy for the fetches, `http://HOST:PORT` (default none:
-    /// the `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
-    /// variables of the daemon's environment are used).
+    /// the `ALL_PROXY`, `HTTPS_PROXY` and `HTTP_PROXY`
+    /// variables of the daemon's environment are used; `NO_PROXY` is not
+    /// read).
     #[serde(default, deserialize_with = "proxy")]
     pub proxy: Option<String>,
 }

@@ -2,7 +2,8 @@
 //!
 //! `ureq` (blocking; the daemon runs it on the blocking pool) with HTTPS by
 //! rustls and the Mozilla roots, and the proxy of `[crl] proxy`, else of
-//! the `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` variables.
+//! the `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` variables
+//! (`NO_PROXY` is not read: ureq 2 does not).
 //! What comes back is only bytes: whether it is a CRL of a known CA,
 //! genuine and newer, is decided by
 //! [`confrere_protocol::crl::check_crl_update`] afterwards, so a server or

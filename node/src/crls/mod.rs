@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use confrere_protocol::crl::CrlUpdateError;
-use confrere_protocol::crl_fetch::crl_sources;
+use confrere_protocol::crl_fetch::{check_fetched_current, crl_sources};
 use confrere_protocol::{Certificate, TrustStore, UnixTime};
 
 use crate::config::CrlSection;
@@ -146,6 +146,7 @@ pub fn run_round(
     trust: &TrustStore,
     own_chain: &[Certificate],
     config: &CrlSection,
+    now: UnixTime,
     get: impl Fn(&str) -> Result<Vec<u8>, FetchError>,
 ) -> Round {
     let mut current = trust.clone();
@@ -193,27 +194,36 @@ pub fn run_round(
             let issuer = crl.issuer().to_owned();
             let (this_update, next_update) = (crl.this_update(), crl.next_update());
             let ca = ca_of_issuer(&current, &issuer).or_else(|| expected.clone());
-            let outcome = match take_crls(home, &current, vec![crl], &url) {
-                Ok((_, next)) => {
-                    current = next;
-                    changed = true;
-                    Outcome::Taken {
-                        url: url.clone(),
-                        this_update,
-                        next_update,
-                    }
-                }
-                Err(CrlImportError::Refused {
-                    error: CrlUpdateError::NotNewer { .. },
-                    ..
-                }) => Outcome::Current { url: url.clone() },
-                Err(CrlImportError::Refused { error, .. }) => Outcome::Refused {
+            let outcome = match check_fetched_current(&crl, now)
+                .map_err(|e| e.to_string())
+                .map(|()| take_crls(home, &current, vec![crl], &url))
+            {
+                Err(reason) => Outcome::Refused {
                     url: url.clone(),
-                    reason: format!("{error} ({})", error.hint()),
+                    reason,
                 },
-                Err(e) => Outcome::Refused {
-                    url: url.clone(),
-                    reason: format!("{e} ({})", e.hint()),
+                Ok(taken) => match taken {
+                    Ok((_, next)) => {
+                        current = next;
+                        changed = true;
+                        Outcome::Taken {
+                            url: url.clone(),
+                            this_update,
+                            next_update,
+                        }
+                    }
+                    Err(CrlImportError::Refused {
+                        error: CrlUpdateError::NotNewer { .. },
+                        ..
+                    }) => Outcome::Current { url: url.clone() },
+                    Err(CrlImportError::Refused { error, .. }) => Outcome::Refused {
+                        url: url.clone(),
+                        reason: format!("{error} ({})", error.hint()),
+                    },
+                    Err(e) => Outcome::Refused {
+                        url: url.clone(),
+                        reason: format!("{e} ({})", e.hint()),
+                    },
                 },
             };
             match (ca, outcome.error()) {
@@ -293,6 +303,11 @@ mod tests {
         dir
     }
 
+    /// The fixtures' test instant.
+    fn at() -> UnixTime {
+        UnixTime::parse_rfc3339("2025-06-01T00:00:00Z").unwrap()
+    }
+
     fn config(urls: &[&str]) -> CrlSection {
         CrlSection {
             urls: urls.iter().map(|u| (*u).to_owned()).collect(),
@@ -318,7 +333,7 @@ mod tests {
         let dir = home();
         let trust = home_trust(dir.path()).unwrap();
         let cfg = config(&["http://b/forged.pem", "http://a/crl.pem", "http://c/down"]);
-        let round = run_round(dir.path(), &trust, &[], &cfg, served);
+        let round = run_round(dir.path(), &trust, &[], &cfg, at(), served);
         let taken = round.trust.as_ref().expect("a CRL was taken");
         assert_eq!(round.cas.len(), 2);
         // The root's CRL: only the unreachable URL could have been it.
@@ -345,7 +360,7 @@ mod tests {
         let before = fs::read(dir.path().join(CRLS_FILE)).unwrap();
         let trust = home_trust(dir.path()).unwrap();
         let cfg = config(&["http://b/forged.pem"]);
-        let round = run_round(dir.path(), &trust, &[], &cfg, served);
+        let round = run_round(dir.path(), &trust, &[], &cfg, at(), served);
         assert!(!round.changed());
         assert!(
             matches!(&round.cas[1].outcome, Outcome::Refused { reason, .. } if reason.contains("forged")),
@@ -357,11 +372,53 @@ mod tests {
             &trust,
             &[],
             &config(&["http://a/stale.pem"]),
+            at(),
+            served,
+        );
+        // The CRL held served again, stale by now: not taken.
+        assert!(!round.changed());
+        assert!(matches!(round.cas[1].outcome, Outcome::Refused { .. }));
+        // The newer one served twice: taken, then current.
+        let cfg = config(&["http://a/crl.pem"]);
+        let copy = tempfile::tempdir().unwrap();
+        fs::create_dir(copy.path().join("trust")).unwrap();
+        for f in ["trust/anchors.pem", "trust/chain.pem", CRLS_FILE] {
+            fs::copy(dir.path().join(f), copy.path().join(f)).unwrap();
+        }
+        let taken = run_round(copy.path(), &trust, &[], &cfg, at(), served);
+        let again = run_round(
+            copy.path(),
+            taken.trust.as_ref().unwrap(),
+            &[],
+            &cfg,
+            at(),
+            served,
+        );
+        assert!(matches!(again.cas[1].outcome, Outcome::Current { .. }));
+        // A newer CRL, but stale when fetched: not taken.
+        let late = UnixTime::parse_rfc3339("2025-07-02T00:00:00Z").unwrap();
+        let round = run_round(
+            dir.path(),
+            &trust,
+            &[],
+            &config(&["http://a/crl.pem"]),
+            late,
             served,
         );
         assert!(!round.changed());
-        assert!(matches!(round.cas[1].outcome, Outcome::Current { .. }));
-        let round = run_round(dir.path(), &trust, &[], &config(&["http://b/junk"]), served);
+        assert!(
+            matches!(&round.cas[1].outcome, Outcome::Refused { reason, .. } if reason.contains("already stale")),
+            "{:?}",
+            round.cas[1]
+        );
+        let round = run_round(
+            dir.path(),
+            &trust,
+            &[],
+            &config(&["http://b/junk"]),
+            at(),
+            served,
+        );
         assert!(!round.changed());
         assert!(
             round.other_errors[0].contains("not a CRL"),

@@ -123,7 +123,7 @@ impl Engine {
         let proxy = cfg.proxy.clone();
         let in_force = TrustStore::clone(&trust);
         let round = tokio::task::spawn_blocking(move || {
-            run_round(&dir, &in_force, &chain, &cfg, |url| {
+            run_round(&dir, &in_force, &chain, &cfg, now(), |url| {
                 fetch(url, proxy.as_deref())
             })
         })

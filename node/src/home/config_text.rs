@@ -115,8 +115,8 @@ pub(super) fn config_text(
          # Default: [].\n\
          urls = []\n\
          # An HTTP proxy for the fetches. Without it the daemon uses the\n\
-         # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY variables of its\n\
-         # environment.\n\
+         # ALL_PROXY / HTTPS_PROXY / HTTP_PROXY variables of its\n\
+         # environment (NO_PROXY is not read).\n\
          #   proxy = \"http://proxy.example.org:3128\"\n\
          \n\
          [relay]\n\
