@@ -34,6 +34,11 @@ pub const RETRY_FIRST_SECS: i64 = 60;
 /// Longest wait between retries (one hour).
 pub const RETRY_MAX_SECS: i64 = 3600;
 
+/// Shortest wait between retries (five seconds): near its nextUpdate, the
+/// wait after a failure is at most half of the time the CRL held has
+/// left, but never shorter than this.
+pub const RETRY_MIN_SECS: i64 = 5;
+
 /// Whether `url` is one the node fetches: `http://` or `https://` (any
 /// case), no more than [`MAX_URL_LEN`] bytes, no space or control
 /// character.
@@ -137,7 +142,10 @@ pub fn retry_delay(failures: u32) -> i64 {
 
 /// When a CA's CRL is fetched next: at [`refresh_due`], but after
 /// `failures` unsuccessful attempts in a row (the last at `last_attempt`)
-/// not before [`retry_delay`] has passed since it.
+/// not before [`retry_delay`] has passed since it, or half of what the
+/// held CRL had left then if that is shorter (at least
+/// [`RETRY_MIN_SECS`]), so that a CRL about to go stale is tried again in
+/// time.
 pub fn next_fetch(
     held: Option<(UnixTime, Option<UnixTime>)>,
     failures: u32,
@@ -147,7 +155,14 @@ pub fn next_fetch(
     let due = refresh_due(held, now);
     match last_attempt {
         Some(at) if failures > 0 => {
-            let retry = UnixTime::from_secs(at.as_secs().saturating_add(retry_delay(failures)));
+            let mut delay = retry_delay(failures);
+            if let Some((_, Some(next))) = held {
+                let left = next.as_secs().saturating_sub(at.as_secs());
+                if left > 0 {
+                    delay = delay.min((left / 2).max(RETRY_MIN_SECS));
+                }
+            }
+            let retry = UnixTime::from_secs(at.as_secs().saturating_add(delay));
             due.max(retry)
         }
         _ => due,
@@ -233,6 +248,21 @@ mod tests {
         assert_eq!(next_fetch(fresh, 2, Some(t(DAY)), t(DAY)), t(6 * DAY));
         // No failure: the due time.
         assert_eq!(next_fetch(fresh, 0, Some(t(DAY)), t(DAY)), t(6 * DAY));
+    }
+
+    #[test]
+    fn a_crl_about_to_go_stale_is_retried_within_half_of_what_it_has_left() {
+        // 40 s of validity, due at 20 s, a failure at 20 s: 20 s left, the
+        // retry at 30 s rather than a minute later.
+        let short = Some((t(0), Some(t(40))));
+        assert_eq!(next_fetch(short, 1, Some(t(20)), t(20)), t(30));
+        // Never sooner than RETRY_MIN_SECS.
+        assert_eq!(
+            next_fetch(short, 3, Some(t(38)), t(38)),
+            t(38 + RETRY_MIN_SECS)
+        );
+        // Stale already: the plain backoff.
+        assert_eq!(next_fetch(short, 1, Some(t(50)), t(50)), t(110));
     }
 
     #[test]
