@@ -111,7 +111,7 @@ impl Engine {
     pub async fn update_crls(&self) -> Result<Round, String> {
         let _busy = self.crls.busy.lock().await;
         let trust = self.trust();
-        let before: Vec<(String, Option<(UnixTime, Option<UnixTime>)>)> = held_crls(&trust)
+        let before: Vec<(String, Held)> = held_crls(&trust)
             .into_iter()
             .map(|(ca, crl)| (ca.subject().to_owned(), held(crl)))
             .collect();
@@ -207,8 +207,11 @@ impl Engine {
     }
 }
 
+/// The thisUpdate and nextUpdate of the CRL held, if one is.
+type Held = Option<(UnixTime, Option<UnixTime>)>;
+
 /// The thisUpdate and nextUpdate of `crl`.
-fn held(crl: Option<&Crl>) -> Option<(UnixTime, Option<UnixTime>)> {
+fn held(crl: Option<&Crl>) -> Held {
     crl.map(|c| (c.this_update(), c.next_update()))
 }
 
