@@ -3,7 +3,9 @@
 //! `ureq` (blocking; the daemon runs it on the blocking pool) with HTTPS by
 //! rustls and the Mozilla roots, and the proxy of `[crl] proxy`, else of
 //! the `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` variables
-//! (`NO_PROXY` is not read: ureq 2 does not).
+//! (`NO_PROXY` is not read: ureq 2 does not; a URL on this machine,
+//! `localhost`, `127.0.0.1` or `[::1]`, never goes through the
+//! environment's proxy).
 //! What comes back is only bytes: whether it is a CRL of a known CA,
 //! genuine and newer, is decided by
 //! [`confrere_protocol::crl::check_crl_update`] afterwards, so a server or
@@ -66,7 +68,7 @@ pub fn fetch(url: &str, proxy: Option<&str>) -> Result<Vec<u8>, FetchError> {
         .timeout(FETCH_TIMEOUT)
         .redirects(MAX_REDIRECTS)
         .user_agent(concat!("confrere/", env!("CARGO_PKG_VERSION")))
-        .try_proxy_from_env(true);
+        .try_proxy_from_env(!is_loopback(url));
     if let Some(p) = proxy {
         let parsed = ureq::Proxy::new(p).map_err(|e| FetchError::Proxy {
             proxy: p.to_owned(),
@@ -108,6 +110,26 @@ pub fn fetch(url: &str, proxy: Option<&str>) -> Result<Vec<u8>, FetchError> {
     Ok(body)
 }
 
+/// Whether `url` names this machine (`localhost`, `127.x.x.x`, `[::1]`).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port
+            .split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or("").to_owned()
+    };
+    let host = host.to_ascii_lowercase();
+    let ipv4_loopback =
+        host.starts_with("127.") && host.chars().all(|c| c.is_ascii_digit() || c == '.');
+    host == "localhost" || host == "[::1]" || ipv4_loopback
+}
+
 /// The transport error in words, without the URL (said already).
 fn transport_reason(t: &ureq::Transport) -> String {
     let kind = t.kind().to_string();
@@ -117,5 +139,23 @@ fn transport_reason(t: &ureq::Transport) -> String {
             Some(s) => format!("{kind}: {s}"),
             None => kind,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_on_this_machine_are_told_apart() {
+        assert!(is_loopback("http://127.0.0.1:8080/a.crl"));
+        assert!(is_loopback("http://localhost/a.crl"));
+        assert!(is_loopback("https://[::1]:443/a.crl"));
+        assert!(!is_loopback(
+            "http://igc-sante.esante.gouv.fr/CRL/ACI-EL-PP-TEST.crl"
+        ));
+        assert!(!is_loopback("http://127.0.0.1.example.org@10.0.0.1/a.crl"));
+        assert!(!is_loopback("http://[2001:db8::1]/a.crl"));
+        assert!(!is_loopback("http://127.example.org/a.crl"));
     }
 }
