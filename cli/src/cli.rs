@@ -440,11 +440,26 @@ pub(crate) enum CrlCommand {
     /// Import CRLs (PEM or DER, one or several): each must be signed by a
     /// CA of the node's trust material and be newer than the one held.
     #[command(after_help = "\
-A running daemon takes the new CRLs at its next start.
+With the daemon running, it takes the new CRLs and puts them in force at
+once (new sessions and open ones); otherwise they are written to the home.
 
 Example:
   confrere crl import --home ~/confrere ac-personnes.crl")]
     Import(CrlImportArgs),
+    /// Fetch each CA's CRL now from its distribution points (http and
+    /// https; ldap is not fetched) and `[crl] urls`, and take the newer ones.
+    #[command(after_help = "\
+With the daemon running, it fetches and puts what it takes in force at
+once; otherwise the command fetches and writes to the home. The daemon
+also fetches by itself, ahead of each CRL's nextUpdate.
+
+Exit codes: 0 every CA with a source is current (newly taken or already
+so); 1 some CA's CRL was refused (forged, another PKI's) or unreachable:
+the CRL held for it stays.
+
+Example:
+  confrere crl update --home ~/confrere")]
+    Update(CrlUpdateArgs),
 }
 
 /// Options of `crl import`.
@@ -456,6 +471,17 @@ pub(crate) struct CrlImportArgs {
     /// The CRL file (PEM or DER).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `crl update`.
+#[derive(Debug, Args)]
+pub(crate) struct CrlUpdateArgs {
+    /// The node's home directory.
+    #[arg(long, env = "CONFRERE_HOME", value_name = "DIR")]
+    pub home: PathBuf,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

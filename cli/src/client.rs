@@ -248,6 +248,52 @@ impl Client {
         self.post("/credential", req)
     }
 
+    /// `POST /v1/crls/update` if the daemon of `home` runs; `None` if not.
+    pub(crate) fn crl_update_if_running(
+        home: &Path,
+    ) -> Result<Option<confrere_node::api::model::CrlUpdateReport>, CliError> {
+        Self::post_if_running(home, "/crls/update", &serde_json::json!({}))
+    }
+
+    /// `POST /v1/crls/import` if the daemon of `home` runs; `None` if not.
+    pub(crate) fn crl_import_if_running(
+        home: &Path,
+        req: &confrere_node::api::model::CrlImportRequest,
+    ) -> Result<Option<confrere_node::api::model::CrlImportReport>, CliError> {
+        Self::post_if_running(home, "/crls/import", req)
+    }
+
+    /// A POST to the daemon of `home`, or `None` when it is not running
+    /// (no token, or nothing answers on its socket).
+    fn post_if_running<B: Serialize, T: DeserializeOwned>(
+        home: &Path,
+        route: &str,
+        body: &B,
+    ) -> Result<Option<T>, CliError> {
+        let client = match fs::read_to_string(home.join(TOKEN_FILE)) {
+            Ok(token) => Client {
+                home: home.to_path_buf(),
+                authorization: format!("Bearer {}", token.trim()),
+            },
+            Err(_) => return Ok(None),
+        };
+        let body = serde_json::to_vec(body).map_err(|e| {
+            CliError::refused(format!("cannot write the request: {e}"), "report this bug")
+        })?;
+        match local_http::request(
+            home,
+            "POST",
+            route,
+            &client.authorization,
+            Some(&body),
+            ANSWER_TIMEOUT,
+        ) {
+            Ok(answer) => answer_of(answer).map(Some),
+            Err(local_http::Failure::NotRunning) => Ok(None),
+            Err(f) => Err(transport_error(home, f)),
+        }
+    }
+
     fn get<T: DeserializeOwned>(&self, route: &str) -> Result<T, CliError> {
         self.call("GET", route, None)
     }

@@ -29,6 +29,9 @@
 //! | `[relay] max_circuits_per_peer` | `8` | circuits per node, either end (1 to 256) |
 //! | `[relay] max_circuit_minutes` | `120` | longest a circuit stays open (1 to 1440) |
 //! | `[relay] max_circuit_mib`  | `8192`  | most MiB a circuit carries (1 to 1048576) |
+//! | `[crl] fetch`              | `true`  | fetch the CRLs ahead of their nextUpdate       |
+//! | `[crl] urls`               | `[]`    | more http(s) URLs to fetch CRLs from (at most 32) |
+//! | `[crl] proxy`              | none    | HTTP proxy for the fetches (else `HTTP(S)_PROXY`) |
 //! | `[transfers] unfinished_per_sender` | `4` | unfinished inbound transfers held per sender |
 //! | `[transfers] unfinished_gib_per_sender` | `16` | GiB those may announce in all |
 //! | `[transfers] unfinished_expiry_days` | `7` | days after which an unfinished one is erased |
@@ -41,8 +44,10 @@ use std::path::{Path, PathBuf};
 use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 
+mod crl;
 mod network;
 
+pub use crl::{CrlSection, MAX_CONFIG_URLS};
 pub use network::{parse_bootstrap, NetworkSection, RelaySection, BOOTSTRAP_EXAMPLE};
 
 /// The name of the configuration file in a home.
@@ -81,6 +86,9 @@ pub struct Config {
     /// The caps this node keeps as a relay (a public node).
     #[serde(default)]
     pub relay: RelaySection,
+    /// How the daemon keeps the CRLs fresh.
+    #[serde(default)]
+    pub crl: CrlSection,
 }
 
 /// `[transfers]`: what colleagues' unfinished transfers may hold, and for

@@ -8,6 +8,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod consent;
+pub mod crls;
 pub mod daemon;
 pub mod fault;
 pub mod files;

@@ -229,6 +229,19 @@ impl NodeApi for Fake {
         Err(not_here())
     }
 
+    async fn crl_update(&self) -> Result<confrere_node::api::model::CrlUpdateReport, ApiError> {
+        self.record("crl_update".into())?;
+        Err(not_here())
+    }
+
+    async fn crl_import(
+        &self,
+        _req: confrere_node::api::model::CrlImportRequest,
+    ) -> Result<confrere_node::api::model::CrlImportReport, ApiError> {
+        self.record("crl_import".into())?;
+        Err(not_here())
+    }
+
     async fn journal(&self, _patient_ins: String) -> Result<Vec<JournalLine>, ApiError> {
         self.record("journal".into())?;
         Err(not_here())

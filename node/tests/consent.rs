@@ -753,6 +753,15 @@ macro_rules! unused_node_methods {
         async fn purge(&self, _req: PurgeRequest) -> Result<PurgeReport, ApiError> {
             Err(unused())
         }
+        async fn crl_update(&self) -> Result<confrere_node::api::model::CrlUpdateReport, ApiError> {
+            Err(unused())
+        }
+        async fn crl_import(
+            &self,
+            _req: confrere_node::api::model::CrlImportRequest,
+        ) -> Result<confrere_node::api::model::CrlImportReport, ApiError> {
+            Err(unused())
+        }
         async fn journal(&self, _patient_ins: String) -> Result<Vec<JournalLine>, ApiError> {
             Err(unused())
         }

@@ -731,3 +731,123 @@ async fn disconnect_closes_the_connection_and_the_next_channel_dials_anew() {
     })
     .await;
 }
+
+/// `trust` with the CRLs of `ca` replaced by a newer pair (number 2) whose
+/// intermediate CRL lists `revoked`.
+fn trust_revoking(
+    trust: &confrere_protocol::TrustStore,
+    ca: &confrere_testpki::TestCa,
+    revoked: &[confrere_testpki::RevokedEntry],
+) -> confrere_protocol::TrustStore {
+    let now = time::OffsetDateTime::now_utc();
+    let next = now + time::Duration::days(30);
+    let mut t = confrere_protocol::TrustStore::new(trust.anchors().to_vec());
+    for c in trust.intermediates() {
+        t.add_intermediate(c.clone());
+    }
+    for der in [
+        ca.crl(revoked, 2, now, next).expect("CRL"),
+        ca.root_crl(2, now, next).expect("root CRL"),
+    ] {
+        t.add_crl(confrere_protocol::Crl::from_der(&der).expect("parses"));
+    }
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_open_session_closes_when_a_new_crl_revokes_its_peer() {
+    bounded(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = ca();
+        let checker = enroll(
+            dir.path(),
+            "checker",
+            &ca,
+            &[&ca],
+            IssueRequest::new("810001000016", "CLAIRE", "MARTIN-TEST", 10),
+            RevocationCheck::Required,
+        );
+        let colleague = enroll(
+            dir.path(),
+            "colleague",
+            &ca,
+            &[&ca],
+            IssueRequest::new("810001000024", "PAUL", "LEROY-TEST", 10),
+            RevocationCheck::Off,
+        );
+        let (a, mut a_events) = start(&checker, loopback_tcp()).await;
+        let (b, _b_events) = start(&colleague, loopback_tcp()).await;
+
+        // B opens a session; A holds it, idle in recv.
+        let mut from_b = b
+            .open_channel(checker.peer_id(), a.listen_addrs())
+            .await
+            .expect("B accepted");
+        let mut held = inbound(&mut a_events).await;
+        from_b.send(b"hello").await.expect("send");
+        from_b.flush().await.expect("flush");
+        assert_eq!(held.recv().await.expect("recv"), Some(b"hello".to_vec()));
+        let idle = tokio::spawn(async move {
+            let got = held.recv().await;
+            (held, got)
+        });
+
+        // A CRL that does not revoke B, while A waits: the session stays
+        // and the next message arrives.
+        let a_trust = checker.session.trust.as_ref().clone();
+        a.live_session()
+            .replace_trust(trust_revoking(&a_trust, &ca, &[]));
+        from_b.send(b"still there").await.expect("send");
+        from_b.flush().await.expect("flush");
+        let (mut held, got) = tokio::time::timeout(Duration::from_secs(30), idle)
+            .await
+            .expect("in time")
+            .expect("task");
+        assert_eq!(got.expect("recv"), Some(b"still there".to_vec()));
+        let idle = tokio::spawn(async move { held.recv().await });
+
+        // A CRL revoking B's card: the idle recv wakes and fails.
+        let b_cert = colleague.session.credential.certificates()[0].clone();
+        let serial = ca.issued_serial(&b_cert).expect("serial");
+        let revoked = [confrere_testpki::RevokedEntry {
+            serial,
+            revoked_at: time::OffsetDateTime::now_utc() - time::Duration::minutes(1),
+        }];
+        let mut newer = trust_revoking(&a_trust, &ca, &revoked);
+        // Numbered 3, so it is newer than the one above.
+        let now = time::OffsetDateTime::now_utc();
+        newer = {
+            let mut t = confrere_protocol::TrustStore::new(newer.anchors().to_vec());
+            for c in newer.intermediates() {
+                t.add_intermediate(c.clone());
+            }
+            for der in [
+                ca.crl(&revoked, 3, now, now + time::Duration::days(30))
+                    .expect("CRL"),
+                ca.root_crl(3, now, now + time::Duration::days(30))
+                    .expect("root CRL"),
+            ] {
+                t.add_crl(confrere_protocol::Crl::from_der(&der).expect("parses"));
+            }
+            t
+        };
+        a.live_session().replace_trust(newer);
+        let result = tokio::time::timeout(Duration::from_secs(30), idle)
+            .await
+            .expect("the idle session wakes")
+            .expect("task");
+        match result {
+            Err(ChannelError::PeerNoLongerTrusted(CredentialError::Certificate(
+                confrere_protocol::CertError::Revoked { .. },
+            ))) => {}
+            other => panic!("expected PeerNoLongerTrusted(Revoked), got {other:?}"),
+        }
+        // And B is refused from the next handshake on.
+        let again = b.open_channel(checker.peer_id(), a.listen_addrs()).await;
+        assert!(again.is_err(), "B's revoked card is refused: {again:?}");
+
+        a.shutdown().await;
+        b.shutdown().await;
+    })
+    .await;
+}

@@ -169,6 +169,7 @@ pub struct Certificate {
     pub(crate) unknown_critical: Vec<String>,
     ext_key_usage: Option<Vec<String>>,
     policies: Vec<String>,
+    crl_urls: Vec<String>,
     names: SubjectNames,
     profession_code: Result<Option<u32>, ()>,
 }
@@ -208,6 +209,7 @@ impl Certificate {
         let mut profession_code = Ok(None);
         let mut ext_key_usage = None;
         let mut policies = Vec::new();
+        let mut crl_urls = Vec::new();
         let malformed_ext = |what: &str| CertError::Malformed(format!("bad {what} extension"));
         for ext in tbs_cert.extensions() {
             let oid = ext.oid.to_id_string();
@@ -234,6 +236,7 @@ impl Certificate {
                 P::CertificatePolicies(list) => {
                     policies = list.iter().map(|p| p.policy_id.to_id_string()).collect()
                 }
+                P::CRLDistributionPoints(points) => crl_urls = distribution_point_uris(points),
                 P::ParseError { .. } if oid == "2.5.29.37" => {
                     return Err(malformed_ext("extendedKeyUsage"))
                 }
@@ -275,6 +278,7 @@ impl Certificate {
             unknown_critical,
             ext_key_usage,
             policies,
+            crl_urls,
             names: subject_names(&tbs_cert.subject),
             profession_code,
         })
@@ -346,6 +350,13 @@ impl Certificate {
         &self.policies
     }
 
+    /// The URIs of its cRLDistributionPoints extension (full names only,
+    /// every scheme, in the certificate's order): where the CRL of its
+    /// issuer is published. [`crate::crl_fetch`] picks those fetched.
+    pub fn crl_distribution_points(&self) -> &[String] {
+        &self.crl_urls
+    }
+
     /// Whether basicConstraints says this is a CA.
     pub fn is_ca(&self) -> bool {
         matches!(self.basic_constraints, Some((true, _)))
@@ -400,6 +411,25 @@ impl Certificate {
             profession,
         })
     }
+}
+
+/// The URIs named by full name in a cRLDistributionPoints extension.
+fn distribution_point_uris(
+    points: &x509_parser::extensions::CRLDistributionPoints<'_>,
+) -> Vec<String> {
+    use x509_parser::extensions::{DistributionPointName, GeneralName};
+    points
+        .iter()
+        .filter_map(|p| match &p.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(names),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|n| match n {
+            GeneralName::URI(uri) => Some((*uri).to_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A certificate revocation list, parsed.

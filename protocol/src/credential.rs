@@ -289,6 +289,8 @@ pub fn issue_credential(
 pub struct VerifiedPeer {
     identity: PractitionerIdentity,
     certificate: Certificate,
+    /// The other certificates the credential carried (its chain).
+    chain: Vec<Certificate>,
     peer_id: Vec<u8>,
     noise_static: [u8; 32],
     credential_not_after: UnixTime,
@@ -319,6 +321,27 @@ impl VerifiedPeer {
     pub fn credential_not_after(&self) -> UnixTime {
         self.credential_not_after
     }
+}
+
+/// Whether a peer verified earlier is still acceptable under `trust` at
+/// `opts.at`: its credential not expired and its certificate path (with
+/// the chain its credential carried) still verifying, with revocation as
+/// `opts` asks. For sessions already open when the trust in force changes
+/// (a new CRL revoking the peer's card, a CRL gone stale): an `Err` means
+/// the session must close.
+pub fn recheck_peer(
+    peer: &VerifiedPeer,
+    trust: &TrustStore,
+    opts: &VerifyOptions,
+) -> Result<(), CredentialError> {
+    if opts.at > peer.credential_not_after {
+        return Err(CredentialError::Expired {
+            not_after: peer.credential_not_after,
+        });
+    }
+    verify_certificate(&peer.certificate, &peer.chain, trust, opts)
+        .map(|_| ())
+        .map_err(CredentialError::Certificate)
 }
 
 /// What a node makes of its own credential when it starts.
@@ -449,6 +472,7 @@ pub fn verify_credential(
     Ok(VerifiedPeer {
         identity: verified.identity().clone(),
         certificate: leaf,
+        chain: certs,
         peer_id: cred.peer_id.clone(),
         noise_static: cred.noise_static,
         credential_not_after: cred.not_after,

@@ -12,6 +12,7 @@ pub mod codec;
 pub mod consent;
 pub mod credential;
 pub mod crl;
+pub mod crl_fetch;
 pub mod custody;
 pub mod directory;
 pub mod dossier;

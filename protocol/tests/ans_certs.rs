@@ -146,3 +146,35 @@ fn real_card_certificates_carry_the_test_policy_and_an_email_eku() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_distribution_points_are_read_and_only_the_http_ones_fetched() {
+    let leaf = one("sage-femme-elementaire.pem");
+    let points = leaf.crl_distribution_points();
+    assert_eq!(points.len(), 2, "{points:?}");
+    assert_eq!(
+        points[0],
+        "http://igc-sante.esante.gouv.fr/CRL/ACI-EL-PP-TEST.crl"
+    );
+    assert!(points[1].starts_with("ldap://"));
+    assert!(one("test-ac-racine-igc-sante-elementaire.pem")
+        .crl_distribution_points()
+        .is_empty());
+
+    // The intermediate names the root's CRL; the leaf the intermediate's.
+    let trust = {
+        let mut t = TrustStore::new(vec![one("test-ac-racine-igc-sante-elementaire.pem")]);
+        t.add_intermediate(one("test-ac-igc-sante-elementaire-personnes.pem"));
+        t
+    };
+    let sources = confrere_protocol::crl_fetch::crl_sources(&trust, &[leaf]);
+    assert_eq!(sources.len(), 2);
+    assert_eq!(
+        sources[0].urls,
+        vec!["http://igc-sante.esante.gouv.fr/CRL/ACR-EL-TEST.crl".to_owned()]
+    );
+    assert_eq!(
+        sources[1].urls,
+        vec!["http://igc-sante.esante.gouv.fr/CRL/ACI-EL-PP-TEST.crl".to_owned()]
+    );
+}

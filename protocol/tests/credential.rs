@@ -1006,3 +1006,53 @@ fn a_node_starts_on_its_own_genuine_credential_and_says_when_peers_refuse_it() {
         "{untrusted:?}"
     );
 }
+
+/// A peer verified under the standard trust, rechecked under another.
+fn recheck_under(trust: &TrustStore, at_instant: UnixTime) -> Result<(), CredentialError> {
+    let card = card("good-rsa");
+    let noise = noise_key();
+    let peer = verify(&issue(&card, noise), &noise).expect("verifies at first");
+    let opts = confrere_protocol::VerifyOptions {
+        at: at_instant,
+        ..auth_opts()
+    };
+    confrere_protocol::credential::recheck_peer(&peer, trust, &opts)
+}
+
+#[test]
+fn a_peer_still_acceptable_passes_the_recheck() {
+    recheck_under(&standard_trust(), common::test_instant()).expect("still fine");
+}
+
+#[test]
+fn a_peer_whose_card_a_new_crl_revokes_fails_the_recheck() {
+    let trust = trust_store(&["root.pem"], &["crl-revokes-good-rsa.pem", "crl-root.pem"]);
+    let err = recheck_under(&trust, common::test_instant()).expect_err("revoked");
+    assert!(
+        matches!(err, CredentialError::Certificate(CertError::Revoked { .. })),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_peer_whose_chain_is_no_longer_trusted_fails_the_recheck() {
+    let trust = trust_store(&["impostor-root.pem"], &["crl.pem", "crl-root.pem"]);
+    let err = recheck_under(&trust, common::test_instant()).expect_err("unknown chain");
+    assert!(matches!(err, CredentialError::Certificate(_)), "{err:?}");
+}
+
+#[test]
+fn a_peer_checked_once_its_crl_is_stale_or_its_credential_expired_fails_the_recheck() {
+    let late = at("2025-07-15T00:00:00Z");
+    let err = recheck_under(&standard_trust(), late).expect_err("stale CRL");
+    assert!(
+        matches!(
+            err,
+            CredentialError::Certificate(CertError::CrlStale { .. })
+        ),
+        "{err:?}"
+    );
+    let after = at("2026-02-01T00:00:00Z");
+    let err = recheck_under(&standard_trust(), after).expect_err("expired credential");
+    assert!(matches!(err, CredentialError::Expired { .. }), "{err:?}");
+}

@@ -1,8 +1,9 @@
 //! `confrere crl import` and the CRL lines of `confrere status`, as
-//! processes: a fresh CRL taken (status shows its dates once the daemon
-//! restarts), an older one and a forged one (another TEST PKI's) refused
-//! with the home unchanged, a CRL about to go stale warned about, a stale
-//! one shown as stale.
+//! processes: a fresh CRL taken through the running daemon (status shows
+//! it at once, and after a restart), an older one and a forged one
+//! (another TEST PKI's) refused with the home unchanged, a CRL about to go
+//! stale warned about, a stale one shown as stale; with the daemon
+//! stopped, the import writes the home.
 #![allow(
     clippy::unwrap_used,
     reason = "a test fails at the first unexpected value"
@@ -72,7 +73,15 @@ fn crls_imported_by_hand_are_verified_kept_if_newer_and_shown_in_status() {
     import(&home, &fresh)
         .code(0)
         .stdout_has("Imported the CRL of")
-        .stdout_has("next start");
+        .stdout_has("put it in force");
+    let held = intermediate_crl(&node);
+    assert_eq!(held["source"], "imported", "{held}");
+    let fresh_abs = std::path::absolute(&fresh).unwrap();
+    assert_eq!(
+        held["origin"],
+        fresh_abs.display().to_string().as_str(),
+        "{held}"
+    );
     restart(&mut node);
     let held = intermediate_crl(&node);
     assert_eq!(held["source"], "imported", "{held}");
@@ -97,7 +106,6 @@ fn crls_imported_by_hand_are_verified_kept_if_newer_and_shown_in_status() {
     let soon = dir.join("soon-crl.der");
     write_crl(&ca, &soon, 3, later, now + time::Duration::days(1));
     import(&home, &soon).code(0);
-    restart(&mut node);
     assert_eq!(intermediate_crl(&node)["freshness"], "expires soon");
     node.cli(["status"])
         .code(0)
@@ -113,10 +121,20 @@ fn crls_imported_by_hand_are_verified_kept_if_newer_and_shown_in_status() {
         now - time::Duration::days(10),
     );
     import(&home, &stale).code(0);
-    restart(&mut node);
-    assert_eq!(intermediate_crl(&node)["freshness"], "stale");
+    let held = intermediate_crl(&node);
+    assert_eq!(held["freshness"], "stale", "{held}");
+    assert_eq!(held["refusing_peers"], true, "{held}");
     node.cli(["status"])
         .code(0)
         .stdout_has("peers are refused while this CRL is stale");
+
+    // With the daemon stopped, the import writes the home; the daemon
+    // takes it at its next start.
+    node.stop(Duration::from_secs(30)).unwrap();
+    let again = dir.join("again-crl.der");
+    write_crl(&ca, &again, 5, later, now + time::Duration::days(30));
+    import(&home, &again).code(0).stdout_has("next start");
+    node.restart();
+    assert_eq!(intermediate_crl(&node)["freshness"], "fresh");
     node.stop(Duration::from_secs(30));
 }

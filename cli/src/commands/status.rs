@@ -72,29 +72,50 @@ pub(crate) fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(EXIT_OK))
 }
 
-/// A CA's CRL: its dates and source, then a warning when it is about to go
-/// stale or a plain statement when it is.
+/// A CA's CRL: its dates and where it came from, the daemon's fetches,
+/// then a warning when it is about to go stale or a plain statement when
+/// it is and peers are refused.
 fn crl_lines(label: &str, crl: &CrlStatus) {
     let ca = clean(&crl.ca);
-    let (Some(this), Some(source)) = (&crl.this_update, &crl.source) else {
-        outln!("{label:<12}  {ca}: no CRL held");
-        return;
-    };
-    let next = crl.next_update.as_deref().unwrap_or("none");
-    outln!(
-        "{label:<12}  {ca}: this update {}, next update {}, from {}",
-        clean(this),
-        clean(next),
-        clean(source)
-    );
+    match (&crl.this_update, &crl.source) {
+        (Some(this), Some(source)) => {
+            let next = crl.next_update.as_deref().unwrap_or("none");
+            let from = match &crl.origin {
+                Some(o) => format!("{} ({})", clean(source), clean(o)),
+                None => clean(source),
+            };
+            outln!(
+                "{label:<12}  {ca}: this update {}, next update {}, from {from}",
+                clean(this),
+                clean(next)
+            );
+        }
+        _ => outln!("{label:<12}  {ca}: no CRL held"),
+    }
+    let pad = "              ";
+    if let Some(at) = &crl.last_fetch {
+        match &crl.last_fetch_error {
+            Some(e) => outln!("{pad}last fetch {} failed: {}", clean(at), clean(e)),
+            None => outln!("{pad}last fetch {}", clean(at)),
+        }
+    }
+    match &crl.next_fetch {
+        Some(at) => outln!("{pad}next fetch {}", clean(at)),
+        None if crl.fetch_urls.is_empty() => outln!(
+            "{pad}not fetched by the daemon: no http(s) distribution point nor [crl] urls entry (ldap:// is not fetched); import it with `confrere crl import`"
+        ),
+        None => outln!("{pad}not fetched by the daemon ([crl] fetch = false): `confrere crl update` fetches it"),
+    }
+    let next = clean(crl.next_update.as_deref().unwrap_or("none"));
     match crl.freshness.as_str() {
         "expires soon" => outln!(
-            "              warning: this CRL goes stale on {} (in less than 3 days): import a fresh one with `confrere crl import`",
-            clean(next)
+            "{pad}warning: this CRL goes stale on {next} (in less than 3 days): `confrere crl update` fetches a fresh one, `confrere crl import` takes one by hand"
         ),
         "stale" => outln!(
-            "              stale since {}: peers are refused while this CRL is stale: import a fresh one with `confrere crl import`",
-            clean(next)
+            "{pad}stale since {next}: peers are refused while this CRL is stale: `confrere crl update` fetches a fresh one, `confrere crl import` takes one by hand"
+        ),
+        "missing" if crl.refusing_peers => outln!(
+            "{pad}peers under this CA are refused for want of its CRL: `confrere crl update` or `confrere crl import`"
         ),
         _ => {}
     }

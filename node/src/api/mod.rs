@@ -3,6 +3,7 @@
 //! daemon) and on 127.0.0.1 (for other local clients).
 
 pub mod consent_model;
+pub mod crl_model;
 pub mod directory_model;
 pub mod errors;
 pub mod journal_model;

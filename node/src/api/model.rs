@@ -13,6 +13,9 @@ pub use super::consent_model::{
     CareTeamInfo, CareTeamRequest, ConsentInfo, ConsentQuery, GrantConsentRequest,
     RevokeConsentRequest,
 };
+pub use super::crl_model::{
+    CrlFetchResult, CrlImportReport, CrlImportRequest, CrlTaken, CrlUpdateReport,
+};
 pub use super::directory_model::DirectoryRecord;
 pub use super::journal_model::JournalLine;
 pub use super::ledger_model::{EntryView, VerifyReport};
@@ -109,6 +112,29 @@ pub struct CrlStatus {
     /// `stale` (past nextUpdate: peers under this CA are refused) or
     /// `missing`.
     pub freshness: String,
+    /// The file imported or the URL fetched the CRL held came from, when
+    /// known (`source` is `imported` or `fetched`).
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Whether peers whose certificates this CA issued are being refused
+    /// now for want of a current CRL (stale or missing, with revocation
+    /// checking on).
+    #[serde(default)]
+    pub refusing_peers: bool,
+    /// The http(s) URLs the daemon fetches this CA's CRL from (its
+    /// certificates' distribution points, then `[crl] urls`).
+    #[serde(default)]
+    pub fetch_urls: Vec<String>,
+    /// When the daemon last tried to fetch it (RFC 3339).
+    #[serde(default)]
+    pub last_fetch: Option<String>,
+    /// Why that fetch failed, if it did.
+    #[serde(default)]
+    pub last_fetch_error: Option<String>,
+    /// When the daemon fetches it next (RFC 3339); none when it does not by
+    /// itself (no URL, or `[crl] fetch = false`).
+    #[serde(default)]
+    pub next_fetch: Option<String>,
 }
 
 /// Inbound transfers begun and not finished (`Status::unfinished_inbound`):
@@ -467,4 +493,15 @@ pub trait NodeApi: Send + Sync + 'static {
         &self,
         req: RenewCredentialRequest,
     ) -> impl Future<Output = Result<RenewedCredential, ApiError>> + Send;
+
+    /// Fetches every CA's CRL now and puts what is newer in force
+    /// (`POST /v1/crls/update`).
+    fn crl_update(&self) -> impl Future<Output = Result<CrlUpdateReport, ApiError>> + Send;
+
+    /// Takes CRLs given by hand and puts them in force
+    /// (`POST /v1/crls/import`).
+    fn crl_import(
+        &self,
+        req: CrlImportRequest,
+    ) -> impl Future<Output = Result<CrlImportReport, ApiError>> + Send;
 }

@@ -456,7 +456,9 @@ fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
         .route("/ledger", get(ledger::<A>))
         .route("/ledger/verify", get(ledger_verify::<A>))
         .route("/care-team", post(care_team_record::<A>))
-        .route("/credential", post(renew_credential::<A>));
+        .route("/credential", post(renew_credential::<A>))
+        .route("/crls/update", post(crl_update::<A>))
+        .route("/crls/import", post(crl_import::<A>));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
@@ -670,6 +672,17 @@ async fn renew_credential<A: NodeApi>(
     Body(req): Body<crate::api::model::RenewCredentialRequest>,
 ) -> Response {
     answer(api.renew_credential(req).await)
+}
+
+async fn crl_update<A: NodeApi>(State(api): State<Arc<A>>) -> Response {
+    answer(api.crl_update().await)
+}
+
+async fn crl_import<A: NodeApi>(
+    State(api): State<Arc<A>>,
+    Body(req): Body<crate::api::model::CrlImportRequest>,
+) -> Response {
+    answer(api.crl_import(req).await)
 }
 
 #[cfg(test)]

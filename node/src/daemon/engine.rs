@@ -42,6 +42,8 @@ pub struct Engine {
     /// Held while a renewed credential is checked and put in force, so
     /// that two renewals never race.
     pub(crate) renewing: Mutex<()>,
+    /// The CRLs' fetch state, and one change of them at a time.
+    pub(crate) crls: super::crls::CrlKeeper,
     store_key: StoreKey,
 }
 
@@ -100,6 +102,7 @@ impl Engine {
             outbox,
             settled_at_start: std::sync::Mutex::new(settled),
             renewing: Mutex::new(()),
+            crls: super::crls::CrlKeeper::default(),
             store_key,
         })
     }

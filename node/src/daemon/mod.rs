@@ -19,6 +19,7 @@
 //! protocol crate's; this module drives them.
 
 pub(crate) mod common;
+pub(crate) mod crls;
 pub(crate) mod directory;
 mod documents;
 mod engine;
@@ -175,6 +176,7 @@ pub fn start(engine: &Arc<Engine>, events: mpsc::Receiver<NetEvent>) -> Workers 
         tokio::spawn(event_loop(engine.clone(), events)),
         tokio::spawn(sending::outbox_worker(engine.clone())),
         tokio::spawn(unfinished::sweep_worker(engine.clone())),
+        tokio::spawn(crls::crl_worker(engine.clone())),
     ];
     engine.greet_colleagues();
     Workers { tasks }

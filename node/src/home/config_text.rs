@@ -100,6 +100,25 @@ pub(super) fn config_text(
          # Default: 7.\n\
          unfinished_expiry_days = 7\n\
          \n\
+         [crl]\n\
+         # The daemon fetches each CA's CRL from the http:// and https://\n\
+         # distribution points its certificates name (ldap:// ones are\n\
+         # ignored), ahead of the CRL's nextUpdate and again after a failure\n\
+         # (1 minute, doubling up to 1 hour). Off, only `confrere crl update`\n\
+         # and `confrere crl import` bring new CRLs. Values: true or false.\n\
+         # Default: true.\n\
+         fetch = true\n\
+         # More URLs to fetch CRLs from (a PKI naming no HTTP point, a local\n\
+         # mirror); each CRL fetched is verified and taken for the CA that\n\
+         # signed it. At most 32.\n\
+         #   urls = [\"http://crl.example.org/ac-personnes.crl\"]\n\
+         # Default: [].\n\
+         urls = []\n\
+         # An HTTP proxy for the fetches. Without it the daemon uses the\n\
+         # ALL_PROXY / HTTPS_PROXY / HTTP_PROXY variables of its\n\
+         # environment (NO_PROXY is not read).\n\
+         #   proxy = \"http://proxy.example.org:3128\"\n\
+         \n\
          [relay]\n\
          # Read only by a public node ([network] public): the caps it keeps as a\n\
          # relay. A relay serves verified practitioners' nodes only and carries\n\
@@ -191,9 +210,15 @@ mod tests {
                     .or_else(|| l.strip_prefix("# Example: "))
                 {
                     Some(example) if example.contains(" = ") => format!("{example}\n"),
-                    _ if ["policies = ", "listen = ", "bootstrap = ", "external = "]
-                        .iter()
-                        .any(|k| l.starts_with(k)) =>
+                    _ if [
+                        "policies = ",
+                        "listen = ",
+                        "bootstrap = ",
+                        "external = ",
+                        "urls = ",
+                    ]
+                    .iter()
+                    .any(|k| l.starts_with(k)) =>
                     {
                         String::new()
                     }
@@ -209,5 +234,10 @@ mod tests {
             crate::config::BOOTSTRAP_EXAMPLE
         );
         assert_eq!(c.network.external.len(), 1);
+        assert_eq!(c.crl.urls, vec!["http://crl.example.org/ac-personnes.crl"]);
+        assert_eq!(
+            c.crl.proxy.as_deref(),
+            Some("http://proxy.example.org:3128")
+        );
     }
 }

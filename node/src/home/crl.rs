@@ -2,8 +2,10 @@
 //! fresh each CA's is ([`crl_states`]).
 //!
 //! The CRLs live in `trust/crls.pem`; `trust/crls-imported.txt` lists the
-//! SHA-256 of every CRL taken after enrolment (one hex line each), so that
-//! status can say where each came from. Whether a CRL is taken is decided
+//! SHA-256 of every CRL taken after enrolment, one a line, each followed by
+//! a space and where it came from (the file imported or the URL fetched;
+//! older homes have the hash alone), so that status can say where each
+//! came from. Whether a CRL is taken is decided
 //! by [`confrere_protocol::crl::check_crl_update`]; this module reads and
 //! writes the files.
 
@@ -19,7 +21,7 @@ use crate::files;
 
 /// The CRL file of a home.
 pub const CRLS_FILE: &str = "trust/crls.pem";
-/// The list of CRLs imported after enrolment (SHA-256, hex, one a line).
+/// The list of CRLs taken after enrolment (SHA-256, hex, and its origin, one a line).
 pub const IMPORTED_FILE: &str = "trust/crls-imported.txt";
 /// A CRL whose nextUpdate is closer than this is warned about (3 days).
 pub const CRL_WARN_BEFORE_SECS: i64 = 3 * 24 * 3600;
@@ -122,8 +124,11 @@ pub struct CrlState {
     pub this_update: Option<UnixTime>,
     /// Its nextUpdate.
     pub next_update: Option<UnixTime>,
-    /// `imported` (`confrere crl import`) or `enrolment` (`confrere init --crl`).
+    /// `enrolment` (`confrere init --crl`), `imported` (`confrere crl
+    /// import`) or `fetched` (from a distribution point).
     pub source: Option<&'static str>,
+    /// The file imported or the URL fetched, when known.
+    pub origin: Option<String>,
     /// How fresh it is.
     pub freshness: Freshness,
 }
@@ -136,14 +141,32 @@ fn sha256_hex(der: &[u8]) -> String {
         .collect()
 }
 
-fn read_imported(home: &Path) -> Vec<String> {
+/// The CRLs taken after enrolment: hash and origin (empty when unknown).
+fn read_imported(home: &Path) -> Vec<(String, String)> {
     fs::read_to_string(home.join(IMPORTED_FILE))
-        .map(|s| s.lines().map(|l| l.trim().to_owned()).collect())
+        .map(|s| {
+            s.lines()
+                .map(|l| {
+                    let (hash, origin) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
+                    (hash.to_owned(), origin.to_owned())
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-/// The home's trust material, as the daemon loads it.
-fn home_trust(home: &Path) -> Result<TrustStore, HomeError> {
+/// `origin` on one line, without control characters, at most 1024 characters.
+fn one_line(origin: &str) -> String {
+    origin
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1024)
+        .collect()
+}
+
+/// The home's trust material, as the daemon loads it (without the
+/// `[trust] policies`, which CRLs do not depend on).
+pub fn home_trust(home: &Path) -> Result<TrustStore, HomeError> {
     let present = |p: PathBuf| {
         fs::metadata(&p)
             .map(|m| m.len() > 0)
@@ -181,17 +204,36 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), CrlImportError> {
 /// `home`: each must be signed by a CA of the home's trust material and be
 /// newer than the CRL held for that CA. All or nothing: if one is
 /// refused, the home is left unchanged. `source` names the input in
-/// errors.
+/// errors and is recorded as where the CRLs came from.
 pub fn import_crls(
     home: &Path,
     bytes: &[u8],
     source: &str,
 ) -> Result<Vec<CrlChange>, CrlImportError> {
-    let offered = parse_crls(bytes).map_err(|error| CrlImportError::BadInput {
+    let offered = parse_offered(bytes, source)?;
+    let trust = home_trust(home)?;
+    Ok(take_crls(home, &trust, offered, source)?.0)
+}
+
+/// The CRLs in `bytes` (PEM or DER), or why there are none.
+pub fn parse_offered(bytes: &[u8], source: &str) -> Result<Vec<Crl>, CrlImportError> {
+    parse_crls(bytes).map_err(|error| CrlImportError::BadInput {
         path: source.to_owned(),
         error,
-    })?;
-    let mut trust = home_trust(home)?;
+    })
+}
+
+/// Takes `offered` into the home `home` whose trust material in force is
+/// `trust` (see [`import_crls`]; all or nothing) and returns what changed
+/// and the trust material with the new CRLs, the older CRLs of their CAs
+/// dropped (anchors, intermediates and policies as in `trust`).
+pub fn take_crls(
+    home: &Path,
+    trust: &TrustStore,
+    offered: Vec<Crl>,
+    source: &str,
+) -> Result<(Vec<CrlChange>, TrustStore), CrlImportError> {
+    let mut trust = trust.clone();
     let mut changes = Vec::new();
     for (i, crl) in offered.into_iter().enumerate() {
         let refused = |error| CrlImportError::Refused {
@@ -213,21 +255,7 @@ pub fn import_crls(
             replaced,
         });
         // Later CRLs of the same file are checked against this one.
-        let kept: Vec<Crl> = trust
-            .crls()
-            .iter()
-            .filter(|c| c.issuer() != issuer)
-            .cloned()
-            .collect();
-        let mut next = TrustStore::new(trust.anchors().to_vec());
-        for c in trust.intermediates() {
-            next.add_intermediate(c.clone());
-        }
-        for c in kept {
-            next.add_crl(c);
-        }
-        next.add_crl(crl);
-        trust = next;
+        trust = with_crl(&trust, &issuer, crl);
     }
     let imported_before = read_imported(home);
     let new_hashes: Vec<String> = changes
@@ -241,27 +269,60 @@ pub fn import_crls(
         .map(|c| sha256_hex(c.der()))
         .collect();
     let held_hashes: Vec<String> = trust.crls().iter().map(|c| sha256_hex(c.der())).collect();
-    let mut imported: Vec<String> = imported_before
+    let mut imported: Vec<(String, String)> = imported_before
         .into_iter()
-        .filter(|h| held_hashes.contains(h) && !new_hashes.contains(h))
+        .filter(|(h, _)| held_hashes.contains(h) && !new_hashes.contains(h))
         .collect();
-    imported.extend(new_hashes);
+    let origin = one_line(source);
+    imported.extend(new_hashes.into_iter().map(|h| (h, origin.clone())));
     let pem: String = trust
         .crls()
         .iter()
         .map(|c| super::pem("X509 CRL", c.der()))
         .collect();
-    let list: String = imported.iter().map(|h| format!("{h}\n")).collect();
+    let list: String = imported
+        .iter()
+        .map(|(h, o)| {
+            if o.is_empty() {
+                format!("{h}\n")
+            } else {
+                format!("{h} {o}\n")
+            }
+        })
+        .collect();
     // The list first: a CRL listed but not held is ignored.
     replace_file(&home.join(IMPORTED_FILE), list.as_bytes())?;
     replace_file(&home.join(CRLS_FILE), pem.as_bytes())?;
-    Ok(changes)
+    Ok((changes, trust))
+}
+
+/// `trust` with `crl` in place of the CRLs of `issuer`.
+fn with_crl(trust: &TrustStore, issuer: &str, crl: Crl) -> TrustStore {
+    let mut next = TrustStore::new(trust.anchors().to_vec());
+    for c in trust.intermediates() {
+        next.add_intermediate(c.clone());
+    }
+    for c in trust.crls().iter().filter(|c| c.issuer() != issuer) {
+        next.add_crl(c.clone());
+    }
+    next.add_crl(crl);
+    // The policies were checked when `trust` was made.
+    let _ = next.set_policies(trust.policies().to_vec());
+    next
 }
 
 /// Each CA of `trust` with its newest CRL's dates, where it came from and
 /// how fresh it is at `now`.
 pub fn crl_states(home: &Path, trust: &TrustStore, now: UnixTime) -> Vec<CrlState> {
     let imported = read_imported(home);
+    let taken = |c: &Crl| {
+        let h = sha256_hex(c.der());
+        imported
+            .iter()
+            .find(|(hash, _)| *hash == h)
+            .map(|(_, o)| o.as_str())
+    };
+    let is_url = |o: &str| o.starts_with("http://") || o.starts_with("https://");
     held_crls(trust)
         .into_iter()
         .map(|(ca, crl)| {
@@ -278,13 +339,15 @@ pub fn crl_states(home: &Path, trust: &TrustStore, now: UnixTime) -> Vec<CrlStat
                 ca: ca.subject().to_owned(),
                 this_update: crl.map(Crl::this_update),
                 next_update: crl.and_then(Crl::next_update),
-                source: crl.map(|c| {
-                    if imported.contains(&sha256_hex(c.der())) {
-                        "imported"
-                    } else {
-                        "enrolment"
-                    }
+                source: crl.map(|c| match taken(c) {
+                    Some(o) if is_url(o) => "fetched",
+                    Some(_) => "imported",
+                    None => "enrolment",
                 }),
+                origin: crl
+                    .and_then(taken)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned),
                 freshness,
             }
         })
@@ -357,6 +420,9 @@ mod tests {
         assert!(states
             .iter()
             .all(|s| s.source == Some("imported") && s.freshness == Freshness::Fresh));
+        assert!(states
+            .iter()
+            .all(|s| s.origin.as_deref() == Some("both.pem")));
         // The same file again: refused, as not newer.
         let err = import_crls(dir.path(), &file, "both.pem").unwrap_err();
         assert!(
@@ -377,5 +443,34 @@ mod tests {
         assert!(crl_states(dir.path(), &trust, stale)
             .iter()
             .all(|s| s.freshness == Freshness::Stale));
+    }
+
+    #[test]
+    fn a_fetched_crl_is_recorded_with_its_url_and_an_old_list_still_reads() {
+        let dir = home();
+        let trust = home_trust(dir.path()).unwrap();
+        let url = "http://crl.example.org/ac.crl";
+        let (changes, next) = take_crls(
+            dir.path(),
+            &trust,
+            parse_offered(&fixture("crl.pem"), url).unwrap(),
+            url,
+        )
+        .unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(next.crls().len(), 1, "the older CRL was dropped");
+        let at = UnixTime::parse_rfc3339("2025-06-01T00:00:00Z").unwrap();
+        let states = crl_states(dir.path(), &next, at);
+        let s = states.iter().find(|s| s.this_update.is_some()).unwrap();
+        assert_eq!(
+            (s.source, s.origin.as_deref()),
+            (Some("fetched"), Some(url))
+        );
+        // A list written before origins were kept: the hash alone.
+        let hash = sha256_hex(next.crls()[0].der());
+        fs::write(dir.path().join(IMPORTED_FILE), format!("{hash}\n")).unwrap();
+        let states = crl_states(dir.path(), &next, at);
+        let s = states.iter().find(|s| s.this_update.is_some()).unwrap();
+        assert_eq!((s.source, s.origin.as_deref()), (Some("imported"), None));
     }
 }

@@ -65,6 +65,7 @@ impl Acceptor {
                 }
             };
             let session = self.session.current();
+            let live = self.session.subscribe();
             let events = self.events.clone();
             let notices = self.notices.clone();
             let admission = self.admission.clone();
@@ -77,6 +78,7 @@ impl Acceptor {
                     Ok(mut channel) => {
                         channel.set_budget(budget);
                         channel.hold(admitted.session);
+                        channel.watch_trust(live);
                         admission.mark_known(peer);
                         notices.verified(&channel);
                         NetEvent::Inbound(channel)

@@ -43,13 +43,14 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confrere_protocol::credential::VerifiedPeer;
+use confrere_protocol::credential::{recheck_peer, VerifiedPeer};
 use confrere_protocol::session::{
     Established, Initiator, Responder, SessionConfig, SessionError, SessionStats, MAX_PLAINTEXT_LEN,
 };
-use confrere_protocol::UnixTime;
+use confrere_protocol::{CredentialError, Purpose, UnixTime, VerifyOptions};
 use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use libp2p::PeerId;
+use tokio::sync::watch;
 
 use super::admission::SessionPermit;
 use super::budget::MemoryBudget;
@@ -147,6 +148,11 @@ pub enum ChannelError {
     /// The message ending the handshake was not the empty ready message.
     #[error("the peer sent data where the handshake's ready message was expected")]
     BadReady,
+    /// The trust material in force changed (a new CRL, one gone stale)
+    /// and the peer is no longer accepted under it: its card was revoked,
+    /// its CRL is stale, or its chain is no longer trusted.
+    #[error("the peer is no longer accepted under the trust material now in force: {0}")]
+    PeerNoLongerTrusted(CredentialError),
     /// The channel failed earlier and is closed.
     #[error("the channel is closed after an earlier error")]
     Closed,
@@ -187,6 +193,27 @@ pub struct SecureChannel {
     permit: Option<Box<SessionPermit>>,
     /// The path of the connection the channel was opened on, when known.
     path: Option<super::ConnectionPath>,
+    /// The session configuration in force, watched to recheck the peer
+    /// when the trust material changes ([`watch_trust`](Self::watch_trust)).
+    live: Option<watch::Receiver<Arc<SessionConfig>>>,
+}
+
+/// What waiting for a frame gave.
+enum Waited {
+    /// The read ended, in time or not.
+    Read(Result<Result<Option<Vec<u8>>, ChannelError>, tokio::time::error::Elapsed>),
+    /// The trust changed and the peer is no longer accepted.
+    Refused(ChannelError),
+}
+
+/// Whether `peer` is still accepted under `config` at `now`.
+fn recheck(peer: &VerifiedPeer, config: &SessionConfig, now: UnixTime) -> Result<(), ChannelError> {
+    let opts = VerifyOptions {
+        at: now,
+        revocation: config.revocation,
+        purpose: Purpose::Authentication,
+    };
+    recheck_peer(peer, &config.trust, &opts).map_err(ChannelError::PeerNoLongerTrusted)
 }
 
 impl fmt::Debug for SecureChannel {
@@ -250,6 +277,59 @@ impl SecureChannel {
         self.transport.set_budget(budget);
     }
 
+    /// Rechecks the peer whenever the configuration `live` watches changes
+    /// (see [`super::LiveSession::subscribe`]): once the peer is no longer
+    /// accepted (its card revoked by a new CRL), the next
+    /// [`send`](Self::send) fails and a [`recv`](Self::recv) waiting for a
+    /// message wakes and fails, with [`ChannelError::PeerNoLongerTrusted`],
+    /// and the stream is closed.
+    pub fn watch_trust(&mut self, live: watch::Receiver<Arc<SessionConfig>>) {
+        self.live = Some(live);
+    }
+
+    /// The peer rechecked if the configuration changed since the last look.
+    fn recheck_if_changed(&mut self) -> Result<(), ChannelError> {
+        let Some(live) = self.live.as_mut() else {
+            return Ok(());
+        };
+        if !live.has_changed().unwrap_or(false) {
+            return Ok(());
+        }
+        let config = Arc::clone(&live.borrow_and_update());
+        recheck(self.session.peer(), &config, (self.now)())
+    }
+
+    /// Waits at most `idle` for the next frame, rechecking the peer at
+    /// each change of the configuration in force.
+    async fn wait_frame(&mut self, idle: Duration) -> Waited {
+        let read = tokio::time::timeout(idle, self.transport.read_frame());
+        tokio::pin!(read);
+        loop {
+            let alive = {
+                let live = &mut self.live;
+                let changed = async move {
+                    match live {
+                        Some(live) => live.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = &mut read => return Waited::Read(r),
+                    alive = changed => alive,
+                }
+            };
+            let Some(live) = self.live.as_mut().filter(|_| alive) else {
+                // The configuration is gone (the node stops).
+                self.live = None;
+                continue;
+            };
+            let config = Arc::clone(&live.borrow_and_update());
+            if let Err(e) = recheck(self.session.peer(), &config, (self.now)()) {
+                return Waited::Refused(e);
+            }
+        }
+    }
+
     /// Holds `permit` for as long as the channel lives.
     pub(crate) fn hold(&mut self, permit: SessionPermit) {
         self.permit = Some(Box::new(permit));
@@ -275,6 +355,9 @@ impl SecureChannel {
         let (head, attachment) = msg.split_at(split.min(msg.len()));
         if head.len() > MAX_PLAINTEXT_LEN {
             return Err(SessionError::PlaintextTooLong { len: head.len() }.into());
+        }
+        if let Err(e) = self.recheck_if_changed() {
+            return Err(self.fail(e).await);
         }
         let now = (self.now)();
         let sealed = match self
@@ -335,10 +418,15 @@ impl SecureChannel {
         self.check_usable()?;
         let idle = self.timeouts.idle;
         if !self.transport.has_pending() {
-            let frame = match tokio::time::timeout(idle, self.transport.read_frame()).await {
-                Ok(Ok(frame)) => frame,
-                Ok(Err(e)) => return Err(self.fail(e).await),
-                Err(_) => return Err(self.fail(ChannelError::IdleTimeout(idle)).await),
+            if let Err(e) = self.recheck_if_changed() {
+                return Err(self.fail(e).await);
+            }
+            let frame = match self.wait_frame(idle).await {
+                Waited::Read(Ok(Ok(frame))) => frame,
+                Waited::Read(Ok(Err(e))) | Waited::Refused(e) => return Err(self.fail(e).await),
+                Waited::Read(Err(_)) => {
+                    return Err(self.fail(ChannelError::IdleTimeout(idle)).await)
+                }
             };
             let Some(frame) = frame else {
                 self.ended = true;
@@ -505,6 +593,7 @@ async fn finish(
                 ended: false,
                 permit: None,
                 path: None,
+                live: None,
             })
         }
         Err(e) => {

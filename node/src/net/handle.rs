@@ -448,14 +448,17 @@ impl NetworkHandle {
                 })
         };
         let stream = bounded(short_peer(&peer), open).await?;
-        Ok(channel::connect_with(
+        let live = self.session.subscribe();
+        let mut channel = channel::connect_with(
             stream,
             &self.session.current(),
             peer,
             self.now,
             self.timeouts,
         )
-        .await?)
+        .await?;
+        channel.watch_trust(live);
+        Ok(channel)
     }
 
     /// Closes every connection to `peer` (channels on them fail at their

@@ -132,20 +132,7 @@ pub(crate) async fn status(engine: &Engine) -> Result<Status, ApiError> {
         outbox,
         unfinished_inbound: unfinished_inbound(unfinished),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        crls: crate::home::crl::crl_states(
-            &engine.home.dir,
-            &engine.home.trust,
-            crate::clock::system_now(),
-        )
-        .into_iter()
-        .map(|c| CrlStatus {
-            ca: c.ca,
-            this_update: c.this_update.map(|t| t.to_string()),
-            next_update: c.next_update.map(|t| t.to_string()),
-            source: c.source.map(str::to_owned),
-            freshness: c.freshness.as_str().to_owned(),
-        })
-        .collect(),
+        crls: super::crls::crl_statuses(engine),
         card: super::credential::card_status(engine),
     })
 }

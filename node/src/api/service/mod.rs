@@ -1,9 +1,10 @@
 //! The local API's implementation: each [`NodeApi`] method of the
 //! daemon's [`Engine`], by part (`dossiers`: the node, peers, sending, the
 //! inbox and outbox; `records`: the ledger, journal, purge, consents and
-//! care-team records).
+//! care-team records; `crls`: the CRLs).
 
 mod credential;
+mod crls;
 mod dossiers;
 mod records;
 
@@ -126,5 +127,16 @@ impl NodeApi for Engine {
         req: RenewCredentialRequest,
     ) -> Result<RenewedCredential, ApiError> {
         credential::renew(self, req).await
+    }
+
+    async fn crl_update(&self) -> Result<crate::api::model::CrlUpdateReport, ApiError> {
+        crls::update(self).await
+    }
+
+    async fn crl_import(
+        &self,
+        req: crate::api::model::CrlImportRequest,
+    ) -> Result<crate::api::model::CrlImportReport, ApiError> {
+        crls::import(self, req).await
     }
 }
