@@ -377,3 +377,48 @@ fn status_warns_when_the_card_ends_within_60_days() {
         gp.log_text()
     );
 }
+
+#[test]
+fn renew_with_the_new_card_on_a_pkcs11_token() {
+    let Some(hsm) = confrere_tests::softhsm::SoftHsm::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(shared_dir()).unwrap();
+    let home = home_in(dir.path(), "gp");
+    enroll(&home, gp_card(), &[pki()]).code(0);
+    let mut gp = start(dir.path(), "gp", &home);
+    let peer_id = gp.peer_id().to_owned();
+
+    // The new card arrives as a smart card: its key stays on the token.
+    hsm.card_token("CPS-GP-NEW", gp_new_card());
+    let pin = confrere_tests::softhsm::PIN;
+    let mut cmd = confrere_cmd();
+    cmd.arg("renew")
+        .arg("--home")
+        .arg(&home)
+        .arg("--pkcs11-module")
+        .arg(hsm.module())
+        .arg("--chain")
+        .arg(gp_new_card().chain())
+        .arg("--json")
+        .env("CONFRERE_PKCS11_PIN", pin);
+    let out = hsm.run(&mut cmd);
+    out.code(0);
+    assert!(
+        !out.stdout.contains(pin) && !out.stderr.contains(pin),
+        "{out}"
+    );
+    let v = out.json();
+    assert_eq!(v["applied_by"], "daemon", "{out}");
+    assert_eq!(v["peer_id"], peer_id.as_str());
+    assert_eq!(v["new_not_after"], not_after_of(gp_new_card()));
+    assert_eq!(
+        fs::read(home.join("certificate.pem")).unwrap(),
+        fs::read(gp_new_card().cert()).unwrap(),
+        "certificate.pem is the certificate on the token"
+    );
+    let status = gp.json(["status"]);
+    assert_eq!(status["card"]["not_after"], not_after_of(gp_new_card()));
+    assert_eq!(renewals(&home).len(), 1);
+    gp.stop(Duration::from_secs(20));
+}
