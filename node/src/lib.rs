@@ -16,3 +16,4 @@ pub mod ledger;
 pub mod net;
 pub mod run;
 pub mod store;
+pub mod ui;
