@@ -197,6 +197,12 @@ fn the_cardiologist_reads_opens_and_accepts_the_gp_s_referral_in_the_browser() {
         assert_eq!(text("#patient-family").await, PATIENT.family);
         assert_eq!(text("#patient-given").await, PATIENT.given);
         assert_eq!(text("#patient-birth").await, PATIENT.birth_date);
+        let sex = c.find(Locator::Css("#patient-sex")).await.unwrap();
+        assert_eq!(
+            sex.attr("data-sex").await.unwrap().as_deref(),
+            Some(PATIENT.sex)
+        );
+        assert_eq!(sex.text().await.unwrap(), "féminin");
         assert_eq!(text("#reason").await, "Douleur thoracique <b>atypique</b>");
         assert!(text("#letter")
             .await

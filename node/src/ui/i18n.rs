@@ -58,6 +58,16 @@ impl Tr {
             .map_or(key, |(_, v)| v)
     }
 
+    /// The label of the patient's administrative sex (`F`, `M`, `U`).
+    pub fn sex<'a>(&self, sex: &'a str) -> &'a str {
+        match sex {
+            "F" => self.t("sex.f"),
+            "M" => self.t("sex.m"),
+            "U" => self.t("sex.u"),
+            other => other,
+        }
+    }
+
     /// The label of an inbox status (`new`, `opened`, …).
     pub fn status<'a>(&self, status: &'a str) -> &'a str {
         match status {
@@ -102,6 +112,10 @@ const FR: &[(&str, &str)] = &[
     ("dossier.family", "Nom de naissance"),
     ("dossier.given", "Prénoms"),
     ("dossier.birth_date", "Date de naissance"),
+    ("dossier.sex", "Sexe"),
+    ("sex.f", "féminin"),
+    ("sex.m", "masculin"),
+    ("sex.u", "indéterminé"),
     ("dossier.reason", "Motif d'adressage"),
     ("dossier.letter", "Courrier"),
     ("dossier.no_letter", "Pas de courrier."),
@@ -206,6 +220,10 @@ const EN: &[(&str, &str)] = &[
     ("dossier.family", "Family name"),
     ("dossier.given", "Given names"),
     ("dossier.birth_date", "Birth date"),
+    ("dossier.sex", "Sex"),
+    ("sex.f", "female"),
+    ("sex.m", "male"),
+    ("sex.u", "unknown"),
     ("dossier.reason", "Reason for referral"),
     ("dossier.letter", "Letter"),
     ("dossier.no_letter", "No letter."),

@@ -178,6 +178,7 @@ mod tests {
                 family: "Dupont".into(),
                 given: "Marie".into(),
                 birth_date: "1960-01-01".into(),
+                sex: "F".into(),
             },
             reason: "<script>alert(1)</script>".into(),
             urgent,
