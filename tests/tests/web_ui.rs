@@ -2,7 +2,8 @@
 //! against real daemons on 127.0.0.1 (the cardiologist reads, opens and
 //! accepts the GP's referral in the pages alone), and its defences checked
 //! with plain HTTP requests (foreign `Host`, forged and cross-origin posts,
-//! used login links, the security headers, no outside URL).
+//! used login links, a session idle past `[ui] idle_minutes`, the security
+//! headers, no outside URL).
 //!
 //! Without Chromium and chromedriver the browser test is skipped with the
 //! reason, unless CONFRERE_NETNS_REQUIRED=1 (scripts/test.sh as root, CI),
@@ -516,4 +517,56 @@ fn the_pages_refuse_foreign_hosts_forged_posts_and_used_links() {
             assert!(!a.body.contains(leak), "{what} shows {leak}: {}", a.body);
         }
     }
+}
+
+#[test]
+fn a_session_ends_after_the_idle_time_of_config_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pki = TestPki::init(&dir.join("pki"));
+    let card = pki.issue(&CARDIOLOGIST, &dir.join("card"));
+    let home = dir.join("cardiologist").join("home");
+    fs::create_dir_all(home.parent().unwrap()).unwrap();
+    enroll(&home, &card, &[&pki]).code(0);
+    // The shortest idle time config.toml takes: one minute.
+    let config = home.join("config.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(text.contains("idle_minutes = 15"), "{text}");
+    fs::write(
+        &config,
+        text.replace("idle_minutes = 15", "idle_minutes = 1"),
+    )
+    .unwrap();
+    let cardio = Daemon::start("cardiologist", &home, free_port(), &dir.join("cardio.log"));
+
+    let (link, port) = login_link(&cardio);
+    let host = format!("127.0.0.1:{port}");
+    let path = link.split_once(&host).unwrap().1.to_owned();
+    let a = request(port, "GET", &path, &[("Host", &host)], None);
+    assert_eq!(a.status, 303, "{a:?}");
+    let cookie = a
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let inbox = || {
+        request(
+            port,
+            "GET",
+            "/ui/inbox",
+            &[("Host", &host), ("Cookie", &cookie)],
+            None,
+        )
+    };
+    assert_eq!(inbox().status, 200);
+    // Idle for longer than a minute: the session has ended.
+    std::thread::sleep(Duration::from_secs(65));
+    let a = inbox();
+    assert_eq!(a.status, 401, "{a:?}");
+    assert!(a.body.contains("inactivité"), "{}", a.body);
+    assert_secure("expired session", &a);
+    // And it does not come back.
+    assert_eq!(inbox().status, 401);
 }
