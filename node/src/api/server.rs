@@ -16,7 +16,12 @@
 //!   listens and removed by [`ApiServer::shutdown`]. Other local clients
 //!   find the TCP port through it; the command line does not use it.
 //!
-//! Every answer is JSON: the model type of the route, or an [`ApiError`]
+//! [`serve_with`] also serves routes its caller makes once the port is
+//! known ([`Extra`]): the web inbox's login-link route under `/v1`, behind
+//! the token, and its pages under `/ui/`, which check their own sessions
+//! (docs/web-ui.md).
+//!
+//! Every answer of the JSON routes is JSON: the model type of the route, or an [`ApiError`]
 //! whose `code` sets the HTTP status (see [`super::errors::http_status`]). Request bodies
 //! are bounded ([`MAX_BODY`]: documents travel as paths, never as bodies)
 //! and never logged, since they carry patient data.
