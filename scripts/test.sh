@@ -35,8 +35,18 @@ if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && apt-get install -y -qq $missing
     fi
     export CONFRERE_NETNS_REQUIRED=1
+    # The web inbox's browser test (tests/tests/web_ui.rs) drives headless
+    # Chromium through chromedriver; as root it must run, so install them.
+    missing=""
+    command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+    command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
+    if [ -n "$missing" ]; then
+        echo "installing$missing (needed by the web inbox's browser test)" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+    fi
 else
     echo "not root: the network namespace tests will be skipped" >&2
+    echo "not root: the web inbox's browser test is skipped without chromium and chromedriver" >&2
 fi
 
 cargo fmt --all -- --check

@@ -97,6 +97,18 @@ Example:
   confrere status --home ~/confrere
   confrere status --json          # with CONFRERE_HOME set")]
     Status(StatusArgs),
+    /// Open the node's web inbox in the browser: asks the running daemon
+    /// for a one-time login link (valid 2 minutes) and opens it.
+    #[command(after_help = "\
+The link leads to http://127.0.0.1:PORT/ui/ on this machine only; it works
+once, and the session it opens ends after [ui] idle_minutes (config.toml,
+default 15) without use. Without a display, or with --print, the link is
+printed for you to open.
+
+Example:
+  confrere ui --home ~/confrere
+  confrere ui --print             # with CONFRERE_HOME set")]
+    Ui(crate::commands::ui::UiArgs),
     /// Colleagues' nodes: the address book, and the directory by national id.
     #[command(subcommand)]
     Peers(PeersCommand),

@@ -99,6 +99,11 @@ impl Client {
         self.get("/status")
     }
 
+    /// `POST /v1/ui/login-link`: a one-time link to the web inbox.
+    pub(crate) fn ui_login_link(&self) -> Result<confrere_node::ui::LoginLink, CliError> {
+        self.post("/ui/login-link", &serde_json::json!({}))
+    }
+
     /// `GET /v1/peers`.
     pub(crate) fn peers(&self) -> Result<Vec<PeerInfo>, CliError> {
         self.get("/peers")

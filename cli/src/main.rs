@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         Command::Crl(CrlCommand::Import(a)) => (commands::crl::import(a), a.json),
         Command::Crl(CrlCommand::Update(a)) => (commands::crl::update(a), a.json),
         Command::Status(a) => (commands::status::run(a), a.json),
+        Command::Ui(a) => (commands::ui::run(a), false),
         Command::Peers(PeersCommand::Add(a)) => (commands::peers::add(a), a.json),
         Command::Peers(PeersCommand::List(a)) => (commands::peers::list(a), a.json),
         Command::Peers(PeersCommand::Find(a)) => (commands::peers::find(a), a.json),

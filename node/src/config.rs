@@ -18,6 +18,7 @@
 //! | `[trust] revocation_check` | `true`  | check peers' certificates against the CRLs   |
 //! | `[trust] policies`         | `[]`    | certificate policy OIDs accepted (empty: any) |
 //! | `[api] port`               | `0`     | TCP port of the local API (0: any free one)   |
+//! | `[ui] idle_minutes`        | `15`    | web inbox sessions end after this idle time (1 to 1440) |
 //! | `[retention] years`        | `20`    | years a dossier is kept after its last event  |
 //! | `[network] listen`         | `[]`    | multiaddrs to listen on (empty: all, any port) |
 //! | `[network] bootstrap`      | `[]`    | bootstrap nodes, multiaddrs ending in `/p2p/PEER_ID` |
@@ -74,6 +75,9 @@ pub struct Config {
     /// The local API.
     #[serde(default)]
     pub api: ApiSection,
+    /// The web inbox.
+    #[serde(default)]
+    pub ui: UiSection,
     /// How long dossiers are kept.
     #[serde(default)]
     pub retention: RetentionSection,
@@ -218,6 +222,51 @@ pub struct ApiSection {
     /// TCP port of the local API on 127.0.0.1; 0 lets the system choose.
     #[serde(default)]
     pub port: u16,
+}
+
+/// Default idle time of a web inbox session, in minutes.
+pub const DEFAULT_UI_IDLE_MINUTES: u32 = 15;
+/// Longest idle time of a web inbox session, in minutes (a day).
+pub const MAX_UI_IDLE_MINUTES: u32 = 1440;
+
+/// `[ui]`: the web inbox.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UiSection {
+    /// Minutes without a request after which a session ends (1 to
+    /// [`MAX_UI_IDLE_MINUTES`], default [`DEFAULT_UI_IDLE_MINUTES`]).
+    #[serde(default = "default_idle", deserialize_with = "idle_minutes")]
+    pub idle_minutes: u32,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        UiSection {
+            idle_minutes: DEFAULT_UI_IDLE_MINUTES,
+        }
+    }
+}
+
+impl UiSection {
+    /// The idle time as a duration.
+    pub fn idle(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.idle_minutes) * 60)
+    }
+}
+
+fn default_idle() -> u32 {
+    DEFAULT_UI_IDLE_MINUTES
+}
+
+fn idle_minutes<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let minutes = i64::deserialize(d)?;
+    match u32::try_from(minutes) {
+        Ok(m) if (1..=MAX_UI_IDLE_MINUTES).contains(&m) => Ok(m),
+        _ => Err(D::Error::custom(format!(
+            "[ui] idle_minutes must be a whole number of minutes from 1 to {MAX_UI_IDLE_MINUTES}, not {minutes}"
+        ))),
+    }
 }
 
 /// `[retention]`.
@@ -404,6 +453,22 @@ mod tests {
         assert_eq!(c.api.port, 8421);
         assert_eq!(c.retention.years, 30);
         assert_eq!(c.network.listen.len(), 1);
+    }
+
+    #[test]
+    fn the_ui_idle_time_is_read_and_bounded() {
+        assert_eq!(parse("").unwrap().ui.idle_minutes, DEFAULT_UI_IDLE_MINUTES);
+        let c = parse("[ui]\nidle_minutes = 30\n").unwrap();
+        assert_eq!(c.ui.idle(), std::time::Duration::from_secs(30 * 60));
+        for text in [
+            "[ui]\nidle_minutes = 0\n",
+            "[ui]\nidle_minutes = 1441\n",
+            "[ui]\nidle_minutes = -5\n",
+            "[ui]\nidle_minutes = \"15\"\n",
+            "[ui]\nidle = 15\n",
+        ] {
+            assert!(parse(text).is_err(), "{text}");
+        }
     }
 
     #[test]

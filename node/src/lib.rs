@@ -17,3 +17,4 @@ pub mod ledger;
 pub mod net;
 pub mod run;
 pub mod store;
+pub mod ui;

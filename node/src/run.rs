@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 
-use crate::api::server::serve;
+use crate::api::server::serve_with;
 use crate::daemon::{self, Engine};
 use crate::home::Home;
 use crate::net::{AddressBook, NetConfig, Network};
@@ -60,6 +60,7 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
         net_config.listen = home.config.network.listen.clone();
     }
     let api_port = home.config.api.port;
+    let ui_idle = home.config.ui.idle();
     net_config.mdns = opts.mdns;
     net_config.bootstrap = bootstrap_nodes(&home.config.network.bootstrap, &opts.bootstrap);
     net_config.public = opts.public || home.config.network.public;
@@ -71,9 +72,11 @@ pub async fn run(opts: RunOptions, ready: impl FnOnce(&Engine)) -> Result<(), Da
     let engine = Arc::new(Engine::new(home, store, net.clone(), book)?);
     // Before any work: dossier files a crash left without a record go.
     daemon::sweep_at_start(&engine).await;
-    let api = serve(engine.clone(), &opts.home, api_port)
-        .await
-        .map_err(|e| DaemonError::Api(e.to_string()))?;
+    let api = serve_with(engine.clone(), &opts.home, api_port, |port| {
+        crate::ui::routes(engine.clone(), port, ui_idle)
+    })
+    .await
+    .map_err(|e| DaemonError::Api(e.to_string()))?;
     tracing::info!(port = api.port(), "local API listening on 127.0.0.1");
     let workers = daemon::start(&engine, events);
     ready(&engine);

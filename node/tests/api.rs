@@ -118,6 +118,7 @@ fn inbox_item(id: &str) -> InboxItem {
             family: "MARTIN".into(),
             given: "Anne".into(),
             birth_date: "1955-08-14".into(),
+            sex: "F".into(),
         },
         reason: "Palpitations".into(),
         urgent: true,

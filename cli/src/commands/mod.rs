@@ -23,5 +23,7 @@ pub(crate) mod outbox;
 pub(crate) mod peers;
 pub(crate) mod send;
 pub(crate) mod status;
+// Asks the daemon for a login link to its web inbox.
+pub(crate) mod ui;
 // Progress bars and spinners shared by the long commands.
 pub(crate) mod progress;

@@ -287,6 +287,9 @@ pub struct PatientSummary {
     pub given: String,
     /// Birth date.
     pub birth_date: String,
+    /// `F`, `M` or `U` (empty from a daemon older than this field).
+    #[serde(default)]
+    pub sex: String,
 }
 
 /// One inbox item (`GET /v1/inbox`, `GET /v1/inbox/{id}`).

@@ -16,7 +16,12 @@
 //!   listens and removed by [`ApiServer::shutdown`]. Other local clients
 //!   find the TCP port through it; the command line does not use it.
 //!
-//! Every answer is JSON: the model type of the route, or an [`ApiError`]
+//! [`serve_with`] also serves routes its caller makes once the port is
+//! known ([`Extra`]): the web inbox's login-link route under `/v1`, behind
+//! the token, and its pages under `/ui/`, which check their own sessions
+//! (docs/web-ui.md).
+//!
+//! Every answer of the JSON routes is JSON: the model type of the route, or an [`ApiError`]
 //! whose `code` sets the HTTP status (see [`super::errors::http_status`]). Request bodies
 //! are bounded ([`MAX_BODY`]: documents travel as paths, never as bodies)
 //! and never logged, since they carry patient data.
@@ -194,6 +199,17 @@ impl Drop for ApiServer {
     }
 }
 
+/// Routes served beside the JSON API by the same listeners (the web
+/// inbox's): made once the port is known.
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// Routes under `/v1`, behind the bearer token like the JSON routes
+    /// (paths relative to `/v1`).
+    pub authenticated: Router,
+    /// Routes outside `/v1` that authenticate requests themselves.
+    pub public: Router,
+}
+
 /// Starts the local API on `127.0.0.1:port` (0: any free port) for the node
 /// whose home is `home`: makes a fresh token in `HOME/api.token`, listens
 /// there and on `HOME/api.sock`, then writes `HOME/api.json`. Must be called within a tokio runtime.
@@ -201,6 +217,16 @@ pub async fn serve<A: NodeApi>(
     api: Arc<A>,
     home: &Path,
     port: u16,
+) -> Result<ApiServer, ApiServerError> {
+    serve_with(api, home, port, |_| Extra::default()).await
+}
+
+/// [`serve`], with the routes `extra` makes for the port bound.
+pub async fn serve_with<A: NodeApi>(
+    api: Arc<A>,
+    home: &Path,
+    port: u16,
+    extra: impl FnOnce(u16) -> Extra,
 ) -> Result<ApiServer, ApiServerError> {
     let token = new_token()?;
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
@@ -212,7 +238,7 @@ pub async fn serve<A: NodeApi>(
         .port();
     write_replacing(home, TOKEN_FILE, token.as_bytes())?;
     let (unix, socket) = bind_socket(home)?;
-    let app = router(api, Arc::new(Token(token)));
+    let app = router(api, Arc::new(Token(token)), extra(bound));
     let (stop, stopped) = watch::channel(());
     let until_stopped = move || {
         let mut stopped = stopped.clone();
@@ -434,7 +460,7 @@ async fn require_token(State(token): State<Arc<Token>>, req: Request, next: Next
     }
 }
 
-fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
+fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>, extra: Extra) -> Router {
     let v1 = Router::new()
         .route("/status", get(status::<A>))
         .route("/peers", get(peers::<A>).post(add_peer::<A>))
@@ -458,14 +484,16 @@ fn router<A: NodeApi>(api: Arc<A>, token: Arc<Token>) -> Router {
         .route("/care-team", post(care_team_record::<A>))
         .route("/credential", post(renew_credential::<A>))
         .route("/crls/update", post(crl_update::<A>))
-        .route("/crls/import", post(crl_import::<A>));
-    Router::new()
+        .route("/crls/import", post(crl_import::<A>))
+        .with_state(api)
+        .merge(extra.authenticated);
+    let json = Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(api)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(token, require_token))
+        .layer(middleware::from_fn_with_state(token, require_token));
+    extra.public.merge(json)
 }
 
 async fn not_found() -> Failure {

@@ -51,6 +51,11 @@ pub(super) fn config_text(
          # Default: 0.\n\
          port = 0\n\
          \n\
+         [ui]\n\
+         # The web inbox (`confrere ui`): a session ends after this many minutes\n\
+         # without a page asked for. From 1 to 1440. Default: 15.\n\
+         idle_minutes = 15\n\
+         \n\
          [retention]\n\
          # Dossiers are kept this many years after the last event about them\n\
          # (French rule for medical records: 20 years); `confrere purge` erases\n\

@@ -32,6 +32,7 @@ fn inbox_item(r: &InboxRecord, with_letter: bool) -> InboxItem {
             family: r.family.clone(),
             given: r.given.clone(),
             birth_date: r.birth_date.clone(),
+            sex: r.sex.clone(),
         },
         reason: r.reason.clone(),
         urgent: r.urgent,
