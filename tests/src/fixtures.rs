@@ -152,6 +152,33 @@ pub const RADIOLOGIST: Practitioner<'static> = Practitioner {
     ecdsa: false,
 };
 
+/// The practitioner the enrollment tests enroll (a GP, RSA card).
+pub const JEAN: Practitioner<'static> = Practitioner {
+    national_id: "810001000016",
+    given: "JEAN",
+    surname: "DUPONT",
+    profession: 10,
+    ecdsa: false,
+};
+
+/// A second practitioner of the enrollment tests (a nurse, RSA card).
+pub const MARIE: Practitioner<'static> = Practitioner {
+    national_id: "810001000024",
+    given: "MARIE",
+    surname: "MARTIN",
+    profession: 21,
+    ecdsa: false,
+};
+
+/// A third practitioner of the enrollment tests (a midwife, ECDSA card).
+pub const LUC: Practitioner<'static> = Practitioner {
+    national_id: "810001000032",
+    given: "LUC",
+    surname: "ROUX",
+    profession: 60,
+    ecdsa: true,
+};
+
 /// A TEST "card": the files `pki issue-test` writes.
 #[derive(Clone, Debug)]
 pub struct Card {

@@ -37,6 +37,6 @@ pub use files::{
 };
 pub use fixtures::{
     ans_certs_dir, enroll, have_openssl, openssl_fixtures_dir, workspace_root, Card, Practitioner,
-    TestPki, CARDIOLOGIST, GP, RADIOLOGIST,
+    TestPki, CARDIOLOGIST, GP, JEAN, LUC, MARIE, RADIOLOGIST,
 };
 pub use wait::{wait_delivered, wait_for, wait_queued_with_reason};

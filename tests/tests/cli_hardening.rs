@@ -14,15 +14,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use confrere_tests::{
-    confrere_cmd, enroll, free_port, scratch_run_dir, Card, Daemon, Practitioner, TestPki,
-};
-
-const JEAN: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "JEAN",
-    surname: "DUPONT",
-    profession: 10,
-    ecdsa: false,
+    confrere_cmd, enroll, free_port, scratch_run_dir, Card, Daemon, TestPki, JEAN,
 };
 
 /// How long a daemon that must refuse to start may take to exit.

@@ -18,17 +18,7 @@ use confrere_node::ledger::{read_checkpoint, read_entry, Ledger, Libp2pNodeSigne
 use confrere_node::store::{Store, StoreKeySource, Tree};
 use confrere_protocol::ledger::EntryKind;
 use confrere_protocol::UnixTime;
-use confrere_tests::{
-    confrere, confrere_cmd, enroll, scratch_run_dir, Card, Practitioner, TestPki,
-};
-
-const JEAN: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "JEAN",
-    surname: "DUPONT",
-    profession: 10,
-    ecdsa: false,
-};
+use confrere_tests::{confrere, confrere_cmd, enroll, scratch_run_dir, Card, TestPki, JEAN};
 
 /// How long a daemon that must refuse to start may take to exit.
 const EXIT_LIMIT: Duration = Duration::from_secs(60);

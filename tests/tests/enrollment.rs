@@ -19,23 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use confrere_tests::{
     confrere, confrere_cmd, contains_bytes, dir_entries, files_below, have_openssl, run, Card,
-    Outcome, Practitioner, TestPki,
-};
-
-const JEAN: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "JEAN",
-    surname: "DUPONT",
-    profession: 10,
-    ecdsa: false,
-};
-
-const MARIE: Practitioner<'static> = Practitioner {
-    national_id: "810001000024",
-    given: "MARIE",
-    surname: "MARTIN",
-    profession: 21,
-    ecdsa: false,
+    Outcome, Practitioner, TestPki, JEAN, MARIE,
 };
 
 // ---------------------------------------------------------------------------

@@ -18,15 +18,8 @@ use confrere_node::store::{Store, StoreKeySource, Tree};
 use confrere_protocol::dossier::{DossierId, Ins};
 use confrere_protocol::ledger::{EntryKind, LedgerEntry, ShareBasis};
 use confrere_protocol::UnixTime;
-use confrere_tests::{confrere, enroll, scratch_run_dir, Card, Practitioner, TestPki};
+use confrere_tests::{confrere, enroll, scratch_run_dir, Card, TestPki, JEAN};
 
-const JEAN: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "JEAN",
-    surname: "DUPONT",
-    profession: 10,
-    ecdsa: false,
-};
 const CARDIOLOGIST: &str = "810001000024";
 const INS: &str = "269054958815780";
 

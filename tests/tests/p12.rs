@@ -13,26 +13,11 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use confrere_tests::{
-    confrere_cmd, dir_entries, have_openssl, run, Card, Outcome, Practitioner, TestPki,
+    confrere_cmd, dir_entries, have_openssl, run, scratch_run_dir, Card, Outcome, TestPki, JEAN,
+    MARIE,
 };
 
 const PASSWORD: &str = "correct horse 12";
-
-const JEAN: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "JEAN",
-    surname: "DUPONT",
-    profession: 10,
-    ecdsa: false,
-};
-
-const MARIE: Practitioner<'static> = Practitioner {
-    national_id: "810001000024",
-    given: "MARIE",
-    surname: "MARTIN",
-    profession: 21,
-    ecdsa: false,
-};
 
 /// The material shared by the tests of this run: one PKI, two cards.
 struct Shared {
@@ -45,13 +30,7 @@ struct Shared {
 fn shared() -> &'static Shared {
     static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("confrere-p12");
-        fs::create_dir_all(&base).unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix("run-")
-            .tempdir_in(&base)
-            .unwrap()
-            .keep();
+        let dir = scratch_run_dir(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("confrere-p12"));
         let pki = TestPki::init(&dir.join("pki"));
         let jean = pki.issue(&JEAN, &dir.join("jean"));
         let marie = pki.issue(&MARIE, &dir.join("marie"));

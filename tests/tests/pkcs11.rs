@@ -19,31 +19,8 @@ use std::time::Duration;
 
 use confrere_tests::softhsm::{SoftHsm, PIN};
 use confrere_tests::{
-    confrere_cmd, dir_entries, free_port, run, Card, Daemon, Outcome, Practitioner, TestPki,
-};
-
-const JEAN: Practitioner<'static> = Practitioner {
-    national_id: "810001000016",
-    given: "JEAN",
-    surname: "DUPONT",
-    profession: 10,
-    ecdsa: false,
-};
-
-const MARIE: Practitioner<'static> = Practitioner {
-    national_id: "810001000024",
-    given: "MARIE",
-    surname: "MARTIN",
-    profession: 21,
-    ecdsa: false,
-};
-
-const LUC: Practitioner<'static> = Practitioner {
-    national_id: "810001000032",
-    given: "LUC",
-    surname: "ROUX",
-    profession: 60,
-    ecdsa: true,
+    confrere_cmd, dir_entries, free_port, run, scratch_run_dir, Card, Daemon, Outcome, TestPki,
+    JEAN, LUC, MARIE,
 };
 
 /// The material shared by the tests of this run: one PKI, three cards.
@@ -58,13 +35,7 @@ struct Shared {
 fn shared() -> &'static Shared {
     static S: OnceLock<Shared> = OnceLock::new();
     S.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("confrere-pkcs11");
-        fs::create_dir_all(&base).unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix("run-")
-            .tempdir_in(&base)
-            .unwrap()
-            .keep();
+        let dir = scratch_run_dir(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("confrere-pkcs11"));
         let pki = TestPki::init(&dir.join("pki"));
         let jean = pki.issue(&JEAN, &dir.join("jean"));
         let marie = pki.issue(&MARIE, &dir.join("marie"));
