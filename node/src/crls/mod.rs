@@ -283,25 +283,8 @@ mod tests {
     use std::fs;
 
     use super::*;
+    use crate::home::crl::tests::{fixture, home};
     use crate::home::crl::{crl_states, home_trust, CRLS_FILE};
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/tests/fixtures/openssl");
-        fs::read(dir.join(name)).unwrap()
-    }
-
-    fn home() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir(dir.path().join("trust")).unwrap();
-        fs::write(dir.path().join("trust/anchors.pem"), fixture("root.pem")).unwrap();
-        fs::write(
-            dir.path().join("trust/chain.pem"),
-            fixture("intermediate.pem"),
-        )
-        .unwrap();
-        fs::write(dir.path().join(CRLS_FILE), fixture("crl-stale.pem")).unwrap();
-        dir
-    }
 
     /// The fixtures' test instant.
     fn at() -> UnixTime {

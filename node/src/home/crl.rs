@@ -355,7 +355,7 @@ pub fn crl_states(home: &Path, trust: &TrustStore, now: UnixTime) -> Vec<CrlStat
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(
         clippy::unwrap_used,
         reason = "a test fails at the first unexpected value"
@@ -363,14 +363,15 @@ mod tests {
 
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
+    /// An OpenSSL-made fixture of the protocol crate.
+    pub(crate) fn fixture(name: &str) -> Vec<u8> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/tests/fixtures/openssl");
         fs::read(dir.join(name)).unwrap()
     }
 
     /// A home with only its trust material: the fixtures' root, intermediate
     /// and the intermediate's older CRL.
-    fn home() -> tempfile::TempDir {
+    pub(crate) fn home() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("trust")).unwrap();
         fs::write(dir.path().join("trust/anchors.pem"), fixture("root.pem")).unwrap();
